@@ -1,0 +1,1 @@
+"""One module per upstream format; each exposes `parse(path, options) -> ParsedFile`."""
