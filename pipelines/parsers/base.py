@@ -17,7 +17,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO

@@ -1,0 +1,398 @@
+"""The asset factories: one per layer, each building its assets from the catalogue.
+
+raw/<dataset>            download into the snapshot store (non-blocking check: download_ok)
+meta/build               the run's build file: schemas, reference tables, snapshot provenance
+staging/<dataset>        newest snapshot that passes the gate (blocking check: gate;
+                         non-blocking check: current, which fails when the data are stale)
+indicators/<table>       one long table per indicator (blocking check: gate)
+trends/<table>           trend series and assessments (blocking check: gate)
+warehouse/published      atomic publish of the fully checked build
+
+The logic lives in Dagster-free modules (fetch, stage, indicators, trends, publish) so the
+CLI, tests and assets share it; this module only wires it into Dagster.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    DataVersion,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    multi_asset,
+)
+
+from pipelines import indicators as indicator_tables
+from pipelines import publish as publishing
+from pipelines import trends as trend_tables
+from pipelines.catalogue import Catalogue, Dataset, Indicator
+from pipelines.checks import ValidationReport
+from pipelines.geo import GeoResolver
+from pipelines.meta import fetch_problem, init_build, published_snapshot, run_sql_file
+from pipelines.resources import EudapResource
+from pipelines.settings import PROJECT_ROOT
+from pipelines.stage import StageResult, stage_dataset, validate_table
+
+META_BUILD = AssetKey(["meta", "build"])
+PUBLISHED = AssetKey(["warehouse", "published"])
+PREVIEW_ROWS = 10
+
+
+def build_id(context: AssetExecutionContext) -> str:
+    """The build file a run writes: shared by a run and its re-executions."""
+    return context.run.root_run_id or context.run_id
+
+
+def raw_key(ds: Dataset) -> AssetKey:
+    return AssetKey(["raw", ds.asset_name])
+
+
+def staging_key(ds: Dataset) -> AssetKey:
+    return AssetKey(["staging", ds.asset_name])
+
+
+def indicator_key(ind: Indicator) -> AssetKey:
+    return AssetKey(["indicators", ind.table_name])
+
+
+def preview(con: duckdb.DuckDBPyConnection, table: str) -> MetadataValue:
+    df = con.execute(f"SELECT * FROM {table} LIMIT {PREVIEW_ROWS}").df()
+    return MetadataValue.md(df.to_markdown(index=False) if not df.empty else "_(empty)_")
+
+
+def gate_result(report: ValidationReport, asset_key: AssetKey | None = None) -> AssetCheckResult:
+    return AssetCheckResult(
+        asset_key=asset_key,
+        check_name="gate",
+        passed=report.success,
+        severity=AssetCheckSeverity.ERROR,
+        description=report.summary()[:2000],
+        metadata={
+            k: (MetadataValue.md(v) if k == "details" else v) for k, v in report.metadata().items()
+        },
+    )
+
+
+def gate_spec(key: AssetKey, suite: str) -> AssetCheckSpec:
+    return AssetCheckSpec(
+        name="gate",
+        asset=key,
+        blocking=True,
+        description=f"Blocking: Great Expectations suite expectations/{suite}.json",
+    )
+
+
+# -- raw --------------------------------------------------------------------------------------
+def raw_assets(cat: Catalogue) -> list[AssetsDefinition]:
+    return [_raw_asset(ds) for ds in cat.datasets.values() if ds.url or ds.local_file]
+
+
+def _raw_asset(ds: Dataset) -> AssetsDefinition:
+    key = raw_key(ds)
+
+    @asset(
+        key=key,
+        group_name="raw",
+        kinds={"python", "file"},
+        description=f"{ds.title} ({ds.publisher}). Snapshot of {ds.resolved_url() or ds.local_file}",
+        metadata={
+            "dataset": ds.id,
+            "url": ds.resolved_url() or "",
+            "licence": ds.licence,
+            "attribution": ds.attribution,
+            "update_cadence": ds.update_cadence,
+        },
+        check_specs=[
+            AssetCheckSpec(
+                name="download_ok",
+                asset=key,
+                blocking=False,
+                description="Warns when this run's download failed or was refused",
+            )
+        ],
+    )
+    def _fetch(context: AssetExecutionContext, eudap: EudapResource):
+        fetcher = eudap.fetcher()
+        if ds.url:
+            outcome = fetcher.fetch(ds)
+        else:
+            outcome = fetcher.fetch_local(ds, PROJECT_ROOT / str(ds.local_file))
+        with eudap.build(build_id(context)) as con:
+            run_sql_file(con, "meta/schema.sql")
+            con.execute(
+                "INSERT INTO meta.fetch_log VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    ds.id,
+                    outcome.status,
+                    outcome.reason,
+                    outcome.url,
+                    outcome.snapshot.meta.sha256 if outcome.snapshot else None,
+                    outcome.requests_made,
+                    datetime.now(UTC).replace(tzinfo=None),
+                ],
+            )
+        if outcome.status == "failed":
+            context.log.error(outcome.reason)
+        snap = outcome.snapshot or eudap.store().latest(ds.id)
+        meta: dict[str, Any] = {
+            "outcome": outcome.status,
+            "reason": outcome.reason or "",
+            "requests": outcome.requests_made,
+            "snapshot_sha256": snap.meta.sha256 if snap else "",
+            "snapshot_path": str(snap.path) if snap else "",
+            "fetched_at": snap.meta.fetched_at if snap else "",
+            "sample_data": bool(snap and snap.meta.sample),
+        }
+        yield MaterializeResult(
+            metadata=meta, data_version=DataVersion(snap.meta.sha256) if snap else None
+        )
+        yield AssetCheckResult(
+            check_name="download_ok",
+            passed=outcome.status != "failed",
+            severity=AssetCheckSeverity.WARN,
+            description=outcome.reason or f"download {outcome.status}",
+        )
+
+    return _fetch
+
+
+# -- meta -------------------------------------------------------------------------------------
+def meta_asset(cat: Catalogue) -> AssetsDefinition:
+    @asset(
+        key=META_BUILD,
+        group_name="meta",
+        kinds={"duckdb"},
+        deps=[raw_key(ds) for ds in cat.datasets.values() if ds.url or ds.local_file],
+        description="Creates the run's build file with reference tables (indicators, datasets, "
+        "geo), every snapshot's provenance, and the release history so far.",
+    )
+    def _meta(context: AssetExecutionContext, eudap: EudapResource) -> MaterializeResult:
+        with eudap.build(build_id(context)) as con:
+            init_build(con, eudap.catalogue(), eudap.store(), eudap.paths)
+            snapshots = con.execute("SELECT count(*) FROM meta.snapshots").fetchone()[0]
+        return MaterializeResult(
+            metadata={
+                "build_file": str(eudap.paths.build_warehouse(build_id(context))),
+                "snapshots": snapshots,
+            }
+        )
+
+    return _meta
+
+
+# -- staging ----------------------------------------------------------------------------------
+def staging_assets(cat: Catalogue) -> list[AssetsDefinition]:
+    return [_staging_asset(cat, ds) for ds in cat.datasets.values()]
+
+
+def _staging_asset(cat: Catalogue, ds: Dataset) -> AssetsDefinition:
+    key = staging_key(ds)
+    deps = [META_BUILD] + ([raw_key(ds)] if ds.url or ds.local_file else [])
+
+    @asset(
+        key=key,
+        group_name="staging",
+        kinds={"duckdb"},
+        deps=deps,
+        description=f"{ds.table}: one tidy row per observation of {ds.title}, staged from the "
+        f"newest snapshot that passes its gate.",
+        metadata={"dataset": ds.id, "table": ds.table, "format": ds.format},
+        check_specs=[
+            gate_spec(key, ds.table),
+            AssetCheckSpec(
+                name="current",
+                asset=key,
+                blocking=False,
+                description="Warns when the data are stale (a newer snapshot or "
+                "download failed) or missing",
+            ),
+        ],
+    )
+    def _stage(context: AssetExecutionContext, eudap: EudapResource):
+        geo = GeoResolver(cat.geo)
+        with eudap.build(build_id(context)) as con:
+            result = stage_dataset(
+                con,
+                ds,
+                eudap.store().snapshots(ds.id),
+                geo,
+                published_sha=published_snapshot(con, ds.id),
+                fetch_problem=fetch_problem(con, ds.id),
+            )
+            record_release_dataset(con, build_id(context), result)
+            report = result.report or validate_table(con, ds.table, ds.table)
+            table_preview = preview(con, ds.table)
+        if result.state in ("stale", "missing"):
+            context.log.error(f"{ds.id}: {result.state}: {result.reason}")
+        snap = result.snapshot
+        yield MaterializeResult(
+            metadata={
+                "dataset": ds.id,
+                "state": result.state,
+                "reason": result.reason or "",
+                "rows": result.rows,
+                "snapshot_sha256": snap.meta.sha256 if snap else "",
+                "fetched_at": snap.meta.fetched_at if snap else "",
+                "sample_data": bool(snap and snap.meta.sample),
+                "quarantined": [q["reason"] for q in result.quarantined],
+                "preview": table_preview,
+            },
+            data_version=DataVersion(snap.meta.sha256) if snap else None,
+        )
+        yield gate_result(report)
+        yield AssetCheckResult(
+            check_name="current",
+            passed=result.state in ("fresh", "unchanged"),
+            severity=AssetCheckSeverity.WARN,
+            description=f"{result.state}: {result.reason}" if result.reason else result.state,
+            metadata={"state": result.state},
+        )
+
+    return _stage
+
+
+def record_release_dataset(
+    con: duckdb.DuckDBPyConnection, release_id: str, result: StageResult
+) -> None:
+    snap = result.snapshot
+    con.execute(
+        "DELETE FROM meta.release_datasets WHERE release_id = ? AND dataset = ?",
+        [release_id, result.dataset],
+    )
+    con.execute(
+        "INSERT INTO meta.release_datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            release_id,
+            result.dataset,
+            result.state,
+            result.reason,
+            snap.meta.sha256 if snap else None,
+            str(snap.path) if snap else None,
+            pd.Timestamp(snap.meta.fetched_at).tz_localize(None) if snap else None,
+            snap.meta.sample if snap else None,
+            result.rows,
+            [q["snapshot_sha256"] for q in result.quarantined],
+        ],
+    )
+
+
+# -- indicators -------------------------------------------------------------------------------
+def indicator_assets(cat: Catalogue) -> list[AssetsDefinition]:
+    return [
+        _indicator_asset(cat, ind)
+        for ind in cat.indicator_list()
+        if indicator_tables.sql_path(ind).exists()
+    ]
+
+
+def _indicator_asset(cat: Catalogue, ind: Indicator) -> AssetsDefinition:
+    key = indicator_key(ind)
+    suite = ind.table
+
+    @asset(
+        key=key,
+        group_name="indicators",
+        kinds={"duckdb", "sql"},
+        deps=[staging_key(cat.datasets[d]) for d in ind.datasets],
+        description=f"Indicator {ind.number}: {ind.name_en} / {ind.name_nl}. "
+        f"Polarity: {ind.polarity}. Built by sql/indicators/{ind.table_name}.sql",
+        metadata={"indicator": ind.number, "table": ind.table, "polarity": ind.polarity},
+        check_specs=[gate_spec(key, suite)],
+    )
+    def _indicator(context: AssetExecutionContext, eudap: EudapResource):
+        with eudap.build(build_id(context)) as con:
+            rows = indicator_tables.build_indicator(con, ind)
+            report = validate_table(con, ind.table, suite)
+            table_preview = preview(con, ind.table)
+            sources = con.execute(
+                f"SELECT DISTINCT source_dataset, snapshot_sha256 FROM {ind.table}"
+            ).fetchall()
+        yield MaterializeResult(
+            metadata={
+                "rows": rows,
+                "sources": [f"{d} @ {s[:12]}" for d, s in sources],
+                "preview": table_preview,
+            }
+        )
+        yield gate_result(report)
+
+    return _indicator
+
+
+# -- trends -----------------------------------------------------------------------------------
+def trend_assets(cat: Catalogue) -> list[AssetsDefinition]:
+    ind_keys = [
+        indicator_key(i) for i in cat.indicator_list() if indicator_tables.sql_path(i).exists()
+    ]
+    specs = trend_tables.TABLES
+
+    @multi_asset(
+        name="trends",
+        specs=[spec.asset_spec(deps=ind_keys) for spec in specs],
+        check_specs=[gate_spec(AssetKey(["trends", s.name]), f"trends.{s.name}") for s in specs],
+        can_subset=False,
+    )
+    def _trends(context: AssetExecutionContext, eudap: EudapResource):
+        with eudap.build(build_id(context)) as con:
+            counts = trend_tables.build_trends(con, eudap.catalogue())
+            for spec in specs:
+                table = f"trends.{spec.name}"
+                report = validate_table(con, table, table)
+                yield MaterializeResult(
+                    asset_key=AssetKey(["trends", spec.name]),
+                    metadata={"rows": counts[spec.name], "preview": preview(con, table)},
+                )
+                yield gate_result(report, AssetKey(["trends", spec.name]))
+
+    return [_trends]
+
+
+# -- publish ----------------------------------------------------------------------------------
+def publish_asset(cat: Catalogue) -> AssetsDefinition:
+    upstream = [AssetKey(["trends", s.name]) for s in trend_tables.TABLES]
+    upstream += [
+        indicator_key(i) for i in cat.indicator_list() if indicator_tables.sql_path(i).exists()
+    ]
+
+    @asset(
+        key=PUBLISHED,
+        group_name="publish",
+        kinds={"duckdb"},
+        deps=upstream,
+        description="Publishes the run's build onto data/warehouse/warehouse.duckdb by atomic "
+        "rename, once every blocking gate upstream has passed; keeps the previous "
+        "release as warehouse.previous.duckdb; writes Parquet exports.",
+    )
+    def _publish(context: AssetExecutionContext, eudap: EudapResource) -> MaterializeResult:
+        release = publishing.publish_build(eudap.paths, build_id(context))
+        return MaterializeResult(
+            metadata={
+                "release_id": release.release_id,
+                "warehouse": str(release.warehouse),
+                "exports": str(release.exports),
+                "datasets": release.states,
+                "summary": release.summary,
+            }
+        )
+
+    return _publish
+
+
+def all_assets(cat: Catalogue) -> list[AssetsDefinition]:
+    return [
+        *raw_assets(cat),
+        meta_asset(cat),
+        *staging_assets(cat),
+        *indicator_assets(cat),
+        *trend_assets(cat),
+        publish_asset(cat),
+    ]

@@ -1,0 +1,326 @@
+"""The `eudap` command: demo, run, load, status, sql.
+
+Runs execute the same Dagster job the nightly schedule runs (in process, recorded in the
+local Dagster instance so `dagster dev` shows them). On failure the first line printed says
+what failed; the exit status is non-zero whenever anything failed, even when a release was
+published from last good snapshots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pipelines.settings import PROJECT_ROOT, SAMPLE_MIRROR_DIR, Paths, data_dir_from_env
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def ensure_dagster_home() -> None:
+    """Use the project's Dagster instance (telemetry off) unless one is configured."""
+    if not os.environ.get("DAGSTER_HOME"):
+        home = PROJECT_ROOT / ".dagster_home"
+        home.mkdir(exist_ok=True)
+        yaml_path = home / "dagster.yaml"
+        if not yaml_path.exists():
+            yaml_path.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+        os.environ["DAGSTER_HOME"] = str(home)
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    started_at: str
+    finished_at: str = ""
+    mode: str = ""
+    published: bool = False
+    release_summary: str = ""
+    datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failed_checks: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    failed_steps: list[dict[str, str]] = field(default_factory=list)
+    skipped_publish_reason: str = ""
+
+    @property
+    def problems(self) -> list[str]:
+        out = []
+        for step in self.failed_steps:
+            out.append(f"step {step['step']} failed: {step['error']}")
+        for chk in self.failed_checks:
+            out.append(f"gate failed on {chk['asset']}: {chk['description']}")
+        for ds, info in sorted(self.datasets.items()):
+            if info["state"] in ("stale", "missing"):
+                out.append(f"{ds} is {info['state']}: {info['reason']}")
+        if not self.published:
+            out.append(
+                "nothing was published: the previous release stays in place"
+                + (f" ({self.skipped_publish_reason})" if self.skipped_publish_reason else "")
+            )
+        return out
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def execute(
+    mode: str,
+    *,
+    mirror: str = "",
+    offline: bool = False,
+    select: list[str] | None = None,
+    data_dir: Path | None = None,
+    instance: Any = None,
+) -> RunReport:
+    """Run the full job once. `select` limits which datasets are downloaded."""
+    ensure_dagster_home()
+    from dagster import AssetKey, DagsterInstance
+
+    from pipelines.catalogue import load_catalogue
+    from pipelines.definitions import build_definitions
+    from pipelines.resources import EudapResource
+
+    cat = load_catalogue()
+    for ds_id in select or []:
+        cat.dataset(ds_id)  # unknown ids fail before anything runs
+    resource = EudapResource(data_dir=str(data_dir or data_dir_from_env()), mirror=mirror)
+    defs = build_definitions(cat, resource)
+    job = defs.resolve_job_def("nightly")
+    keys = [k for k in defs.resolve_asset_graph().get_all_asset_keys()]
+    if offline:
+        keys = [k for k in keys if k.path[0] != "raw"]
+    elif select:
+        wanted = {AssetKey(["raw", cat.dataset(d).asset_name]) for d in select}
+        keys = [k for k in keys if k.path[0] != "raw" or k in wanted]
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    inst = instance or DagsterInstance.get()
+    result = job.execute_in_process(
+        instance=inst, asset_selection=keys, raise_on_error=False, tags={"eudap/mode": mode}
+    )
+    report = RunReport(run_id=result.run_id, started_at=started, mode=mode)
+    _collect(report, result)
+    report.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
+    _save(report, Paths(data_dir or data_dir_from_env()))
+    return report
+
+
+def _collect(report: RunReport, result: Any) -> None:
+    for event in result.get_asset_materialization_events():
+        mat = event.event_specific_data.materialization
+        path = mat.asset_key.path
+        meta = {k: v.value for k, v in mat.metadata.items()}
+        if path[0] == "staging":
+            report.datasets[str(meta.get("dataset") or path[1])] = {
+                "state": meta.get("state"),
+                "reason": meta.get("reason") or None,
+                "snapshot_sha256": meta.get("snapshot_sha256"),
+                "rows": meta.get("rows"),
+                "sample": meta.get("sample_data"),
+            }
+        if path == ["warehouse", "published"]:
+            report.published = True
+            report.release_summary = str(meta.get("summary", ""))
+    for ev in result.get_asset_check_evaluations():
+        entry = {
+            "asset": ev.asset_key.to_user_string(),
+            "check": ev.check_name,
+            "description": ev.description or "",
+        }
+        if not ev.passed:
+            if ev.severity.value == "ERROR":
+                report.failed_checks.append(entry)
+            else:
+                report.warnings.append(entry)
+    for ev in result.get_step_failure_events():
+        err = ev.event_specific_data.error if ev.event_specific_data else None
+        message = err.message.strip() if err else "unknown error"
+        if err and err.cause:
+            message = err.cause.message.strip()
+        report.failed_steps.append({"step": ev.step_key or "?", "error": message})
+    if not report.published and report.failed_checks:
+        report.skipped_publish_reason = "a blocking gate failed"
+
+
+def _save(report: RunReport, paths: Paths) -> None:
+    paths.runs_dir.mkdir(parents=True, exist_ok=True)
+    payload = {**report.__dict__, "ok": report.ok, "problems": report.problems}
+    (paths.runs_dir / f"{report.run_id}.json").write_text(
+        json.dumps(payload, indent=2, default=str), encoding="utf-8"
+    )
+
+
+def print_report(report: RunReport) -> int:
+    if report.ok:
+        print(f"OK: published release {report.run_id}: {report.release_summary}")
+    else:
+        problems = report.problems
+        print(f"FAILED: {problems[0]}")
+        for line in problems[1:]:
+            print(f"  - {line}")
+        if report.published:
+            print(
+                f"Published release {report.run_id} anyway, from last good snapshots: "
+                f"{report.release_summary}"
+            )
+    for ds, info in sorted(report.datasets.items()):
+        sha = (info.get("snapshot_sha256") or "")[:12] or "-"
+        sample = " [sample data]" if info.get("sample") else ""
+        print(
+            f"  {ds:<34} {info['state']:<9} {str(info.get('rows')):>8} rows  snapshot {sha}{sample}"
+        )
+    for w in report.warnings:
+        print(f"  warning: {w['asset']} {w['check']}: {w['description']}")
+    print(f"Run {report.run_id}; details: eudap status")
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+# -- commands ---------------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> int:
+    print(
+        f"Demo: building the warehouse from the bundled SAMPLE mirror {SAMPLE_MIRROR_DIR} "
+        "(synthetic data, no network)."
+    )
+    return print_report(execute("demo", mirror=str(SAMPLE_MIRROR_DIR)))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    mirror = args.mirror or os.environ.get("EUDAP_MIRROR", "")
+    if args.offline and (args.mirror or args.select):
+        print(
+            "error: --offline makes no downloads; it cannot go with --mirror or --select",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    return print_report(
+        execute(
+            "offline" if args.offline else "run",
+            mirror=mirror,
+            offline=args.offline,
+            select=args.select,
+        )
+    )
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    from pipelines.catalogue import load_catalogue
+    from pipelines.fetch import Fetcher, FetchError
+    from pipelines.snapshots import SnapshotStore
+
+    ds = load_catalogue().dataset(args.dataset)
+    paths = Paths(data_dir_from_env())
+    fetcher = Fetcher(SnapshotStore(paths.raw_dir))
+    try:
+        outcome = fetcher.load_file(ds, Path(args.file))
+    except FetchError as exc:
+        print(f"FAILED: {exc}")
+        return EXIT_FAILED
+    snap = outcome.snapshot
+    assert snap is not None
+    if outcome.status == "unchanged":
+        print(
+            f"{ds.id}: {args.file} is identical to the latest snapshot "
+            f"{snap.meta.sha256[:12]} ({snap.path}); nothing added"
+        )
+    else:
+        print(f"{ds.id}: added snapshot {snap.meta.sha256[:12]} at {snap.path}")
+    print("It is staged and gated by the next build: eudap run --offline")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from pipelines.status import print_status
+
+    return print_status(Paths(data_dir_from_env()))
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from pipelines.resources import open_published
+
+    con = open_published(Paths(data_dir_from_env()))
+    if con is None:
+        print("FAILED: no published warehouse yet; run `eudap demo` or `eudap run` first")
+        return EXIT_FAILED
+    try:
+        rel = con.sql(args.query)
+        if rel is None:
+            return EXIT_OK
+        df = rel.df()
+    except duckdb.Error as exc:
+        print(f"FAILED: {exc}")
+        return EXIT_FAILED
+    finally:
+        con.close()
+    if args.csv:
+        df.to_csv(sys.stdout, index=False)
+    else:
+        import pandas as pd
+
+        with pd.option_context(
+            "display.max_rows", args.max_rows, "display.max_columns", None, "display.width", 200
+        ):
+            print(df.to_string(index=False))
+    return EXIT_OK
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="eudap", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("demo", help="build the warehouse from the bundled sample mirror (no network)")
+    run = sub.add_parser("run", help="fetch, stage, gate and publish (the nightly job)")
+    run.add_argument(
+        "--mirror",
+        help="folder or http(s) URL laid out as <mirror>/<host>/<path> "
+        "(default: $EUDAP_MIRROR, else the real upstream)",
+    )
+    run.add_argument(
+        "--offline",
+        action="store_true",
+        help="no downloads: build from the snapshots already in the store",
+    )
+    run.add_argument(
+        "--select",
+        nargs="+",
+        metavar="DATASET",
+        help="download only these datasets (the build still uses all)",
+    )
+    load = sub.add_parser("load", help="register a file downloaded by hand as a snapshot")
+    load.add_argument("dataset")
+    load.add_argument("file")
+    sub.add_parser("status", help="datasets, snapshots, last run and release, gate results")
+    sql = sub.add_parser("sql", help="query the published warehouse (read-only)")
+    sql.add_argument("query")
+    sql.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    sql.add_argument("--max-rows", type=int, default=200)
+    return p
+
+
+COMMANDS = {
+    "demo": cmd_demo,
+    "run": cmd_run,
+    "load": cmd_load,
+    "status": cmd_status,
+    "sql": cmd_sql,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from pipelines.catalogue import CatalogueError
+
+    try:
+        return COMMANDS[args.command](args)
+    except CatalogueError as exc:
+        print(f"FAILED: catalogue error: {exc}")
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""The single entry point of the Dagster code location: everything built from the catalogue."""
+
+from __future__ import annotations
+
+from dagster import Definitions, in_process_executor
+
+from pipelines.assets import all_assets
+from pipelines.catalogue import Catalogue, load_catalogue
+from pipelines.resources import EudapResource
+from pipelines.schedules import nightly_job, nightly_schedule, offline_job, source_jobs
+
+
+def build_definitions(
+    cat: Catalogue | None = None, resource: EudapResource | None = None
+) -> Definitions:
+    cat = cat or load_catalogue()
+    nightly = nightly_job()
+    return Definitions(
+        assets=all_assets(cat),
+        jobs=[nightly, offline_job(), *source_jobs(cat)],
+        schedules=[nightly_schedule(nightly)],
+        resources={"eudap": resource or EudapResource()},
+        # One process writes the run's build file at a time (DuckDB allows one writer).
+        executor=in_process_executor,
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,428 @@
+"""Downloading upstream files into the snapshot store, with mirror support.
+
+One code path for the live job, the offline demo and the tests: a `Fetcher` always builds
+the real upstream URL from the catalogue, then a `Mirror` (if configured) redirects it to a
+local folder or a local HTTP server laid out as ``<mirror>/<host>/<path>``.
+
+Mirror file names (stable, documented in the README): the URL's host and path, then, when
+the URL has a query string, ``@`` and the query parameters sorted by name (then value),
+written ``name=value`` and joined by ``&``, each name and value percent-encoded except for
+letters, digits and ``-._~+``. For example::
+
+    https://ec.europa.eu/eurostat/api/.../data/crim_off_cat/A...?format=TSV&compressed=true
+    -> <mirror>/ec.europa.eu/eurostat/api/.../data/crim_off_cat/A...@compressed=true&format=TSV
+
+A mirror folder (or server) may hold ``MIRROR.json`` with ``{"sample": true}``: every
+snapshot taken from it is then marked as sample data in its provenance.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import gzip
+import hashlib
+import json
+import os
+import random
+import tempfile
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import parse_qsl, quote, urljoin, urlsplit
+
+import requests
+
+from pipelines.catalogue import Dataset
+from pipelines.snapshots import Snapshot, SnapshotMeta, SnapshotStore, utc_now
+
+USER_AGENT = "eudap/0.1 (EU Drugs Action Plan indicator pipeline)"
+SNIFF_BYTES = 4096
+
+
+class FetchError(RuntimeError):
+    """A download that failed or whose content was refused; the message says why."""
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    connect_timeout: float = 10.0
+    read_timeout: float = 120.0
+    attempts: int = 4
+    backoff_base: float = 2.0  # seconds; wait = base * 2**n + jitter
+    max_wait: float = 120.0  # cap for backoff and Retry-After
+    max_redirects: int = 5
+
+
+@dataclass(frozen=True)
+class FetchOutcome:
+    dataset: str
+    status: Literal["new", "unchanged", "failed"]
+    snapshot: Snapshot | None  # the new snapshot, or the latest one when unchanged
+    reason: str | None
+    url: str
+    requests_made: int
+
+
+def mirror_key(url: str) -> str:
+    """The path of `url` inside a mirror (see the module docstring)."""
+    parts = urlsplit(url)
+    key = f"{parts.hostname}{parts.path}"
+    if parts.query:
+        pairs = sorted(parse_qsl(parts.query, keep_blank_values=True))
+        safe = "-._~+"
+        key += "@" + "&".join(f"{quote(k, safe=safe)}={quote(v, safe=safe)}" for k, v in pairs)
+    return key
+
+
+class Mirror:
+    """Redirects upstream URLs to a local folder or a local HTTP server."""
+
+    def __init__(self, location: str):
+        self.location = location.rstrip("/")
+        self.is_http = self.location.startswith(("http://", "https://"))
+        self._sample: bool | None = None
+
+    def resolve(self, url: str) -> str:
+        key = mirror_key(url)
+        if self.is_http:
+            return f"{self.location}/{quote(key, safe='/@=&+-._~,%')}"
+        return str(Path(self.location) / key)
+
+    @property
+    def host(self) -> str | None:
+        return urlsplit(self.location).hostname if self.is_http else None
+
+    def is_sample(self, session: requests.Session) -> bool:
+        if self._sample is None:
+            self._sample = self._read_manifest(session).get("sample", False) is True
+        return self._sample
+
+    def _read_manifest(self, session: requests.Session) -> dict[str, object]:
+        if not self.is_http:
+            path = Path(self.location) / "MIRROR.json"
+            return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        resp = session.get(f"{self.location}/MIRROR.json", timeout=10)
+        return resp.json() if resp.status_code == 200 else {}
+
+
+def sniff(fmt: str, head: bytes) -> str | None:
+    """Why the first bytes of a body cannot be a file of format `fmt` (None if plausible)."""
+    if head[:2] == b"\x1f\x8b":
+        try:
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, SNIFF_BYTES)
+        except zlib.error:
+            return "corrupt gzip stream"
+    if not head.strip():
+        return "empty body"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in text[:512]:
+        return "body is an HTML page, not data"
+    if fmt == "bulletin_xlsx":
+        return None if head.startswith(b"PK\x03\x04") else "not an XLSX (zip) file"
+    if fmt == "jsonstat":
+        return None if text.startswith(b"{") else "not a JSON document"
+    if text.startswith(b"{") and b'"error"' in text[:512]:
+        return "body is a JSON error message, not data"
+    if text.startswith(b"<?xml") or text.startswith(b"<"):
+        return "body is XML/markup, not delimited text"
+    first_line = text.split(b"\n", 1)[0]
+    if fmt == "eurostat_tsv" and (
+        b"\t" not in first_line or not any(s in first_line for s in (b"\\", b"/"))
+    ):
+        return "first line is not a Eurostat TSV header (dimensions\\time, tab-separated)"
+    if (
+        fmt in ("sdmx_csv", "tabular_csv", "curated_csv")
+        and not any(sep in first_line for sep in (b",", b";", b"\t"))
+        and not first_line.startswith(b"#")
+    ):
+        return "first line has no delimiter: not a CSV header"
+    return None
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - utc_now()).total_seconds())
+
+
+class Fetcher:
+    """Fetches catalogue datasets into a snapshot store."""
+
+    def __init__(
+        self,
+        store: SnapshotStore,
+        mirror: Mirror | None = None,
+        policy: FetchPolicy | None = None,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.store = store
+        self.mirror = mirror
+        self.policy = policy or FetchPolicy()
+        self.session = session or requests.Session()
+        self.session.headers.setdefault("User-Agent", USER_AGENT)
+        self.sleep = sleep
+
+    # -- public -------------------------------------------------------------------------
+    def fetch(self, ds: Dataset) -> FetchOutcome:
+        url = ds.resolved_url()
+        if url is None:
+            raise FetchError(f"{ds.id}: the catalogue gives no URL (use `eudap load`)")
+        self._requests = 0
+        try:
+            if self.mirror is not None and not self.mirror.is_http:
+                return self._from_folder(ds, url)
+            return self._from_http(ds, url)
+        except FetchError as exc:
+            return FetchOutcome(ds.id, "failed", None, str(exc), url, self._requests)
+
+    def load_file(self, ds: Dataset, path: Path, origin: str = "load") -> FetchOutcome:
+        """Register a local file as a snapshot, with the checks of a download.
+
+        Used by `eudap load` (a file downloaded by hand) and for curated files kept in the
+        repository (origin "repository"). Raises FetchError when the file is refused.
+        """
+        self._requests = 0
+        if not path.is_file():
+            raise FetchError(f"{ds.id}: {path} is not a file")
+        tmp = self._temp_for(ds)
+        digest, size = _copy_hashing(path, tmp, ds)
+        return self._admit(
+            ds,
+            tmp,
+            digest,
+            size,
+            origin=origin,
+            url=None,
+            final_url=path.resolve().as_uri(),
+            status=None,
+            etag=None,
+            last_modified=None,
+            content_type=None,
+            sample=False,
+            extra={"loaded_from": str(path.resolve())},
+        )
+
+    def fetch_local(self, ds: Dataset, path: Path) -> FetchOutcome:
+        """`load_file` for a repository file, reporting a refusal as a failed outcome."""
+        try:
+            return self.load_file(ds, path, origin="repository")
+        except FetchError as exc:
+            return FetchOutcome(ds.id, "failed", None, str(exc), path.as_uri(), 0)
+
+    # -- sources ------------------------------------------------------------------------
+    def _from_folder(self, ds: Dataset, url: str) -> FetchOutcome:
+        assert self.mirror is not None
+        path = Path(self.mirror.resolve(url))
+        if not path.is_file():
+            raise FetchError(f"{ds.id}: not in the mirror: {path} (for {url})")
+        tmp = self._temp_for(ds)
+        digest, size = _copy_hashing(path, tmp, ds)
+        return self._admit(
+            ds,
+            tmp,
+            digest,
+            size,
+            origin="mirror",
+            url=url,
+            final_url=path.as_uri(),
+            status=None,
+            etag=None,
+            last_modified=None,
+            content_type=None,
+            sample=self.mirror.is_sample(self.session),
+        )
+
+    def _from_http(self, ds: Dataset, url: str) -> FetchOutcome:
+        target = self.mirror.resolve(url) if self.mirror else url
+        allowed = set(ds.allowed_hosts())
+        if self.mirror and self.mirror.host:
+            allowed.add(self.mirror.host)
+        latest = self.store.latest(ds.id)
+        headers = {"Accept-Encoding": "gzip, deflate"}
+        if latest is not None and latest.meta.url == url:
+            if latest.meta.etag:
+                headers["If-None-Match"] = latest.meta.etag
+            if latest.meta.last_modified:
+                headers["If-Modified-Since"] = latest.meta.last_modified
+        resp, final_url = self._get_following(ds, target, headers, allowed)
+        with resp:
+            if resp.status_code == 304:
+                return FetchOutcome(ds.id, "unchanged", latest, None, url, self._requests)
+            if resp.status_code != 200:
+                raise FetchError(f"{ds.id}: HTTP {resp.status_code} from {final_url}")
+            tmp = self._temp_for(ds)
+            digest, size = _stream_hashing(resp, tmp, ds)
+        return self._admit(
+            ds,
+            tmp,
+            digest,
+            size,
+            origin="mirror" if self.mirror else "download",
+            url=url,
+            final_url=final_url,
+            status=resp.status_code,
+            etag=resp.headers.get("ETag"),
+            last_modified=resp.headers.get("Last-Modified"),
+            content_type=resp.headers.get("Content-Type"),
+            sample=bool(self.mirror and self.mirror.is_sample(self.session)),
+        )
+
+    def _get_following(
+        self, ds: Dataset, url: str, headers: dict[str, str], allowed: set[str]
+    ) -> tuple[requests.Response, str]:
+        """GET with retries, following redirects only to allowed hosts."""
+        for _hop in range(self.policy.max_redirects + 1):
+            host = urlsplit(url).hostname or ""
+            if host not in allowed:
+                raise FetchError(
+                    f"{ds.id}: refused to fetch {url}: host {host!r} is not in the allow-list "
+                    f"{sorted(allowed)}"
+                )
+            resp = self._get_with_retries(ds, url, headers)
+            if resp.is_redirect:
+                location = resp.headers.get("Location", "")
+                resp.close()
+                url = urljoin(url, location)
+                continue
+            return resp, url
+        raise FetchError(f"{ds.id}: more than {self.policy.max_redirects} redirects from {url}")
+
+    def _get_with_retries(
+        self, ds: Dataset, url: str, headers: dict[str, str]
+    ) -> requests.Response:
+        last_problem = ""
+        retry_after: float | None = None  # what the server asked for in its last answer
+        for attempt in range(self.policy.attempts):
+            if attempt:
+                self.sleep(self._wait(attempt, retry_after))
+                retry_after = None
+            self._requests += 1
+            try:
+                resp = self.session.get(
+                    url,
+                    headers=headers,
+                    stream=True,
+                    allow_redirects=False,
+                    timeout=(self.policy.connect_timeout, self.policy.read_timeout),
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                last_problem = f"{type(exc).__name__}: {exc}"
+                continue
+            if resp.status_code == 429 or resp.status_code >= 500:
+                retry_after = _retry_after_seconds(resp.headers.get("Retry-After"))
+                last_problem = f"HTTP {resp.status_code}"
+                resp.close()
+                continue
+            return resp
+        raise FetchError(
+            f"{ds.id}: gave up on {url} after {self.policy.attempts} attempts: {last_problem}"
+        )
+
+    def _wait(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.policy.max_wait)
+        base = self.policy.backoff_base * (2 ** (attempt - 1))
+        return min(base + random.uniform(0, self.policy.backoff_base), self.policy.max_wait)
+
+    # -- admission ----------------------------------------------------------------------
+    def _temp_for(self, ds: Dataset) -> Path:
+        folder = self.store.dataset_dir(ds.id)
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".download-", dir=folder)
+        os.close(fd)
+        return Path(name)
+
+    def _admit(
+        self,
+        ds: Dataset,
+        tmp: Path,
+        digest: str,
+        size: int,
+        *,
+        origin: str,
+        url: str | None,
+        final_url: str | None,
+        status: int | None,
+        etag: str | None,
+        last_modified: str | None,
+        content_type: str | None,
+        sample: bool,
+        extra: dict[str, object] | None = None,
+    ) -> FetchOutcome:
+        meta = SnapshotMeta(
+            dataset=ds.id,
+            file=ds.file_name,
+            sha256=digest,
+            bytes=size,
+            fetched_at=utc_now().isoformat(timespec="seconds").replace("+00:00", "Z"),
+            origin=origin,
+            url=url,
+            final_url=final_url,
+            status=status,
+            etag=etag,
+            last_modified=last_modified,
+            content_type=content_type,
+            licence=ds.licence,
+            attribution=ds.attribution,
+            sample=sample,
+            extra=dict(extra or {}),
+        )
+        with open(tmp, "rb") as fh:
+            problem = sniff(ds.format, fh.read(SNIFF_BYTES))
+        if problem is not None:
+            kept = self.store.reject(ds.id, tmp, {**meta.__dict__, "reason": problem})
+            raise FetchError(
+                f"{ds.id}: rejected {'file' if origin == 'load' else 'download'} from "
+                f"{final_url}: {problem} (kept for inspection at {kept})"
+            )
+        snap = self.store.add(ds.id, tmp, meta)
+        if snap is None:
+            return FetchOutcome(
+                ds.id, "unchanged", self.store.latest(ds.id), None, url or "", self._requests
+            )
+        return FetchOutcome(ds.id, "new", snap, None, url or "", self._requests)
+
+
+def _copy_hashing(src: Path, dst: Path, ds: Dataset) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        while chunk := fin.read(1 << 20):
+            size += len(chunk)
+            if size > ds.max_bytes:
+                dst.unlink(missing_ok=True)
+                raise FetchError(f"{ds.id}: {src} is larger than max_bytes={ds.max_bytes}")
+            digest.update(chunk)
+            fout.write(chunk)
+    return digest.hexdigest(), size
+
+
+def _stream_hashing(resp: requests.Response, dst: Path, ds: Dataset) -> tuple[str, int]:
+    """Stream the (transfer-decoded) body to `dst`, hashing as it goes; enforce max_bytes."""
+    digest, size = hashlib.sha256(), 0
+    try:
+        with open(dst, "wb") as fout:
+            for chunk in resp.iter_content(chunk_size=1 << 16):
+                size += len(chunk)
+                if size > ds.max_bytes:
+                    raise FetchError(
+                        f"{ds.id}: download from {resp.url} exceeds max_bytes={ds.max_bytes}"
+                    )
+                digest.update(chunk)
+                fout.write(chunk)
+    except (requests.RequestException, gzip.BadGzipFile, zlib.error) as exc:
+        dst.unlink(missing_ok=True)
+        raise FetchError(f"{ds.id}: download from {resp.url} broke off: {exc}") from exc
+    except FetchError:
+        dst.unlink(missing_ok=True)
+        raise
+    return digest.hexdigest(), size

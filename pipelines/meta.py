@@ -1,0 +1,175 @@
+"""The `meta` schema of a build: reference lists, snapshot provenance and release history."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from pipelines.catalogue import Catalogue
+from pipelines.resources import open_published
+from pipelines.settings import SQL_DIR, Paths
+from pipelines.snapshots import SnapshotStore
+
+
+def run_sql_file(con: duckdb.DuckDBPyConnection, relative: str, **params: Any) -> None:
+    sql = (SQL_DIR / relative).read_text(encoding="utf-8")
+    if params:
+        con.execute(sql, params)
+    else:
+        con.execute(sql)
+
+
+def _replace(con: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame) -> None:
+    con.register("_frame", df)
+    con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _frame")
+    con.unregister("_frame")
+
+
+def indicators_frame(cat: Catalogue) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "indicator_id": i.number,
+                "short_name": i.short_name,
+                "table_name": i.table,
+                "name_en": i.name_en,
+                "name_nl": i.name_nl,
+                "polarity": i.polarity,
+                "unit": i.unit,
+                "datasets": list(i.datasets),
+                "measures": [m.name for m in i.measures],
+                "description": i.description,
+            }
+            for i in cat.indicator_list()
+        ]
+    )
+
+
+def datasets_frame(cat: Catalogue) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "dataset": d.id,
+                "source": d.source,
+                "publisher": d.publisher,
+                "title": d.title,
+                "url": d.resolved_url(),
+                "format": d.format,
+                "licence": d.licence,
+                "attribution": d.attribution,
+                "update_cadence": d.update_cadence,
+                "expected_update_days": d.expected_update_days,
+                "indicators": list(d.indicators),
+                "staging_table": d.table,
+            }
+            for d in cat.datasets.values()
+        ]
+    )
+
+
+def snapshots_frame(cat: Catalogue, store: SnapshotStore) -> pd.DataFrame:
+    rows = []
+    for ds_id in sorted(cat.datasets):
+        for snap in store.snapshots(ds_id):
+            meta = asdict(snap.meta)
+            meta.pop("extra")
+            rows.append(
+                {
+                    **meta,
+                    "path": str(snap.path),
+                    "fetched_at": pd.Timestamp(meta["fetched_at"]).tz_localize(None),
+                }
+            )
+    columns = [
+        "dataset",
+        "file",
+        "sha256",
+        "bytes",
+        "fetched_at",
+        "origin",
+        "url",
+        "final_url",
+        "status",
+        "etag",
+        "last_modified",
+        "content_type",
+        "licence",
+        "attribution",
+        "sample",
+        "path",
+    ]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.astype({"bytes": "Int64", "status": "Int64", "sample": "boolean"})
+
+
+def geo_frame(cat: Catalogue) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "geo": g.code,
+                "name": g.name,
+                "level": g.level,
+                "eu27": g.eu27,
+                "aliases": list(g.aliases),
+            }
+            for g in cat.geo
+        ]
+    )
+
+
+def init_build(
+    con: duckdb.DuckDBPyConnection, cat: Catalogue, store: SnapshotStore, paths: Paths
+) -> None:
+    """Schemas, reference tables, snapshot provenance and the release history so far."""
+    run_sql_file(con, "meta/schema.sql")
+    _replace(con, "meta.indicators", indicators_frame(cat))
+    _replace(con, "meta.datasets", datasets_frame(cat))
+    _replace(con, "meta.geo", geo_frame(cat))
+    _replace(con, "meta.snapshots", snapshots_frame(cat, store))
+    copy_release_history(con, paths)
+
+
+def copy_release_history(con: duckdb.DuckDBPyConnection, paths: Paths) -> None:
+    """Carry the published warehouse's release history into the build (append-only log)."""
+    published = open_published(paths)
+    if published is None:
+        return
+    try:
+        for table in ("meta.releases", "meta.release_datasets"):
+            cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+            try:
+                df = published.execute(f"SELECT {', '.join(cols)} FROM {table}").df()
+            except duckdb.Error:
+                continue  # an older warehouse without this table or column
+            con.execute(f"DELETE FROM {table}")
+            con.register("_history", df)
+            con.execute(f"INSERT INTO {table} SELECT * FROM _history")
+            con.unregister("_history")
+    finally:
+        published.close()
+
+
+def published_snapshot(con: duckdb.DuckDBPyConnection, dataset: str) -> str | None:
+    """The snapshot the latest published release used for `dataset` (from the history)."""
+    row = con.execute(
+        """
+        SELECT rd.snapshot_sha256 FROM meta.release_datasets rd
+        JOIN meta.releases r USING (release_id)
+        WHERE rd.dataset = ? AND r.published_at IS NOT NULL
+        ORDER BY r.published_at DESC LIMIT 1
+        """,
+        [dataset],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def fetch_problem(con: duckdb.DuckDBPyConnection, dataset: str) -> str | None:
+    row = con.execute(
+        "SELECT reason FROM meta.fetch_log WHERE dataset = ? AND outcome = 'failed' "
+        "ORDER BY logged_at DESC LIMIT 1",
+        [dataset],
+    ).fetchone()
+    return row[0] if row else None

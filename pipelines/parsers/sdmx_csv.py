@@ -1,0 +1,206 @@
+"""Eurostat SDMX-CSV (SDMX 2.1 API `format=SDMX-CSV`, Data Browser "SDMX-CSV" export).
+
+One observation per row::
+
+    DATAFLOW,LAST UPDATE,freq,<dims...>,TIME_PERIOD,OBS_VALUE,OBS_FLAG[,CONF_STATUS,...]
+
+- Dimensions are the columns between `LAST UPDATE` (or `DATAFLOW` when there is no
+  `LAST UPDATE`; or the first column when there is neither) and `TIME_PERIOD`, lowercased.
+- Three variants exist. Codes (`A`, `AT`); labels (`Annual`, `Austria`; the Data Browser
+  default and the variant of the real samples); and both, where the header and the values
+  read `freq:Time frequency` / `A:Annual`. For "both" (and any value shaped `CODE:Label`)
+  the code part is kept. `attributes["variant"]` is "codes", "labels" or "both": labels
+  when a dimension value of the first data row does not look like a Eurostat code (codes
+  are upper-case letters, digits, `_`, `-`, `.`; e.g. freq `Annual` instead of `A`).
+  Option `codes_only: true` makes the labels variant a ParseError (rule "labels variant").
+- An empty OBS_VALUE with a flag is a row with value None (`,,u`); an empty value with no
+  flag is no row. Flags are kept as published (`b e p u d bu bd`).
+- Attribute columns after TIME_PERIOD other than OBS_VALUE/OBS_FLAG (newer responses add
+  `CONF_STATUS`) go into `note` as `COLUMN=value` joined by "; ", leaving out the default
+  `CONF_STATUS=F` (free). A non-empty note also makes an empty cell a row, so a confidential
+  cell (`CONF_STATUS=C`, no value) is kept, as a `: c` cell of the TSV is.
+- `DATAFLOW` and `LAST UPDATE` of the first data row go into `attributes`.
+- CRLF (the real samples), UTF-8 BOM and gzip are handled; the file is streamed with the csv
+  module. `line` is the 1-based physical line where the record starts (header = line 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from pipelines.parsers.base import (
+    FLAGS,
+    LINE,
+    NOTE,
+    PERIOD,
+    VALUE,
+    VALUE_TEXT,
+    ParsedFile,
+    ParseError,
+    detect_encoding,
+    open_text,
+)
+from pipelines.parsers.eurostat_tsv import parse_number
+
+TIME_PERIOD = "TIME_PERIOD"
+OBS_VALUE = "OBS_VALUE"
+OBS_FLAG = "OBS_FLAG"
+DATAFLOW = "DATAFLOW"
+LAST_UPDATE = "LAST UPDATE"
+CONF_STATUS = "CONF_STATUS"
+
+RULE_NOT_CSV = "not an SDMX-CSV"
+RULE_COLUMNS = "missing column"
+RULE_RAGGED = "field count"
+RULE_VALUE = "non-numeric value"
+RULE_LABELS = "labels variant"
+
+CODE_RE = re.compile(r"[A-Z0-9][A-Z0-9_.\-]*")
+CODE_LABEL_RE = re.compile(r"([A-Z0-9][A-Z0-9_.\-]*)\s*:\s*(.*)", re.DOTALL)
+
+
+def column_id(name: str) -> str:
+    """`freq:Time frequency` -> `freq`; `LAST UPDATE` stays as it is."""
+    return name.split(":", 1)[0].strip()
+
+
+def code_of(value: str, both: bool) -> str:
+    """The code part of a `CODE:Label` value; any other value as it is (stripped)."""
+    value = value.strip()
+    if both and ":" in value:
+        return value.split(":", 1)[0].strip()
+    match = CODE_LABEL_RE.fullmatch(value)
+    return match.group(1) if match else value
+
+
+class _Layout:
+    """Column positions resolved from the header row."""
+
+    def __init__(self, path: Path, header: list[str]) -> None:
+        if not header or not any(h.strip() for h in header):
+            raise ParseError(path, RULE_NOT_CSV, "the file is empty", line=1)
+        if header[0].lstrip().startswith(("<", "{")):
+            raise ParseError(path, RULE_NOT_CSV, f"looks like HTML/XML/JSON: {header[0][:60]!r}", 1)
+        self.ids = [column_id(h) for h in header]
+        self.both = any(":" in h for h in header)
+        upper = [i.upper() for i in self.ids]
+        for required in (TIME_PERIOD, OBS_VALUE):
+            if required not in upper:
+                raise ParseError(
+                    path, RULE_COLUMNS, f"no {required} column in header {header!r}", line=1
+                )
+        self.time = upper.index(TIME_PERIOD)
+        self.value = upper.index(OBS_VALUE)
+        self.flag = upper.index(OBS_FLAG) if OBS_FLAG in upper else None
+        self.dataflow = upper.index(DATAFLOW) if DATAFLOW in upper else None
+        self.last_update = upper.index(LAST_UPDATE) if LAST_UPDATE in upper else None
+        start = max((i for i in (self.dataflow, self.last_update) if i is not None), default=-1)
+        self.dims = list(range(start + 1, self.time))
+        self.names = [self.ids[i].lower() for i in self.dims]
+        taken = {self.time, self.value, self.flag, self.dataflow, self.last_update, *self.dims}
+        self.extras = [i for i in range(len(header)) if i not in taken]
+        self.width = len(header)
+
+    def variant(self, row: list[str]) -> str:
+        if self.both:
+            return "both"
+        values = [row[i].strip() for i in self.dims]
+        if any(CODE_LABEL_RE.fullmatch(v) for v in values):
+            return "both"
+        return "codes" if all(CODE_RE.fullmatch(v) for v in values) else "labels"
+
+    def note(self, row: list[str]) -> str | None:
+        parts = []
+        for i in self.extras:
+            text = row[i].strip()
+            if text and not (self.ids[i].upper() == CONF_STATUS and code_of(text, True) == "F"):
+                parts.append(f"{self.ids[i]}={text}")
+        return "; ".join(parts) or None
+
+
+def _records(path: Path, encoding: str) -> Iterator[tuple[int, list[str]]]:
+    """Yield (start line, fields) for every non-blank CSV record, header included."""
+    with open_text(path, encoding) as fh:
+        reader = csv.reader(fh)
+        end = 0
+        while True:
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise ParseError(path, RULE_NOT_CSV, str(exc), reader.line_num) from exc
+            start, end = end + 1, reader.line_num
+            if record and any(f.strip() for f in record):
+                yield start, record
+
+
+def _rows(path: Path, encoding: str, layout: _Layout) -> Iterator[dict[str, Any]]:
+    records = _records(path, encoding)
+    next(records)  # header, already resolved
+    for line, row in records:
+        if len(row) != layout.width:
+            raise ParseError(
+                path, RULE_RAGGED, f"{len(row)} fields, the header has {layout.width}", line
+            )
+        text = row[layout.value].strip()
+        flags = row[layout.flag].strip() if layout.flag is not None else ""
+        note = layout.note(row)
+        value = parse_number(text) if text else None
+        if text and value is None:
+            raise ParseError(path, RULE_VALUE, f"OBS_VALUE {text!r} is not a number", line)
+        if value is None and not flags and note is None:
+            continue
+        out: dict[str, Any] = {
+            name: code_of(row[i], layout.both)
+            for name, i in zip(layout.names, layout.dims, strict=True)
+        }
+        out.update(
+            {
+                PERIOD: code_of(row[layout.time], layout.both),
+                VALUE: value,
+                VALUE_TEXT: None,
+                FLAGS: flags or None,
+                NOTE: note,
+                LINE: line,
+            }
+        )
+        yield out
+
+
+def parse(path: Path, options: Mapping[str, Any]) -> ParsedFile:
+    """Parse an SDMX-CSV file: header and first row now, observations lazily."""
+    path = Path(path)
+    encoding = options.get("encoding") or detect_encoding(path)
+    records = _records(path, encoding)
+    try:
+        header = next(records, (1, []))[1]
+        layout = _Layout(path, header)
+        first = next(records, None)
+    finally:
+        records.close()
+    attributes: dict[str, Any] = {"encoding": encoding, "variant": None}
+    if first is not None:
+        line, row = first
+        if len(row) != layout.width:
+            raise ParseError(
+                path, RULE_RAGGED, f"{len(row)} fields, the header has {layout.width}", line
+            )
+        attributes["variant"] = layout.variant(row)
+        if layout.dataflow is not None:
+            attributes["dataflow"] = row[layout.dataflow].strip()
+        if layout.last_update is not None:
+            attributes["last_update"] = row[layout.last_update].strip()
+        if options.get("codes_only") and attributes["variant"] == "labels":
+            raise ParseError(
+                path, RULE_LABELS, "dimension values are labels, codes were expected", line
+            )
+    if layout.extras:
+        attributes["attribute_columns"] = [layout.ids[i] for i in layout.extras]
+    return ParsedFile(
+        dimensions=layout.names, rows=_rows(path, encoding, layout), attributes=attributes
+    )

@@ -1,0 +1,158 @@
+"""Publishing a fully checked build: exports, release record, atomic swap.
+
+Order matters, so that a crash at any point leaves the published warehouse either the
+previous release or the complete new one, never something in between:
+
+1. finish the build: record the release in meta.releases, CHECKPOINT, close;
+2. write the Parquet/CSV exports and the report into exports/<release>/ (new folder);
+3. hard-link the current warehouse.duckdb to warehouse.previous.duckdb (atomic rename of a
+   temporary link), then rename the build onto warehouse.duckdb (atomic on POSIX);
+4. point exports/current at the new folder (atomic symlink swap).
+
+Readers that opened the old file keep their consistent view until they reconnect.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from pipelines.settings import PROJECT_ROOT, Paths
+
+EXPORT_SCHEMAS = ("indicators", "trends", "meta")
+
+
+class PublishError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Release:
+    release_id: str
+    warehouse: Path
+    exports: Path
+    states: dict[str, str]
+    summary: str
+
+
+def code_revision() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _record_release(con: duckdb.DuckDBPyConnection, release_id: str) -> tuple[dict[str, str], str]:
+    rows = con.execute(
+        "SELECT dataset, state, coalesce(is_sample, false) FROM meta.release_datasets "
+        "WHERE release_id = ? ORDER BY dataset",
+        [release_id],
+    ).fetchall()
+    if not rows:
+        raise PublishError(f"build {release_id} records no dataset: nothing was staged")
+    states = {d: s for d, s, _ in rows}
+    count = {
+        s: sum(1 for v in states.values() if v == s)
+        for s in ("fresh", "unchanged", "stale", "missing")
+    }
+    sample = any(flag for _, _, flag in rows)
+    summary = ", ".join(f"{n} {s}" for s, n in count.items() if n) + (
+        "; built from SAMPLE data" if sample else ""
+    )
+    now = datetime.now(UTC).replace(tzinfo=None)
+    from pipelines import __version__
+
+    con.execute("DELETE FROM meta.releases WHERE release_id = ?", [release_id])
+    con.execute(
+        "INSERT INTO meta.releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            release_id,
+            now,
+            now,
+            __version__,
+            code_revision(),
+            len(states),
+            count["fresh"],
+            count["unchanged"],
+            count["stale"],
+            count["missing"],
+            sample,
+            summary,
+        ],
+    )
+    return states, summary
+
+
+def write_exports(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
+    """One Parquet file per published table (CSV too for indicator tables)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tables = con.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_schema IN ('indicators', 'trends', 'meta') ORDER BY 1, 2"
+    ).fetchall()
+    for schema, name in tables:
+        target = folder / f"{schema}.{name}.parquet"
+        con.execute(f"COPY {schema}.{name} TO '{target}' (FORMAT parquet)")
+        if schema == "indicators":
+            con.execute(
+                f"COPY {schema}.{name} TO '{folder / f'{schema}.{name}.csv'}' (FORMAT csv, HEADER)"
+            )
+
+
+def _swap_symlink(link: Path, target: Path) -> None:
+    tmp = link.with_name(f".{link.name}.tmp-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(target.name)
+    os.replace(tmp, link)
+
+
+def publish_build(paths: Paths, release_id: str) -> Release:
+    build = paths.build_warehouse(release_id)
+    if not build.exists():
+        raise PublishError(f"no build file {build} to publish")
+    con = duckdb.connect(str(build))
+    try:
+        for (name,) in con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = 'staging' AND table_name LIKE '\\_candidate\\_%' ESCAPE '\\'"
+        ).fetchall():
+            con.execute(f'DROP TABLE staging."{name}"')
+        states, summary = _record_release(con, release_id)
+        exports = paths.exports_dir / release_id
+        write_exports(con, exports)
+        (exports / "release.json").write_text(
+            json.dumps({"release_id": release_id, "datasets": states, "summary": summary}, indent=2)
+        )
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    wal = build.with_name(build.name + ".wal")
+    if wal.exists():
+        raise PublishError(f"{build} still has a write-ahead log after CHECKPOINT; not publishing")
+    published, previous = paths.published_warehouse, paths.previous_warehouse
+    if published.exists():
+        tmp_prev = previous.with_name(f".{previous.name}.tmp-{os.getpid()}")
+        tmp_prev.unlink(missing_ok=True)
+        try:
+            os.link(published, tmp_prev)
+        except OSError:
+            shutil.copy2(published, tmp_prev)
+        os.replace(tmp_prev, previous)
+    os.replace(build, published)
+    _swap_symlink(paths.exports_dir / "current", exports)
+    return Release(release_id, published, exports, states, summary)

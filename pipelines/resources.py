@@ -1,0 +1,71 @@
+"""Dagster resources: where the stores are, the mirror, and DuckDB connections to a build.
+
+The run never writes the published warehouse: every asset of a run writes the run's own
+build file `data/warehouse/build-<run>.duckdb` (keyed by the root run, so a re-execution
+from failure continues the same build), and only the publish step swaps it into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+from dagster import ConfigurableResource
+
+from pipelines.catalogue import Catalogue, load_catalogue
+from pipelines.fetch import Fetcher, Mirror
+from pipelines.settings import ASSETS_DIR, Paths, data_dir_from_env
+from pipelines.snapshots import SnapshotStore
+
+
+class EudapResource(ConfigurableResource):  # type: ignore[misc]
+    """Configuration of one run. Defaults come from the environment (EUDAP_DATA_DIR,
+    EUDAP_MIRROR); the CLI sets them per run."""
+
+    data_dir: str = ""
+    mirror: str = ""
+    catalogue_dir: str = ""
+    duckdb_threads: int = 2
+    duckdb_memory_limit: str = "4GB"
+
+    @property
+    def paths(self) -> Paths:
+        return Paths(Path(self.data_dir).resolve() if self.data_dir else data_dir_from_env())
+
+    def catalogue(self) -> Catalogue:
+        return load_catalogue(Path(self.catalogue_dir) if self.catalogue_dir else ASSETS_DIR)
+
+    def store(self) -> SnapshotStore:
+        return SnapshotStore(self.paths.raw_dir)
+
+    def fetcher(self) -> Fetcher:
+        location = self.mirror or os.environ.get("EUDAP_MIRROR", "")
+        return Fetcher(self.store(), Mirror(location) if location else None)
+
+    @contextlib.contextmanager
+    def build(self, build_id: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-write connection to the run's build file (created on first use)."""
+        path = self.paths.build_warehouse(build_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(
+            str(path),
+            config={
+                "threads": self.duckdb_threads,
+                "memory_limit": self.duckdb_memory_limit,
+            },
+        )
+        try:
+            yield con
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+
+
+def open_published(paths: Paths) -> duckdb.DuckDBPyConnection | None:
+    """A read-only connection to the published warehouse, or None when there is none yet."""
+    if not paths.published_warehouse.exists():
+        return None
+    return duckdb.connect(str(paths.published_warehouse), read_only=True)

@@ -1,0 +1,55 @@
+"""Where things live. Every path can be moved with an environment variable, nothing else."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+ASSETS_DIR = PROJECT_ROOT / "assets"
+SQL_DIR = PROJECT_ROOT / "sql"
+EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+SAMPLE_MIRROR_DIR = PROJECT_ROOT / "data" / "sample"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The two stores a run may write: the raw snapshot store and the warehouse folder."""
+
+    data_dir: Path
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "raw"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.data_dir / "warehouse"
+
+    @property
+    def published_warehouse(self) -> Path:
+        return self.warehouse_dir / "warehouse.duckdb"
+
+    @property
+    def previous_warehouse(self) -> Path:
+        return self.warehouse_dir / "warehouse.previous.duckdb"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.warehouse_dir / "exports"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.warehouse_dir / "runs"
+
+    def build_warehouse(self, run_id: str) -> Path:
+        return self.warehouse_dir / f"build-{run_id}.duckdb"
+
+
+def data_dir_from_env() -> Path:
+    return Path(os.environ.get("EUDAP_DATA_DIR", str(PROJECT_ROOT / "data"))).resolve()
+
+
+def default_paths() -> Paths:
+    return Paths(data_dir_from_env())

@@ -1,0 +1,167 @@
+"""The raw snapshot store: immutable, dated, content-addressed copies of every download.
+
+Layout::
+
+    data/raw/<source>/<dataset>/<YYYY-MM-DD>[-N]/<file>              the bytes as published
+    data/raw/<source>/<dataset>/<YYYY-MM-DD>[-N]/<file>.meta.json    provenance sidecar
+    data/raw/_rejected/<source>/<dataset>/<timestamp>/<file>[.meta.json]   refused downloads
+
+A snapshot is written to a temporary name and renamed into place, sidecar last, so a
+killed run never leaves a half snapshot: a folder without its sidecar is ignored (and
+reported by `eudap status`). Identical content to the latest snapshot makes no new one.
+Reading a snapshot back verifies its sha256 against the sidecar.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+META_SUFFIX = ".meta.json"
+REJECTED_DIR = "_rejected"
+
+
+class SnapshotError(RuntimeError):
+    """A snapshot that is missing, incomplete or does not match its recorded checksum."""
+
+
+@dataclass(frozen=True)
+class SnapshotMeta:
+    """The provenance sidecar of one snapshot (`<file>.meta.json`)."""
+
+    dataset: str
+    file: str
+    sha256: str
+    bytes: int
+    fetched_at: str  # ISO 8601, UTC
+    origin: str  # "download" | "mirror" | "load"
+    url: str | None
+    final_url: str | None
+    status: int | None
+    etag: str | None
+    last_modified: str | None
+    content_type: str | None
+    licence: str
+    attribution: str
+    sample: bool
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    path: Path
+    meta: SnapshotMeta
+
+    @property
+    def folder(self) -> str:
+        return self.path.parent.name
+
+    def verified_path(self) -> Path:
+        """The file, after checking its bytes still hash to the recorded sha256."""
+        actual = sha256_file(self.path)
+        if actual != self.meta.sha256:
+            raise SnapshotError(
+                f"{self.meta.dataset}: snapshot {self.path} is corrupt: sha256 {actual} "
+                f"does not match the recorded {self.meta.sha256}"
+            )
+        return self.path
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class SnapshotStore:
+    """Snapshots of every dataset under one root folder (`data/raw`)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def dataset_dir(self, dataset_id: str) -> Path:
+        source, name = dataset_id.split(".", 1)
+        return self.root / source / name
+
+    def snapshots(self, dataset_id: str) -> list[Snapshot]:
+        """Every complete snapshot of a dataset, newest first (by fetch time)."""
+        base = self.dataset_dir(dataset_id)
+        found: list[Snapshot] = []
+        if not base.is_dir():
+            return found
+        for folder in base.iterdir():
+            if not folder.is_dir() or folder.name.startswith("."):
+                continue
+            for meta_path in folder.glob(f"*{META_SUFFIX}"):
+                meta = SnapshotMeta(**json.loads(meta_path.read_text(encoding="utf-8")))
+                found.append(Snapshot(folder / meta.file, meta))
+        found.sort(key=lambda s: (s.meta.fetched_at, s.folder), reverse=True)
+        return found
+
+    def latest(self, dataset_id: str) -> Snapshot | None:
+        snaps = self.snapshots(dataset_id)
+        return snaps[0] if snaps else None
+
+    def incomplete_folders(self, dataset_id: str) -> list[Path]:
+        """Folders left by a killed write: data without a sidecar (ignored by readers)."""
+        base = self.dataset_dir(dataset_id)
+        if not base.is_dir():
+            return []
+        return [f for f in base.iterdir() if f.is_dir() and not any(f.glob(f"*{META_SUFFIX}"))]
+
+    def add(self, dataset_id: str, tmp_file: Path, meta: SnapshotMeta) -> Snapshot | None:
+        """Move a fully written temp file into the store; None if identical to the latest."""
+        latest = self.latest(dataset_id)
+        if latest is not None and latest.meta.sha256 == meta.sha256:
+            tmp_file.unlink(missing_ok=True)
+            return None
+        base = self.dataset_dir(dataset_id)
+        base.mkdir(parents=True, exist_ok=True)
+        day = meta.fetched_at[:10]
+        folder = base / day
+        n = 1
+        while folder.exists():
+            n += 1
+            folder = base / f"{day}-{n}"
+        staging = base / f".incoming-{day}-{os.getpid()}-{meta.sha256[:12]}"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        target = staging / meta.file
+        shutil.move(str(tmp_file), target)
+        with open(target, "rb") as fh:
+            os.fsync(fh.fileno())
+        _write_json_atomic(staging / f"{meta.file}{META_SUFFIX}", asdict(meta))
+        os.replace(staging, folder)  # the snapshot appears whole or not at all
+        return Snapshot(folder / meta.file, meta)
+
+    def reject(self, dataset_id: str, tmp_file: Path | None, meta: dict[str, Any]) -> Path:
+        """Keep a refused download for inspection, outside the snapshot history."""
+        source, name = dataset_id.split(".", 1)
+        stamp = utc_now().strftime("%Y-%m-%dT%H%M%S.%fZ")
+        folder = self.root / REJECTED_DIR / source / name / stamp
+        folder.mkdir(parents=True, exist_ok=True)
+        file_name = str(meta.get("file") or "body")
+        if tmp_file is not None and tmp_file.exists():
+            shutil.move(str(tmp_file), folder / file_name)
+        _write_json_atomic(folder / f"{file_name}{META_SUFFIX}", meta)
+        return folder / file_name

@@ -1,0 +1,183 @@
+"""The Eurostat parsers against the real publisher files in ../shared/upstream/eurostat.
+
+Each expectation is computed here independently of the parsers, with plain string splitting
+(TSV) or the csv module (SDMX-CSV), so that a parser bug cannot hide behind itself.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from pipelines.parsers import eurostat_tsv, sdmx_csv
+from pipelines.parsers.base import ParseError
+
+pytestmark = pytest.mark.conformance
+
+TSV_FILES = [
+    "estat_crim_off_cat.tsv",
+    "estat_hlth_cd_asdr2_filtered.tsv",
+    "estat_hlth_cd_asdr2_defaultview_filtered.tsv",
+    "estat_sdg_13_10.tsv",
+    "hlth_cd_acdr_subset_alcohol_geo_time.tsv",
+]
+SDMX_FILES = [
+    "estat_ilc_mddw06_filtered_en.csv",
+    "estat_lfsa_ugadra_filtered_en.csv",
+    "estat_spr_exp_type_filtered_en.csv",
+    "estat_tesov110_filtered_en.csv",
+    "estat_tipsna40_filtered_en.csv",
+]
+
+
+def test_flag_letters_cover_the_obs_flag_code_list(upstream_dir: Path) -> None:
+    lines = (upstream_dir / "eurostat" / "ESTAT_OBS_FLAG.tsv").read_text().splitlines()
+    codes = [line.split("\t")[0] for line in lines[1:] if line.strip()]
+    assert len(codes) == 46
+    letters = set("".join(codes))
+    assert letters <= eurostat_tsv.FLAG_LETTERS
+    assert all(eurostat_tsv.check_flags(code) is None for code in codes)
+    assert letters == set("bcdefnpsuz")  # the code list's own single letters
+
+
+def expected_tsv_cells(path: Path) -> list[tuple[int, str, str]]:
+    """(line, period, flags) of every cell that is not a bare ':', by naive splitting."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    periods = [p.strip() for p in lines[0].split("\t")[1:]]
+    out = []
+    for line_no, line in enumerate(lines[1:], start=2):
+        for period, cell in zip(periods, line.split("\t")[1:], strict=True):
+            parts = cell.strip().split(" ", 1)
+            if parts == [":"]:
+                continue
+            out.append((line_no, period, parts[1].strip() if len(parts) == 2 else ""))
+    return out
+
+
+@pytest.mark.parametrize("name", TSV_FILES)
+def test_tsv_row_count_and_flags_match_the_file(upstream_dir: Path, name: str) -> None:
+    path = upstream_dir / "eurostat" / name
+    expected = expected_tsv_cells(path)
+    rows = list(eurostat_tsv.parse(path, {}).rows)
+    assert len(rows) == len(expected)
+    got = [(r["line"], r["period"], r["flags"] or "") for r in rows]
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "dims", "time_key", "series"),
+    [
+        ("estat_crim_off_cat.tsv", ["freq", "iccs", "unit", "geo"], "TIME_PERIOD", 1558),
+        (
+            "estat_hlth_cd_asdr2_defaultview_filtered.tsv",
+            ["freq", "unit", "sex", "age", "icd10", "geo"],
+            "TIME_PERIOD",
+            4419,
+        ),
+        (
+            "hlth_cd_acdr_subset_alcohol_geo_time.tsv",
+            ["unit", "sex", "age", "icd10", "geo"],
+            "time",
+            107,
+        ),
+    ],
+)
+def test_tsv_header(upstream_dir: Path, name: str, dims: list[str], time_key: str, series: int):
+    parsed = eurostat_tsv.parse(upstream_dir / "eurostat" / name, {})
+    assert parsed.dimensions == dims
+    assert parsed.attributes["time_key"] == time_key
+    assert len({tuple(r[d] for d in dims) for r in parsed.rows}) == series
+
+
+def test_crim_off_cat_known_value(upstream_dir: Path) -> None:
+    # Line 1085: A,ICCS0601,NR,AT ... 35461 (2021), 35232 (2022); unflagged.
+    rows = eurostat_tsv.parse(upstream_dir / "eurostat" / "estat_crim_off_cat.tsv", {}).rows
+    hits = [
+        r
+        for r in rows
+        if (r["iccs"], r["unit"], r["geo"], r["period"]) == ("ICCS0601", "NR", "AT", "2022")
+    ]
+    assert len(hits) == 1
+    assert hits[0]["value"] == 35232.0 and hits[0]["flags"] is None and hits[0]["line"] == 1085
+
+
+def test_asdr2_defaultview_flags(upstream_dir: Path) -> None:
+    path = upstream_dir / "eurostat" / "estat_hlth_cd_asdr2_defaultview_filtered.tsv"
+    rows = list(eurostat_tsv.parse(path, {}).rows)
+    assert Counter(r["flags"] for r in rows if r["flags"]) == {"d": 2544, "p": 45}
+    # Line 227: A,RT,F,TOTAL,A-R_V-Y,HR04  1164.42 d ... 1143.25 p (2018)
+    hr04 = {r["period"]: r for r in rows if r["line"] == 227}
+    assert hr04["2012"]["geo"] == "HR04" and hr04["2012"]["sex"] == "F"
+    assert (hr04["2012"]["value"], hr04["2012"]["flags"]) == (1164.42, "d")
+    assert (hr04["2018"]["value"], hr04["2018"]["flags"]) == (1143.25, "p")
+    assert "2019" not in hr04  # ':' cells are no rows
+
+
+def test_asdr2_filtered_first_value_and_crlf(upstream_dir: Path) -> None:
+    path = upstream_dir / "eurostat" / "estat_hlth_cd_asdr2_filtered.tsv"
+    assert b"\r\n" in path.read_bytes()[:500]
+    first = next(eurostat_tsv.parse(path, {}).rows)
+    assert (first["geo"], first["period"], first["value"], first["flags"]) == (
+        "AT",
+        "2012",
+        1014.65,
+        None,
+    )
+
+
+def test_sdg_13_10_combined_flags_and_negative_values(upstream_dir: Path) -> None:
+    rows = list(eurostat_tsv.parse(upstream_dir / "eurostat" / "estat_sdg_13_10.tsv", {}).rows)
+    flags = Counter(r["flags"] for r in rows if r["flags"])
+    assert flags == {"b": 56, "e": 40, "p": 8, "ep": 6, "bep": 6, "bp": 4}
+    # Line 44: A,GHG,TOTX4_MEMONIA,T_HAB,EU27_2020 ... 8.3 bep
+    bep = [r for r in rows if r["line"] == 44 and r["flags"] == "bep"]
+    assert bep[0]["value"] == 8.3 and bep[0]["geo"] == "EU27_2020"
+    assert any(r["value"] is not None and r["value"] < 0 for r in rows)
+
+
+def expected_sdmx_rows(path: Path) -> list[tuple[str, str]]:
+    """(OBS_VALUE, OBS_FLAG) of every data line with a value or a flag, by the csv module."""
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        records = list(csv.DictReader(fh))
+    return [
+        (rec["OBS_VALUE"], rec["OBS_FLAG"])
+        for rec in records
+        if rec["OBS_VALUE"] or rec["OBS_FLAG"]
+    ]
+
+
+@pytest.mark.parametrize("name", SDMX_FILES)
+def test_sdmx_row_count_and_flags_match_the_file(upstream_dir: Path, name: str) -> None:
+    path = upstream_dir / "eurostat" / "sdmx_csv" / name
+    expected = expected_sdmx_rows(path)
+    parsed = sdmx_csv.parse(path, {})
+    rows = list(parsed.rows)
+    assert len(rows) == len(expected)
+    got = [(r["value"], r["flags"] or "") for r in rows]
+    assert got == [(float(v) if v else None, f) for v, f in expected]
+    assert parsed.attributes["variant"] == "labels"
+    assert parsed.attributes["dataflow"].startswith("ESTAT:")
+    assert parsed.attributes["last_update"]
+    assert parsed.dimensions[0] == "freq" and parsed.dimensions[-1] == "geo"
+    assert all(r["freq"] == "Annual" for r in rows)
+
+
+def test_sdmx_flags_seen_across_the_samples(upstream_dir: Path) -> None:
+    flags: set[str] = set()
+    empty_with_flag = 0
+    for name in SDMX_FILES:
+        for row in sdmx_csv.parse(upstream_dir / "eurostat" / "sdmx_csv" / name, {}).rows:
+            flags.add(row["flags"] or "")
+            empty_with_flag += row["value"] is None
+    assert flags == {"", "b", "e", "p", "u", "d", "bu", "bd"}
+    assert empty_with_flag == 115  # lfsa_ugadra: empty OBS_VALUE with u / bu
+
+
+def test_sdmx_labels_variant_rejected_when_codes_only(upstream_dir: Path) -> None:
+    path = upstream_dir / "eurostat" / "sdmx_csv" / SDMX_FILES[0]
+    with pytest.raises(ParseError) as exc:
+        sdmx_csv.parse(path, {"codes_only": True})
+    assert exc.value.rule == "labels variant" and exc.value.line == 2
