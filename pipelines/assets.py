@@ -13,7 +13,6 @@ CLI, tests and assets share it; this module only wires it into Dagster.
 """
 
 from datetime import UTC, datetime
-from typing import Any
 
 import duckdb
 import pandas as pd
@@ -93,7 +92,7 @@ def gate_spec(key: AssetKey, suite: str) -> AssetCheckSpec:
 
 # -- raw --------------------------------------------------------------------------------------
 def raw_assets(cat: Catalogue) -> list[AssetsDefinition]:
-    return [_raw_asset(ds) for ds in cat.datasets.values() if ds.url or ds.local_file]
+    return [_raw_asset(ds) for ds in cat.datasets.values() if ds.downloads]
 
 
 def _raw_asset(ds: Dataset) -> AssetsDefinition:
@@ -122,44 +121,47 @@ def _raw_asset(ds: Dataset) -> AssetsDefinition:
     )
     def _fetch(context: AssetExecutionContext, eudap: EudapResource):
         fetcher = eudap.fetcher()
-        if ds.url:
-            outcome = fetcher.fetch(ds)
+        if ds.local_file:
+            outcomes = [fetcher.fetch_local(ds, PROJECT_ROOT / ds.local_file)]
         else:
-            outcome = fetcher.fetch_local(ds, PROJECT_ROOT / str(ds.local_file))
+            outcomes = fetcher.fetch(ds)
         with eudap.build(build_id(context)) as con:
             run_sql_file(con, "meta/schema.sql")
-            con.execute(
-                "INSERT INTO meta.fetch_log VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    ds.id,
-                    outcome.status,
-                    outcome.reason,
-                    outcome.url,
-                    outcome.snapshot.meta.sha256 if outcome.snapshot else None,
-                    outcome.requests_made,
-                    datetime.now(UTC).replace(tzinfo=None),
-                ],
-            )
-        if outcome.status == "failed":
-            context.log.error(outcome.reason)
-        snap = outcome.snapshot or eudap.store().latest(ds.id)
-        meta: dict[str, Any] = {
-            "outcome": outcome.status,
-            "reason": outcome.reason or "",
-            "requests": outcome.requests_made,
-            "snapshot_sha256": snap.meta.sha256 if snap else "",
-            "snapshot_path": str(snap.path) if snap else "",
-            "fetched_at": snap.meta.fetched_at if snap else "",
-            "sample_data": bool(snap and snap.meta.sample),
-        }
+            now = datetime.now(UTC).replace(tzinfo=None)
+            for outcome in outcomes:
+                con.execute(
+                    "INSERT INTO meta.fetch_log VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        ds.id,
+                        outcome.status,
+                        outcome.reason,
+                        outcome.url,
+                        outcome.snapshot.meta.sha256 if outcome.snapshot else None,
+                        outcome.requests_made,
+                        now,
+                    ],
+                )
+        failures = [o.reason or "" for o in outcomes if o.status == "failed"]
+        for reason in failures:
+            context.log.error(reason)
+        snap = eudap.store().latest(ds.id)
         yield MaterializeResult(
-            metadata=meta, data_version=DataVersion(snap.meta.sha256) if snap else None
+            metadata={
+                "outcomes": [f"{o.status}: {o.url}" for o in outcomes],
+                "failures": failures,
+                "requests": sum(o.requests_made for o in outcomes),
+                "new_snapshots": sum(o.status == "new" for o in outcomes),
+                "latest_snapshot_sha256": snap.meta.sha256 if snap else "",
+                "latest_snapshot_path": str(snap.path) if snap else "",
+                "sample_data": bool(snap and snap.meta.sample),
+            },
+            data_version=DataVersion(snap.meta.sha256) if snap else None,
         )
         yield AssetCheckResult(
             check_name="download_ok",
-            passed=outcome.status != "failed",
+            passed=not failures,
             severity=AssetCheckSeverity.WARN,
-            description=outcome.reason or f"download {outcome.status}",
+            description="; ".join(failures) or "all downloads succeeded",
         )
 
     return _fetch
@@ -171,7 +173,7 @@ def meta_asset(cat: Catalogue) -> AssetsDefinition:
         key=META_BUILD,
         group_name="meta",
         kinds={"duckdb"},
-        deps=[raw_key(ds) for ds in cat.datasets.values() if ds.url or ds.local_file],
+        deps=[raw_key(ds) for ds in cat.datasets.values() if ds.downloads],
         description="Creates the run's build file with reference tables (indicators, datasets, "
         "geo), every snapshot's provenance, and the release history so far.",
     )
@@ -196,7 +198,7 @@ def staging_assets(cat: Catalogue) -> list[AssetsDefinition]:
 
 def _staging_asset(cat: Catalogue, ds: Dataset) -> AssetsDefinition:
     key = staging_key(ds)
-    deps = [META_BUILD] + ([raw_key(ds)] if ds.url or ds.local_file else [])
+    deps = [META_BUILD] + ([raw_key(ds)] if ds.downloads else [])
 
     @asset(
         key=key,
@@ -269,7 +271,7 @@ def record_release_dataset(
         [release_id, result.dataset],
     )
     con.execute(
-        "INSERT INTO meta.release_datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO meta.release_datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             release_id,
             result.dataset,
@@ -281,6 +283,7 @@ def record_release_dataset(
             snap.meta.sample if snap else None,
             result.rows,
             [q["snapshot_sha256"] for q in result.quarantined],
+            [m.meta.sha256 for m in result.members],
         ],
     )
 

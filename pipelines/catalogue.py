@@ -57,7 +57,13 @@ class Dataset(_Strict):
     publisher: str
     title: str
     url: str | None = None  # None: no download, only `eudap load` or curated files
+    # A collection (e.g. the Statistical Bulletin): many files, each one member table,
+    # identified by its content (the breadcrumb), never by its file name.
+    collection: bool = False
+    urls: list[str] = Field(default_factory=list)  # collection members with a known URL
     local_file: str | None = None  # curated inputs kept in the repository
+    edition: str | None = None  # the publisher's edition/release the URL belongs to
+    default_period: str | None = None  # period of rows whose file gives none (reference year)
     format: str
     file_name: str
     licence: str
@@ -116,6 +122,8 @@ class Dataset(_Strict):
         unknown = sorted(set(self.filters) - set(self.dimensions))
         if unknown:
             raise ValueError(f"filters name unknown dimensions {unknown}")
+        if self.urls and not self.collection:
+            raise ValueError("urls (several files) is only for collection datasets; use url")
         return self
 
     @property
@@ -145,9 +153,21 @@ class Dataset(_Strict):
         key = ".".join("+".join(self.filters.get(d, [])) for d in key_dims)
         return self.url.replace("{key}", key)
 
+    def download_targets(self) -> list[tuple[str, str]]:
+        """(url, snapshot file name) of every file this dataset downloads."""
+        targets = []
+        if (url := self.resolved_url()) is not None:
+            targets.append((url, self.file_name))
+        for member in self.urls:
+            targets.append((member, Path(urlsplit(member).path).name or self.file_name))
+        return targets
+
+    @property
+    def downloads(self) -> bool:
+        return bool(self.url or self.urls or self.local_file)
+
     def allowed_hosts(self) -> set[str]:
-        url = self.resolved_url()
-        return {urlsplit(url).hostname or ""} if url else set()
+        return {urlsplit(url).hostname or "" for url, _ in self.download_targets()}
 
 
 class Measure(_Strict):

@@ -93,10 +93,12 @@ def execute(
     defs = build_definitions(cat, resource)
     job = defs.resolve_job_def("nightly")
     keys = [k for k in defs.resolve_asset_graph().get_all_asset_keys()]
+    # Curated files in the repository are registered on every run: no network involved.
+    local = {AssetKey(["raw", d.asset_name]) for d in cat.datasets.values() if d.local_file}
     if offline:
-        keys = [k for k in keys if k.path[0] != "raw"]
+        keys = [k for k in keys if k.path[0] != "raw" or k in local]
     elif select:
-        wanted = {AssetKey(["raw", cat.dataset(d).asset_name]) for d in select}
+        wanted = {AssetKey(["raw", cat.dataset(d).asset_name]) for d in select} | local
         keys = [k for k in keys if k.path[0] != "raw" or k in wanted]
     started = datetime.now(UTC).isoformat(timespec="seconds")
     inst = instance or DagsterInstance.get()

@@ -29,6 +29,7 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qsl, quote, urljoin, urlsplit
@@ -36,6 +37,7 @@ from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 import requests
 
 from pipelines.catalogue import Dataset
+from pipelines.settings import PROJECT_ROOT
 from pipelines.snapshots import Snapshot, SnapshotMeta, SnapshotStore, utc_now
 
 USER_AGENT = "eudap/0.1 (EU Drugs Action Plan indicator pipeline)"
@@ -88,7 +90,7 @@ class Mirror:
     def resolve(self, url: str) -> str:
         key = mirror_key(url)
         if self.is_http:
-            return f"{self.location}/{quote(key, safe='/@=&+-._~,%')}"
+            return f"{self.location}/{quote(key, safe='/@=&+-._~,')}"
         return str(Path(self.location) / key)
 
     @property
@@ -151,6 +153,8 @@ def _retry_after_seconds(value: str | None) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # "-0000" or no zone: an HTTP-date is always UTC
+        when = when.replace(tzinfo=UTC)
     return max(0.0, (when - utc_now()).total_seconds())
 
 
@@ -169,19 +173,25 @@ class Fetcher:
         self.mirror = mirror
         self.policy = policy or FetchPolicy()
         self.session = session or requests.Session()
-        self.session.headers.setdefault("User-Agent", USER_AGENT)
+        # a new Session already carries requests' own User-Agent: replace that, keep a custom one
+        if self.session.headers.get("User-Agent") == requests.utils.default_user_agent():
+            self.session.headers["User-Agent"] = USER_AGENT
         self.sleep = sleep
 
     # -- public -------------------------------------------------------------------------
-    def fetch(self, ds: Dataset) -> FetchOutcome:
-        url = ds.resolved_url()
-        if url is None:
+    def fetch(self, ds: Dataset) -> list[FetchOutcome]:
+        """Download every file of a dataset (one, or each member of a collection)."""
+        targets = ds.download_targets()
+        if not targets:
             raise FetchError(f"{ds.id}: the catalogue gives no URL (use `eudap load`)")
+        return [self.fetch_url(ds, url, file_name) for url, file_name in targets]
+
+    def fetch_url(self, ds: Dataset, url: str, file_name: str) -> FetchOutcome:
         self._requests = 0
         try:
             if self.mirror is not None and not self.mirror.is_http:
-                return self._from_folder(ds, url)
-            return self._from_http(ds, url)
+                return self._from_folder(ds, url, file_name)
+            return self._from_http(ds, url, file_name)
         except FetchError as exc:
             return FetchOutcome(ds.id, "failed", None, str(exc), url, self._requests)
 
@@ -201,6 +211,7 @@ class Fetcher:
             tmp,
             digest,
             size,
+            file_name=path.name if ds.collection else ds.file_name,
             origin=origin,
             url=None,
             final_url=path.resolve().as_uri(),
@@ -213,14 +224,47 @@ class Fetcher:
         )
 
     def fetch_local(self, ds: Dataset, path: Path) -> FetchOutcome:
-        """`load_file` for a repository file, reporting a refusal as a failed outcome."""
+        """A curated file kept in the repository, registered like a download.
+
+        A folder mirror may stand in for repository files under `repository/<path>`: the
+        sample mirror does, so the demo covers indicators whose curated file has no
+        verified rows yet, with its rows marked as sample data.
+        """
+        path = path.resolve()
         try:
+            stand_in = self._stand_in(path)
+            if stand_in is not None:
+                tmp = self._temp_for(ds)
+                digest, size = _copy_hashing(stand_in, tmp, ds)
+                return self._admit(
+                    ds,
+                    tmp,
+                    digest,
+                    size,
+                    file_name=ds.file_name,
+                    origin="mirror",
+                    url=None,
+                    final_url=stand_in.as_uri(),
+                    status=None,
+                    etag=None,
+                    last_modified=None,
+                    content_type=None,
+                    sample=bool(self.mirror and self.mirror.is_sample(self.session)),
+                )
             return self.load_file(ds, path, origin="repository")
         except FetchError as exc:
             return FetchOutcome(ds.id, "failed", None, str(exc), path.as_uri(), 0)
 
+    def _stand_in(self, path: Path) -> Path | None:
+        """The folder mirror's copy of a repository file, if it has one."""
+        if self.mirror is None or self.mirror.is_http or not path.is_relative_to(PROJECT_ROOT):
+            return None
+        candidate = Path(self.mirror.location).resolve() / "repository"
+        candidate = candidate / path.relative_to(PROJECT_ROOT)
+        return candidate if candidate.is_file() else None
+
     # -- sources ------------------------------------------------------------------------
-    def _from_folder(self, ds: Dataset, url: str) -> FetchOutcome:
+    def _from_folder(self, ds: Dataset, url: str, file_name: str) -> FetchOutcome:
         assert self.mirror is not None
         path = Path(self.mirror.resolve(url))
         if not path.is_file():
@@ -232,9 +276,10 @@ class Fetcher:
             tmp,
             digest,
             size,
+            file_name=file_name,
             origin="mirror",
             url=url,
-            final_url=path.as_uri(),
+            final_url=path.resolve().as_uri(),
             status=None,
             etag=None,
             last_modified=None,
@@ -242,14 +287,14 @@ class Fetcher:
             sample=self.mirror.is_sample(self.session),
         )
 
-    def _from_http(self, ds: Dataset, url: str) -> FetchOutcome:
+    def _from_http(self, ds: Dataset, url: str, file_name: str) -> FetchOutcome:
         target = self.mirror.resolve(url) if self.mirror else url
         allowed = set(ds.allowed_hosts())
         if self.mirror and self.mirror.host:
             allowed.add(self.mirror.host)
-        latest = self.store.latest(ds.id)
+        latest = next((s for s in self.store.snapshots(ds.id) if s.meta.url == url), None)
         headers = {"Accept-Encoding": "gzip, deflate"}
-        if latest is not None and latest.meta.url == url:
+        if latest is not None:
             if latest.meta.etag:
                 headers["If-None-Match"] = latest.meta.etag
             if latest.meta.last_modified:
@@ -267,6 +312,7 @@ class Fetcher:
             tmp,
             digest,
             size,
+            file_name=file_name,
             origin="mirror" if self.mirror else "download",
             url=url,
             final_url=final_url,
@@ -349,6 +395,7 @@ class Fetcher:
         digest: str,
         size: int,
         *,
+        file_name: str,
         origin: str,
         url: str | None,
         final_url: str | None,
@@ -361,7 +408,7 @@ class Fetcher:
     ) -> FetchOutcome:
         meta = SnapshotMeta(
             dataset=ds.id,
-            file=ds.file_name,
+            file=file_name,
             sha256=digest,
             bytes=size,
             fetched_at=utc_now().isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -385,11 +432,11 @@ class Fetcher:
                 f"{ds.id}: rejected {'file' if origin == 'load' else 'download'} from "
                 f"{final_url}: {problem} (kept for inspection at {kept})"
             )
-        snap = self.store.add(ds.id, tmp, meta)
+        # A collection's members are all current: identical to any member is not new.
+        snap = self.store.add(ds.id, tmp, meta, dedupe_any=ds.collection)
         if snap is None:
-            return FetchOutcome(
-                ds.id, "unchanged", self.store.latest(ds.id), None, url or "", self._requests
-            )
+            same = next(s for s in self.store.snapshots(ds.id) if s.meta.sha256 == digest)
+            return FetchOutcome(ds.id, "unchanged", same, None, url or "", self._requests)
         return FetchOutcome(ds.id, "new", snap, None, url or "", self._requests)
 
 

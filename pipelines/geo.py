@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pipelines.catalogue import GeoEntry
 
 REGION = re.compile(r"^(?P<country>[A-Z]{2})[0-9A-Z]{1,3}(-[0-9A-Z]{1,3})?$")
+# Footnote markers publishers attach to names: "Sweden (1)", "Austria *", "Spain (a)".
+NAME_MARKERS = re.compile(r"(\s*(\(\w{1,3}\)|\*))+$")
 
 
 def _fold(text: str) -> str:
@@ -42,7 +44,9 @@ class GeoResolver:
         if text in self.entries:
             return GeoMatch(text, self.entries[text].level)
         if mode == "names" or not text.isupper():
-            code = self.by_name.get(_fold(text))
+            code = self.by_name.get(_fold(text)) or self.by_name.get(
+                _fold(NAME_MARKERS.sub("", text))
+            )
             if code is not None:
                 return GeoMatch(code, self.entries[code].level)
         m = REGION.match(text)

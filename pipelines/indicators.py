@@ -8,6 +8,8 @@ so a new indicator measure is a SQL change, never a Python change.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 
 from pipelines.catalogue import Indicator
@@ -50,12 +52,18 @@ class IndicatorSQLError(ValueError):
     pass
 
 
-def sql_path(ind: Indicator):
+def sql_path(ind: Indicator) -> Path:
     return SQL_DIR / "indicators" / f"{ind.table_name}.sql"
+
+
+def create_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """The table macros the indicator queries share (sql/indicators/_macros.sql)."""
+    con.execute((SQL_DIR / "indicators" / "_macros.sql").read_text(encoding="utf-8"))
 
 
 def build_indicator(con: duckdb.DuckDBPyConnection, ind: Indicator) -> int:
     """(Re)build `indicators.<table>` in the build; returns its row count."""
+    create_macros(con)
     path = sql_path(ind)
     if not path.exists():
         raise IndicatorSQLError(f"indicator {ind.number}: no SQL file {path}")

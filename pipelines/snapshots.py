@@ -73,6 +73,12 @@ class Snapshot:
         return self.path
 
 
+def _folder_order(folder: str) -> tuple[str, int]:
+    """`2026-11-29-10` after `2026-11-29-9`: the day, then the same-day sequence number."""
+    day, _, seq = folder[:10], folder[10:11], folder[11:]
+    return day, int(seq) if seq.isdigit() else 1
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -115,7 +121,7 @@ class SnapshotStore:
             for meta_path in folder.glob(f"*{META_SUFFIX}"):
                 meta = SnapshotMeta(**json.loads(meta_path.read_text(encoding="utf-8")))
                 found.append(Snapshot(folder / meta.file, meta))
-        found.sort(key=lambda s: (s.meta.fetched_at, s.folder), reverse=True)
+        found.sort(key=lambda s: (s.meta.fetched_at, _folder_order(s.folder)), reverse=True)
         return found
 
     def latest(self, dataset_id: str) -> Snapshot | None:
@@ -123,16 +129,30 @@ class SnapshotStore:
         return snaps[0] if snaps else None
 
     def incomplete_folders(self, dataset_id: str) -> list[Path]:
-        """Folders left by a killed write: data without a sidecar (ignored by readers)."""
+        """Folders left by a killed write, ignored by readers: a staging folder (`.incoming-*`,
+        even one whose sidecar was written before the rename) or data without a sidecar."""
         base = self.dataset_dir(dataset_id)
         if not base.is_dir():
             return []
-        return [f for f in base.iterdir() if f.is_dir() and not any(f.glob(f"*{META_SUFFIX}"))]
+        return [
+            f
+            for f in base.iterdir()
+            if f.is_dir() and (f.name.startswith(".") or not any(f.glob(f"*{META_SUFFIX}")))
+        ]
 
-    def add(self, dataset_id: str, tmp_file: Path, meta: SnapshotMeta) -> Snapshot | None:
-        """Move a fully written temp file into the store; None if identical to the latest."""
-        latest = self.latest(dataset_id)
-        if latest is not None and latest.meta.sha256 == meta.sha256:
+    def add(
+        self, dataset_id: str, tmp_file: Path, meta: SnapshotMeta, dedupe_any: bool = False
+    ) -> Snapshot | None:
+        """Move a fully written temp file into the store.
+
+        Returns None (and drops the temp file) when the content is identical to the latest
+        snapshot, or with `dedupe_any` (collections) to any snapshot of the dataset. A
+        dataset whose content returns to an older version gets a new snapshot: the latest
+        snapshot is what the publisher publishes now.
+        """
+        existing = self.snapshots(dataset_id)
+        compare = existing if dedupe_any else existing[:1]
+        if any(s.meta.sha256 == meta.sha256 for s in compare):
             tmp_file.unlink(missing_ok=True)
             return None
         base = self.dataset_dir(dataset_id)

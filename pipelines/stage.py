@@ -52,6 +52,7 @@ class StageResult:
     reason: str | None = None
     quarantined: list[dict[str, str]] = field(default_factory=list)
     report: ValidationReport | None = None
+    members: list[Snapshot] = field(default_factory=list)  # every snapshot staged
 
 
 def parser_for(fmt: str) -> Callable[[Path, dict[str, Any]], ParsedFile]:
@@ -59,14 +60,45 @@ def parser_for(fmt: str) -> Callable[[Path, dict[str, Any]], ParsedFile]:
     return module.parse  # type: ignore[no-any-return]
 
 
+# File-level columns of datasets mapped by breadcrumb rules (the Statistical Bulletin): the
+# table's breadcrumb, and what the catalogue rule that matched it says the table measures.
+RULE_COLUMNS = ["table_breadcrumb", "indicator_id", "measure", "unit", "role", "breakdown"]
+
+
 def staging_columns(ds: Dataset) -> list[tuple[str, pa.DataType]]:
     cols: list[tuple[str, pa.DataType]] = []
+    if ds.bulletin_rules:
+        cols += [(c, pa.string()) for c in RULE_COLUMNS]
     for dim in ds.dimensions:
         if dim == ds.geo_dimension:
             cols += [("geo_raw", pa.string()), ("geo", pa.string()), ("geo_level", pa.string())]
         else:
             cols.append((dim, pa.string()))
     return cols + TAIL_COLUMNS
+
+
+def file_columns(ds: Dataset, parsed: ParsedFile, file: Path) -> dict[str, str | None]:
+    """Constant columns for every row of one file: the matched breadcrumb rule, if any."""
+    if not ds.bulletin_rules:
+        return {}
+    from pipelines.parsers.bulletin_xlsx import match_rule
+
+    path = [str(p) for p in parsed.attributes.get("measure_path", [])]
+    rule = match_rule(path, [r.model_dump() for r in ds.bulletin_rules], file)
+    rest = path[len(rule["prefix"]) :]
+    return {
+        "table_breadcrumb": "  >  ".join(path),
+        "indicator_id": str(rule["indicator"]),
+        "measure": rule["measure"],
+        "unit": rule["unit"],
+        "role": rule["role"],
+        "breakdown": " > ".join(rest) or None,
+    }
+
+
+def member_key(parsed: ParsedFile, snap: Snapshot) -> str:
+    """What identifies one member table of a collection: its breadcrumb, else its file."""
+    return str(parsed.attributes.get("breadcrumb") or snap.meta.file)
 
 
 def _q(identifier: str) -> str:
@@ -94,7 +126,11 @@ def check_layout(ds: Dataset, parsed: ParsedFile, file: Path) -> None:
 
 
 def _batches(
-    ds: Dataset, parsed: ParsedFile, snap: Snapshot, geo: GeoResolver
+    ds: Dataset,
+    parsed: ParsedFile,
+    snap: Snapshot,
+    geo: GeoResolver,
+    constants: dict[str, str | None],
 ) -> Iterator[pa.RecordBatch]:
     columns = staging_columns(ds)
     schema = pa.schema(columns)
@@ -103,6 +139,8 @@ def _batches(
     buffer: dict[str, list[Any]] = {n: [] for n in names}
     count = 0
     for row in parsed.rows:
+        for key, value in constants.items():
+            buffer[key].append(value)
         for dim in ds.dimensions:
             raw = row.get(dim)
             mapped = maps.get(dim, {}).get(raw, raw) if raw is not None else None
@@ -113,7 +151,8 @@ def _batches(
                 buffer["geo_level"].append(match.level)
             else:
                 buffer[dim].append(mapped)
-        for key in ("period", "value", "value_text", "flags", "note", "line"):
+        buffer["period"].append(row.get("period") or ds.default_period)
+        for key in ("value", "value_text", "flags", "note", "line"):
             buffer[key].append(row.get(key))
         buffer["source_dataset"].append(ds.id)
         buffer["snapshot_sha256"].append(snap.meta.sha256)
@@ -128,21 +167,25 @@ def _batches(
 
 def load_snapshot(
     con: duckdb.DuckDBPyConnection, table: str, ds: Dataset, snap: Snapshot, geo: GeoResolver
-) -> int:
-    """Parse a snapshot into `table` (replaced). Raises ParseError / SnapshotError."""
+) -> tuple[int, str]:
+    """Parse a snapshot into `table` (replaced); returns (rows, member key).
+
+    Raises ParseError / SnapshotError.
+    """
     path = snap.verified_path()
     parsed = parser_for(ds.format)(path, ds.parser_options)
     check_layout(ds, parsed, path)
+    constants = file_columns(ds, parsed, path)
     create_table(con, table, ds)
     schema, name = table.split(".", 1)
     target = f"{_q(schema)}.{_q(name)}"
     rows = 0
-    for batch in _batches(ds, parsed, snap, geo):
+    for batch in _batches(ds, parsed, snap, geo, constants):
         con.register("_incoming_batch", batch)
         con.execute(f"INSERT INTO {target} SELECT * FROM _incoming_batch")
         con.unregister("_incoming_batch")
         rows += batch.num_rows
-    return rows
+    return rows, member_key(parsed, snap)
 
 
 def validate_table(con: duckdb.DuckDBPyConnection, table: str, suite: str) -> ValidationReport:
@@ -162,44 +205,60 @@ def stage_dataset(
 ) -> StageResult:
     """Stage the newest snapshot that passes the gate; quarantine the ones that do not.
 
-    `snapshots` newest first; `published_sha` is the snapshot the published release used;
-    `fetch_problem` is why this run's download failed, if it did.
+    For a collection, the newest passing snapshot of every member table is staged.
+    `snapshots` newest first; `published_sha` is the (newest) snapshot the published
+    release used; `fetch_problem` is why this run's download failed, if it did.
     """
-    suite = ds.table
     candidate = f"staging._candidate_{ds.asset_name}"
+    create_table(con, ds.table, ds)
     quarantined: list[dict[str, str]] = []
+    used: list[Snapshot] = []
+    members: set[str] = set()
+    rows_total = 0
     for snap in snapshots:
         try:
-            rows = load_snapshot(con, candidate, ds, snap, geo)
-            report = validate_table(con, candidate, suite)
+            rows, member = load_snapshot(con, candidate, ds, snap, geo)
+            if member in members:
+                continue  # an older version of a member table already staged
+            report = validate_table(con, candidate, ds.table)
         except (ParseError, SnapshotError) as exc:
             quarantined.append(_quarantine_entry(snap, str(exc)))
             continue
         if not report.success:
             quarantined.append(_quarantine_entry(snap, report.summary()))
             continue
-        con.execute(f"DROP TABLE IF EXISTS {ds.table}")
-        con.execute(f"ALTER TABLE {candidate} RENAME TO {_q(ds.table.split('.', 1)[1])}")
-        reasons = [q["reason"] for q in quarantined]
-        if fetch_problem:
-            reasons.insert(0, f"download failed: {fetch_problem}")
-        if reasons:
-            state: State = "stale"
-        elif published_sha == snap.meta.sha256:
-            state = "unchanged"
-        else:
-            state = "fresh"
-        return StageResult(
-            ds.id, state, snap, rows, "; ".join(reasons) or None, quarantined, report
-        )
+        con.execute(f"INSERT INTO {ds.table} SELECT * FROM {candidate}")
+        used.append(snap)
+        members.add(member)
+        rows_total += rows
+        if not ds.collection:
+            break
     con.execute(f"DROP TABLE IF EXISTS {candidate}")
-    create_table(con, ds.table, ds)
     reasons = [q["reason"] for q in quarantined]
     if fetch_problem:
         reasons.insert(0, f"download failed: {fetch_problem}")
-    if not snapshots:
-        reasons.append("no snapshot in the store")
-    return StageResult(ds.id, "missing", None, 0, "; ".join(reasons), quarantined, None)
+    if not used:
+        if not snapshots:
+            reasons.append("no snapshot in the store")
+        return StageResult(ds.id, "missing", None, 0, "; ".join(reasons), quarantined, None)
+    if reasons:
+        state: State = "stale"
+    elif published_sha == used[0].meta.sha256:
+        state = "unchanged"
+    else:
+        state = "fresh"
+    # The whole table is what ships: for a collection, check the members together too.
+    report = validate_table(con, ds.table, ds.table)
+    return StageResult(
+        ds.id,
+        state,
+        used[0],
+        rows_total,
+        "; ".join(reasons) or None,
+        quarantined,
+        report,
+        members=used,
+    )
 
 
 def _quarantine_entry(snap: Snapshot, reason: str) -> dict[str, str]:

@@ -15,12 +15,12 @@ assets/reference/trend_method.yaml.
 
 from __future__ import annotations
 
-import math
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
-import pandas as pd
+import pyarrow as pa
 from dagster import AssetKey, AssetSpec
 
 from pipelines import trend_stats as ts
@@ -73,16 +73,33 @@ TABLES = [
 ]
 
 
-def series_id(row: pd.Series | dict[str, Any]) -> str:
-    parts = [str(row[k]) if row[k] is not None and not _isnan(row[k]) else "" for k in KEY]
-    return "|".join(parts)
+OBS_COLUMNS = [
+    "series_id",
+    *KEY,
+    "geo_level",
+    "period",
+    "value",
+    "flags",
+    "source_dataset",
+    "snapshot_sha256",
+]
 
 
-def _isnan(v: Any) -> bool:
-    return isinstance(v, float) and math.isnan(v)
+@dataclass
+class Series:
+    """One series' observations, sorted by period (plain lists: this loop runs per series)."""
+
+    series_id: str
+    key: dict[str, Any]
+    geo_level: str | None
+    periods: list[int]
+    values: list[float]
+    flags: list[str | None]
+    sources: list[tuple[str, str]]  # (source_dataset, snapshot_sha256) per period
 
 
-def load_observations(con: duckdb.DuckDBPyConnection, cat: Catalogue) -> pd.DataFrame:
+def load_series(con: duckdb.DuckDBPyConnection) -> list[Series]:
+    """Every numeric series of every indicator table, keyed by `series_id`."""
     tables = [
         r[0]
         for r in con.execute(
@@ -91,104 +108,111 @@ def load_observations(con: duckdb.DuckDBPyConnection, cat: Catalogue) -> pd.Data
         ).fetchall()
     ]
     if not tables:
-        return pd.DataFrame(
-            columns=[
-                *KEY,
-                "period",
-                "value",
-                "flags",
-                "source_dataset",
-                "snapshot_sha256",
-                "geo_level",
-            ]
-        )
-    cols = ", ".join(
-        [*KEY, "period", "value", "flags", "source_dataset", "snapshot_sha256", "geo_level"]
-    )
+        return []
+    cols = ", ".join(OBS_COLUMNS[1:])
     union = " UNION ALL ".join(f"SELECT {cols} FROM {t} WHERE value IS NOT NULL" for t in tables)
-    df = con.execute(f"SELECT * FROM ({union}) ORDER BY ALL").df()
-    return df.astype({c: "object" for c in KEY if c != "indicator_id"})
+    sid = " || '|' || ".join(f"coalesce(CAST({k} AS VARCHAR), '')" for k in KEY)
+    rows = con.execute(
+        f"SELECT {sid} AS series_id, * FROM ({union}) ORDER BY series_id, period"
+    ).fetchall()
+    out: list[Series] = []
+    n_key = len(KEY)
+    for series_key, group in itertools.groupby(rows, key=lambda r: r[0]):
+        items = list(group)
+        first = items[0]
+        out.append(
+            Series(
+                series_id=series_key,
+                key=dict(zip(KEY, first[1 : 1 + n_key], strict=True)),
+                geo_level=first[1 + n_key],
+                periods=[int(r[2 + n_key]) for r in items],
+                values=[float(r[3 + n_key]) for r in items],
+                flags=[r[4 + n_key] or None for r in items],
+                sources=[(r[5 + n_key], r[6 + n_key]) for r in items],
+            )
+        )
+    return out
 
 
-def _documented_breaks(cat: Catalogue, obs: pd.DataFrame) -> dict[str, dict[int, str]]:
-    found: dict[str, dict[int, str]] = {}
-    for ds in cat.datasets.values():
-        for brk in ds.breaks:
-            sel = obs["source_dataset"] == ds.id
-            for col, val in brk.match.items():
-                sel &= obs[col] == val
-            for sid in obs.loc[sel, "series_id"].unique():
-                found.setdefault(sid, {})[brk.period] = f"documented break: {brk.reason}"
+def _documented_breaks(cat: Catalogue, series: Series) -> dict[int, str]:
+    found: dict[int, str] = {}
+    datasets = {src for src, _ in series.sources}
+    for ds_id in datasets:
+        for brk in cat.datasets[ds_id].breaks:
+            if all(str(series.key.get(col)) == val for col, val in brk.match.items()):
+                found[brk.period] = f"documented break: {brk.reason}"
     return found
 
 
-def build_series(obs: pd.DataFrame, cat: Catalogue) -> tuple[pd.DataFrame, pd.DataFrame]:
+def series_breaks(series: Series, cat: Catalogue) -> tuple[dict[int, str], list[dict[str, Any]]]:
+    """Where the series is split, and why; plus the suspected breaks to list for review."""
     method = cat.trend_method
-    documented = _documented_breaks(cat, obs)
+    breaks = _documented_breaks(cat, series)
+    for p, f in zip(series.periods[1:], series.flags[1:], strict=True):
+        if f and "b" in f:
+            breaks.setdefault(p, f"break in series flagged by the publisher (flag '{f}')")
+    suspected = []
+    for sb in ts.detect_suspected_breaks(
+        series.periods,
+        series.values,
+        min_factor=method.suspected_break_min_factor,
+        k=method.suspected_break_mad_k,
+        counts=series.key["unit"] == "count",
+    ):
+        suspected.append(
+            {
+                "series_id": series.series_id,
+                **series.key,
+                "period": sb.period,
+                "previous_period": sb.previous_period,
+                "ratio": sb.ratio,
+                "kind": sb.kind,
+                "reason": sb.reason,
+                "treated_as_break": sb.kind == "level_shift",
+            }
+        )
+        if sb.kind == "level_shift":
+            breaks.setdefault(sb.period, f"suspected break: {sb.reason}")
+    return breaks, suspected
+
+
+def build_series(all_series: list[Series], cat: Catalogue) -> tuple[list[dict], list[dict]]:
     series_rows: list[dict[str, Any]] = []
     suspected_rows: list[dict[str, Any]] = []
-    for sid, grp in obs.groupby("series_id", sort=True):
-        grp = grp.sort_values("period")
-        periods = [int(p) for p in grp["period"]]
-        values = [float(v) for v in grp["value"]]
-        flags = [f if isinstance(f, str) else None for f in grp["flags"]]
-        first = grp.iloc[0]
-        breaks: dict[int, str] = dict(documented.get(sid, {}))
-        for p, f in zip(periods[1:], flags[1:], strict=True):
-            if f and "b" in f:
-                breaks.setdefault(p, f"break in series flagged by the publisher (flag '{f}')")
-        for sb in ts.detect_suspected_breaks(
-            periods,
-            values,
-            min_factor=method.suspected_break_min_factor,
-            k=method.suspected_break_mad_k,
-            counts=first["unit"] == "count",
-        ):
-            suspected_rows.append(
-                {
-                    "series_id": sid,
-                    **{k: first[k] for k in KEY},
-                    "period": sb.period,
-                    "previous_period": sb.previous_period,
-                    "ratio": sb.ratio,
-                    "kind": sb.kind,
-                    "reason": sb.reason,
-                    "treated_as_break": sb.kind == "level_shift",
-                }
-            )
-            if sb.kind == "level_shift":
-                breaks.setdefault(sb.period, f"suspected break: {sb.reason}")
-        seg = ts.segments(periods, set(breaks))
-        changes = []
+    for s in all_series:
+        breaks, suspected = series_breaks(s, cat)
+        suspected_rows += suspected
+        seg = ts.segments(s.periods, set(breaks))
+        changes: list[ts.PeriodChange] = []
         averages: list[float | None] = []
-        for s in sorted(set(seg)):
-            idx = [i for i, x in enumerate(seg) if x == s]
+        for number in sorted(set(seg)):
+            idx = [i for i, x in enumerate(seg) if x == number]
             changes += ts.previous_period_change(
-                [periods[i] for i in idx], [values[i] for i in idx]
+                [s.periods[i] for i in idx], [s.values[i] for i in idx]
             )
-            averages += ts.moving_average([values[i] for i in idx], 3)
-        for i, (_, row) in enumerate(grp.iterrows()):
-            brk = i > 0 and seg[i] != seg[i - 1]
+            averages += ts.moving_average([s.values[i] for i in idx], 3)
+        for i, period in enumerate(s.periods):
+            split = i > 0 and seg[i] != seg[i - 1]
             series_rows.append(
                 {
-                    "series_id": sid,
-                    **{k: row[k] for k in KEY},
-                    "geo_level": row["geo_level"],
-                    "period": periods[i],
-                    "value": values[i],
-                    "flags": flags[i],
+                    "series_id": s.series_id,
+                    **s.key,
+                    "geo_level": s.geo_level,
+                    "period": period,
+                    "value": s.values[i],
+                    "flags": s.flags[i],
                     "previous_period": changes[i].previous_period,
                     "abs_change": changes[i].abs_change,
                     "pct_change": changes[i].pct_change,
                     "moving_avg_3": averages[i],
-                    "break_before": brk,
-                    "break_reason": _break_reason(breaks, periods, i) if brk else None,
+                    "break_before": split,
+                    "break_reason": _break_reason(breaks, s.periods, i) if split else None,
                     "segment": seg[i],
-                    "source_dataset": row["source_dataset"],
-                    "snapshot_sha256": row["snapshot_sha256"],
+                    "source_dataset": s.sources[i][0],
+                    "snapshot_sha256": s.sources[i][1],
                 }
             )
-    return pd.DataFrame(series_rows), pd.DataFrame(suspected_rows)
+    return series_rows, suspected_rows
 
 
 def _break_reason(breaks: dict[int, str], periods: list[int], i: int) -> str:
@@ -207,115 +231,90 @@ def baseline(
     return before[-1] if before else None
 
 
-def build_assessment(series: pd.DataFrame, cat: Catalogue) -> pd.DataFrame:
+def assess(
+    s: Series,
+    segment: int,
+    periods: list[int],
+    values: list[float],
+    latest_flags: str | None,
+    cat: Catalogue,
+) -> dict[str, Any]:
+    """The assessment of one series over its latest segment (`periods`, `values`)."""
     method = cat.trend_method
-    rows: list[dict[str, Any]] = []
-    if series.empty:
-        return pd.DataFrame(columns=ASSESSMENT_COLUMNS)
-    for sid, grp in series.groupby("series_id", sort=True):
-        last_seg = grp["segment"].max()
-        seg = grp[grp["segment"] == last_seg].sort_values("period")
-        first = seg.iloc[0]
-        ind = cat.indicators[int(first["indicator_id"])]
-        polarity = ind.polarity_of(str(first["measure"]))
-        periods = [int(p) for p in seg["period"]]
-        values = [float(v) for v in seg["value"]]
-        short = ts.cagr_window(periods, values, method.short_term_years, method.min_span_short)
-        long = ts.cagr_window(periods, values, method.long_term_years, method.min_span_long)
-        mk = ts.mann_kendall(
-            values,
-            periods,
-            alpha=method.mann_kendall_alpha,
-            min_points=method.mann_kendall_min_points,
+    polarity = cat.indicators[int(s.key["indicator_id"])].polarity_of(str(s.key["measure"]))
+    short = ts.cagr_window(periods, values, method.short_term_years, method.min_span_short)
+    long = ts.cagr_window(periods, values, method.long_term_years, method.min_span_long)
+    mk = ts.mann_kendall(
+        values, periods, alpha=method.mann_kendall_alpha, min_points=method.mann_kendall_min_points
+    )
+    base = baseline(periods, values, method)
+    notes = []
+    if latest_flags:
+        notes.append(
+            f"latest value flagged '{latest_flags}'"
+            + (" (provisional)" if "p" in latest_flags else "")
+            + (" (estimated)" if "e" in latest_flags else "")
         )
-        base = baseline(periods, values, method)
-        latest_flags = seg.iloc[-1]["flags"]
-        notes = []
-        if isinstance(latest_flags, str) and latest_flags:
-            notes.append(
-                f"latest value flagged '{latest_flags}'"
-                + (" (provisional)" if "p" in latest_flags else "")
-                + (" (estimated)" if "e" in latest_flags else "")
-            )
-        if last_seg > 1:
-            notes.append(
-                f"series split at break(s); assessed from {periods[0]} (segment {last_seg})"
-            )
-        if base is None:
-            notes.append("no baseline: the latest segment starts after the plan's baseline")
-        change_abs = values[-1] - base[1] if base else None
-        change_pct = (change_abs / abs(base[1]) * 100) if base and base[1] else None
-        rows.append(
-            {
-                "series_id": sid,
-                **{k: first[k] for k in KEY},
-                "polarity": polarity,
-                "segment": int(last_seg),
-                "first_period": periods[0],
-                "last_period": periods[-1],
-                "n_points": len(periods),
-                "baseline_period": base[0] if base else None,
-                "baseline_value": base[1] if base else None,
-                "latest_period": periods[-1],
-                "latest_value": values[-1],
-                "latest_flags": latest_flags if isinstance(latest_flags, str) else None,
-                "change_since_baseline": change_abs,
-                "change_since_baseline_pct": change_pct,
-                "short_term_start": short.start_period,
-                "short_term_end": short.end_period,
-                "cagr_short_term": short.cagr,
-                "class_short_term": ts.classify_sdg(short.cagr, polarity, method.thresholds),
-                "long_term_start": long.start_period,
-                "long_term_end": long.end_period,
-                "cagr_long_term": long.cagr,
-                "class_long_term": ts.classify_sdg(long.cagr, polarity, method.thresholds),
-                "mk_trend": mk.trend,
-                "mk_p_value": mk.p_value,
-                "mk_tau": mk.tau,
-                "sen_slope": mk.sen_slope,
-                "mk_n": mk.n,
-                "direction": ts.judge_direction(mk.trend, polarity),
-                "notes": "; ".join(notes) or None,
-                "method": f"{method.name} ({method.edition})",
-                "source_dataset": first["source_dataset"],
-            }
-        )
-    return pd.DataFrame(rows, columns=ASSESSMENT_COLUMNS)
+    if segment > 1:
+        notes.append(f"series split at break(s); assessed from {periods[0]} (segment {segment})")
+    if base is None:
+        notes.append("no baseline: the latest segment starts after the plan's baseline")
+    change_abs = values[-1] - base[1] if base else None
+    change_pct = (change_abs / abs(base[1]) * 100) if base and base[1] else None
+    return {
+        "series_id": s.series_id,
+        **s.key,
+        "polarity": polarity,
+        "segment": segment,
+        "first_period": periods[0],
+        "last_period": periods[-1],
+        "n_points": len(periods),
+        "baseline_period": base[0] if base else None,
+        "baseline_value": base[1] if base else None,
+        "latest_period": periods[-1],
+        "latest_value": values[-1],
+        "latest_flags": latest_flags,
+        "change_since_baseline": change_abs,
+        "change_since_baseline_pct": change_pct,
+        "short_term_start": short.start_period,
+        "short_term_end": short.end_period,
+        "cagr_short_term": short.cagr,
+        "class_short_term": ts.classify_sdg(short.cagr, polarity, method.thresholds),
+        "long_term_start": long.start_period,
+        "long_term_end": long.end_period,
+        "cagr_long_term": long.cagr,
+        "class_long_term": ts.classify_sdg(long.cagr, polarity, method.thresholds),
+        "mk_trend": mk.trend,
+        "mk_p_value": mk.p_value,
+        "mk_tau": mk.tau,
+        "sen_slope": mk.sen_slope,
+        "mk_n": mk.n,
+        "direction": ts.judge_direction(mk.trend, polarity),
+        "notes": "; ".join(notes) or None,
+        "method": f"{method.name} ({method.edition})",
+        "source_dataset": s.sources[-1][0],
+    }
 
 
-ASSESSMENT_COLUMNS = [
-    "series_id",
-    *KEY,
-    "polarity",
-    "segment",
-    "first_period",
-    "last_period",
-    "n_points",
-    "baseline_period",
-    "baseline_value",
-    "latest_period",
-    "latest_value",
-    "latest_flags",
-    "change_since_baseline",
-    "change_since_baseline_pct",
-    "short_term_start",
-    "short_term_end",
-    "cagr_short_term",
-    "class_short_term",
-    "long_term_start",
-    "long_term_end",
-    "cagr_long_term",
-    "class_long_term",
-    "mk_trend",
-    "mk_p_value",
-    "mk_tau",
-    "sen_slope",
-    "mk_n",
-    "direction",
-    "notes",
-    "method",
-    "source_dataset",
-]
+def build_assessment(
+    series_rows: list[dict[str, Any]], by_id: dict[str, Series], cat: Catalogue
+) -> list[dict[str, Any]]:
+    out = []
+    for sid, rows in itertools.groupby(series_rows, key=lambda r: r["series_id"]):
+        rows = list(rows)
+        last = rows[-1]["segment"]
+        seg = [r for r in rows if r["segment"] == last]
+        out.append(
+            assess(
+                by_id[sid],
+                last,
+                [r["period"] for r in seg],
+                [r["value"] for r in seg],
+                seg[-1]["flags"],
+                cat,
+            )
+        )
+    return out
 
 
 def build_eu_aggregates(con: duckdb.DuckDBPyConnection) -> None:
@@ -323,25 +322,26 @@ def build_eu_aggregates(con: duckdb.DuckDBPyConnection) -> None:
     run_sql_file(con, "trends/eu_aggregates.sql")
 
 
-def _write(con: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame) -> int:
+def _write(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> int:
     """Insert into a table created by sql/trends/schema.sql (types come from the DDL)."""
-    if df.empty:
+    if not rows:
         return 0
-    con.register("_trend_frame", df)
-    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _trend_frame")
-    con.unregister("_trend_frame")
-    return len(df)
+    frame = pa.Table.from_pylist(rows)
+    con.register("_trend_rows", frame)
+    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _trend_rows")
+    con.unregister("_trend_rows")
+    return len(rows)
 
 
 def build_trends(con: duckdb.DuckDBPyConnection, cat: Catalogue) -> dict[str, int]:
     run_sql_file(con, "trends/schema.sql")
-    obs = load_observations(con, cat)
-    obs["series_id"] = obs.apply(series_id, axis=1) if not obs.empty else pd.Series(dtype=str)
-    series, suspected = build_series(obs, cat)
+    all_series = load_series(con)
+    series_rows, suspected_rows = build_series(all_series, cat)
+    assessment_rows = build_assessment(series_rows, {s.series_id: s for s in all_series}, cat)
     counts = {
-        "series": _write(con, "trends.series", series),
-        "suspected_breaks": _write(con, "trends.suspected_breaks", suspected),
-        "assessment": _write(con, "trends.assessment", build_assessment(series, cat)),
+        "series": _write(con, "trends.series", series_rows),
+        "suspected_breaks": _write(con, "trends.suspected_breaks", suspected_rows),
+        "assessment": _write(con, "trends.assessment", assessment_rows),
     }
     # Counted from the stored table, so the gate proves each assessment has its series.
     con.execute("""
@@ -351,32 +351,3 @@ def build_trends(con: duckdb.DuckDBPyConnection, cat: Catalogue) -> dict[str, in
     build_eu_aggregates(con)
     counts["eu_aggregates"] = con.execute("SELECT count(*) FROM trends.eu_aggregates").fetchone()[0]
     return counts
-
-
-SERIES_COLUMNS = [
-    "series_id",
-    *KEY,
-    "geo_level",
-    "period",
-    "value",
-    "flags",
-    "previous_period",
-    "abs_change",
-    "pct_change",
-    "moving_avg_3",
-    "break_before",
-    "break_reason",
-    "segment",
-    "source_dataset",
-    "snapshot_sha256",
-]
-SUSPECTED_COLUMNS = [
-    "series_id",
-    *KEY,
-    "period",
-    "previous_period",
-    "ratio",
-    "kind",
-    "reason",
-    "treated_as_break",
-]

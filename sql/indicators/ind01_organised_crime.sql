@@ -1,6 +1,7 @@
 -- Indicator 1: drug-related organised crime.
 -- Police-recorded drug offences, with homicide and money laundering as context, from
--- Eurostat crim_off_cat. NR = number, P_HTHAB = per hundred thousand inhabitants.
+-- Eurostat crim_off_cat (NR = number, P_HTHAB = per hundred thousand inhabitants), and
+-- drug law offences by drug from the Statistical Bulletin.
 SELECT
     CASE iccs
         WHEN 'ICCS0601' THEN 'drug_law_offences'
@@ -26,3 +27,7 @@ FROM staging.eurostat_crim_off_cat
 WHERE freq = 'A'
   AND iccs IN ('ICCS0601', 'ICCS0101', 'ICCS07041')
   AND unit IN ('NR', 'P_HTHAB')
+UNION ALL
+SELECT * FROM bulletin_rows(1)
+UNION ALL
+SELECT * FROM curated_rows(1)

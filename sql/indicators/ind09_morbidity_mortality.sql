@@ -1,25 +1,34 @@
 -- Indicator 9: drug-related morbidity and mortality.
--- Deaths from drug dependence and toxicomania (ICD-10 F11-F16, F18-F19), residents,
--- Eurostat hlth_cd_aro (number of deaths, by sex).
+--   deaths_drug_dependence        Eurostat hlth_cd_aro: deaths, ICD-10 F11-F16, F18-F19
+--   death_rate_drug_dependence    Eurostat hlth_cd_asdr2: standardised death rate, same causes
+--   drug_induced_deaths (...)     Statistical Bulletin overdose death tables (by sex, by age)
+--   EU headline figures           curated from the European Drug Report
 SELECT
-    'deaths_drug_dependence' AS measure,
-    geo,
-    geo_level,
-    CAST(period AS INTEGER) AS period,
+    'deaths_drug_dependence' AS measure, geo, geo_level, CAST(period AS INTEGER) AS period,
     NULL AS substance,
     CASE sex WHEN 'T' THEN 'total' WHEN 'M' THEN 'male' WHEN 'F' THEN 'female' END AS sex,
     CASE age WHEN 'TOTAL' THEN 'total' ELSE age END AS age,
-    NULL AS breakdown,
-    value,
-    value_text,
-    'count' AS unit,
-    flags,
-    note,
-    source_dataset,
-    snapshot_sha256,
-    line AS source_line
+    NULL AS breakdown, value, value_text, 'count' AS unit, flags, note, source_dataset,
+    snapshot_sha256, line AS source_line
 FROM staging.eurostat_hlth_cd_aro
-WHERE freq = 'A'
-  AND unit = 'NR'
-  AND icd10 = 'F11-F16_F18_F19'
-  AND resid = 'TOT_IN'
+WHERE freq = 'A' AND unit = 'NR' AND icd10 = 'F11-F16_F18_F19' AND resid = 'TOT_IN'
+UNION ALL
+SELECT
+    'death_rate_drug_dependence' AS measure, geo, geo_level, CAST(period AS INTEGER) AS period,
+    NULL AS substance,
+    CASE sex WHEN 'T' THEN 'total' WHEN 'M' THEN 'male' WHEN 'F' THEN 'female' END AS sex,
+    CASE age WHEN 'TOTAL' THEN 'total' ELSE age END AS age,
+    NULL AS breakdown, value, value_text, 'per 100 000 inhabitants (age-standardised)' AS unit,
+    flags, note, source_dataset, snapshot_sha256, line AS source_line
+FROM staging.eurostat_hlth_cd_asdr2
+WHERE freq = 'A' AND unit = 'RT' AND icd10 = 'F11-F16_F18_F19'
+UNION ALL
+SELECT measure, geo, geo_level, period, substance, sex,
+       -- the 5-year age tables' breadcrumb ends in the age band (15-19, >=65)
+       CASE WHEN regexp_matches(coalesce(breakdown, ''), '^(>=?|<)?\d') THEN breakdown END AS age,
+       CASE WHEN regexp_matches(coalesce(breakdown, ''), '^(>=?|<)?\d') THEN NULL ELSE breakdown END
+           AS breakdown,
+       value, value_text, unit, flags, note, source_dataset, snapshot_sha256, source_line
+FROM bulletin_rows(9)
+UNION ALL
+SELECT * FROM curated_rows(9)

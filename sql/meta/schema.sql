@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS meta.release_datasets (
     is_sample BOOLEAN,
     staged_rows BIGINT,
     quarantined_snapshots VARCHAR[],   -- sha256 of newer snapshots that failed the gate
+    member_snapshots VARCHAR[],        -- every snapshot staged (several for a collection)
     PRIMARY KEY (release_id, dataset)
 );
 

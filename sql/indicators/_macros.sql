@@ -1,0 +1,73 @@
+-- Table macros shared by the indicator queries, created in every build before them.
+-- They return the columns every indicator query returns (see pipelines/indicators.py).
+
+-- Curated rows for indicator n, from every curated input. The citation (document, edition,
+-- page, URL, access date, confidence) travels in `note`, so every curated number shows
+-- where it was published.
+CREATE OR REPLACE MACRO curated_rows(n) AS TABLE
+SELECT
+    measure,
+    geo,
+    geo_level,
+    CAST(period AS INTEGER) AS period,
+    nullif(substance, '') AS substance,
+    nullif(sex, '') AS sex,
+    nullif(age, '') AS age,
+    nullif(breakdown, '') AS breakdown,
+    value,
+    value_text,
+    unit,
+    flags,
+    concat_ws('; ',
+        nullif(note, ''),
+        'published in: ' || document || ', ' || edition || ', ' || table_or_page,
+        url,
+        'accessed ' || accessed,
+        'confidence ' || confidence,
+        'question: ' || nullif(question_wording, '')) AS note,
+    source_dataset,
+    snapshot_sha256,
+    line AS source_line
+FROM (
+    SELECT * FROM staging.curated_eu_headlines
+    UNION ALL BY NAME SELECT * FROM staging.curated_eurobarometer
+    UNION ALL BY NAME SELECT * FROM staging.curated_espad
+    UNION ALL BY NAME SELECT * FROM staging.curated_prison_policy
+)
+WHERE CAST(indicator_id AS INTEGER) = n;
+
+-- Statistical Bulletin rows for indicator n (the catalogue's breadcrumb rules say which
+-- table feeds which indicator and measure). The rest of the breadcrumb, the study and the
+-- table column go to `breakdown`; Males/Females/Total columns and Male/Female tables to `sex`.
+CREATE OR REPLACE MACRO bulletin_rows(n) AS TABLE
+SELECT
+    measure,
+    geo,
+    geo_level,
+    CAST(period AS INTEGER) AS period,
+    NULL AS substance,
+    CASE
+        WHEN lower("column") IN ('males', 'male') OR lower(breakdown) = 'male' THEN 'male'
+        WHEN lower("column") IN ('females', 'female') OR lower(breakdown) = 'female' THEN 'female'
+        ELSE 'total'
+    END AS sex,
+    NULL AS age,
+    concat_ws(' | ',
+        CASE WHEN lower(coalesce(breakdown, '')) NOT IN ('male', 'female') THEN breakdown END,
+        CASE WHEN subnational IS NOT NULL THEN 'sub-national area ' || subnational END,
+        CASE WHEN study IS NOT NULL THEN 'study ' || study END,
+        CASE WHEN lower(coalesce("column", '')) NOT IN ('males', 'male', 'females', 'female', 'total')
+             THEN "column" END) AS breakdown,
+    value,
+    value_text,
+    unit,
+    flags,
+    concat_ws('; ', 'table: ' || table_breadcrumb, note) AS note,
+    source_dataset,
+    snapshot_sha256,
+    line AS source_line
+FROM staging.euda_bulletin
+WHERE CAST(indicator_id AS INTEGER) = n
+  AND period IS NOT NULL
+  -- a survey's sample size is not a value of the table's measure
+  AND lower(coalesce("column", '')) <> 'sample size';

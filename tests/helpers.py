@@ -1,0 +1,149 @@
+"""Helpers shared by the test layers (unit, integration, e2e).
+
+`tests/` has no ``__init__.py``, so pytest puts this folder on ``sys.path`` when it loads
+``tests/conftest.py``: import these helpers as ``from helpers import make_dataset, ...``.
+
+- `make_dataset` builds a valid catalogue `Dataset` (validated like a catalogue file) whose
+  URL points wherever the test wants, usually at pytest-httpserver.
+- `serve_directory` serves a folder (e.g. a mirror laid out ``<host>/<path>`` as
+  `pipelines.fetch.mirror_key` names it) from pytest-httpserver like a static file server
+  with validators: strong ETag, Last-Modified, 304 on a matching conditional request, 404
+  for a missing file. It records every request it answers, so a test can assert which
+  requests were made (e.g. "only conditional requests on the second run").
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import mimetypes
+import re
+from dataclasses import dataclass
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from pipelines.catalogue import Dataset
+
+# A small, valid Eurostat TSV (the layout of the SDMX 2.1 `format=TSV` answer).
+EUROSTAT_TSV = b"freq,unit,geo\\TIME_PERIOD\t2020 \t2021 \nA,NR,AT\t10 \t12 \nA,NR,BE\t7 \t: \n"
+
+
+def dataset_fields(**overrides: Any) -> dict[str, Any]:
+    """The fields of a valid catalogue dataset (as a YAML file would hold them)."""
+    fields: dict[str, Any] = {
+        "id": "testsrc.sample",
+        "publisher": "Test publisher",
+        "title": "Sample dataset for tests",
+        "url": "http://localhost/data/sample.tsv",
+        "format": "eurostat_tsv",
+        "file_name": "sample.tsv",
+        "licence": "CC BY 4.0 (test)",
+        "attribution": "Source: test publisher, sample dataset",
+        "update_cadence": "annual",
+        "expected_update_days": 400,
+        "indicators": [1],
+        "dimensions": ["freq", "unit", "geo"],
+        "geo_dimension": "geo",
+    }
+    fields.update(overrides)
+    return fields
+
+
+def make_dataset(**overrides: Any) -> Dataset:
+    """A valid `Dataset` (eurostat_tsv, dimensions freq/unit/geo); any field can be overridden.
+
+    The model is validated as a catalogue file would be, so an invalid override raises
+    pydantic's ValidationError.
+    """
+    return Dataset.model_validate(dataset_fields(**overrides))
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request answered by `serve_directory`."""
+
+    method: str
+    path: str  # percent-decoded URL path, e.g. "/ec.europa.eu/eurostat/...@format=TSV"
+    headers: dict[str, str]
+    status: int  # the status the handler answered
+
+    @property
+    def conditional(self) -> bool:
+        return "If-None-Match" in self.headers or "If-Modified-Since" in self.headers
+
+
+def etag_of(data: bytes) -> str:
+    """The strong ETag `serve_directory` gives a file with these bytes."""
+    return f'"{hashlib.sha256(data).hexdigest()}"'
+
+
+def serve_directory(httpserver: HTTPServer, root: Path) -> list[RecordedRequest]:
+    """Serve every file under `root` at its relative URL path; return the request log.
+
+    ``GET /a/b%20c`` serves ``root/"a"/"b c"`` (the path is percent-decoded once, as any
+    static file server does). Answers carry ``ETag: "<sha256 of the bytes>"`` and
+    ``Last-Modified`` (the file's mtime). A request whose ``If-None-Match`` lists the
+    current ETag (or ``*``), or, without ``If-None-Match``, whose ``If-Modified-Since`` is
+    not older than the file, gets ``304 Not Modified``. Missing files and paths outside
+    `root` get 404. The returned list grows as requests arrive.
+    """
+    root = root.resolve()
+    log: list[RecordedRequest] = []
+
+    def handler(request: Request) -> Response:
+        response = _answer(request, root)
+        log.append(
+            RecordedRequest(
+                method=request.method,
+                path=request.path,
+                headers=dict(request.headers.items()),
+                status=response.status_code,
+            )
+        )
+        return response
+
+    httpserver.expect_request(re.compile(r"^/.*")).respond_with_handler(handler)
+    return log
+
+
+def _answer(request: Request, root: Path) -> Response:
+    if request.method not in ("GET", "HEAD"):
+        return Response("method not allowed\n", status=405, headers={"Allow": "GET, HEAD"})
+    # werkzeug gives request.path already percent-decoded (once).
+    target = (root / request.path.lstrip("/")).resolve()
+    if not target.is_relative_to(root) or not target.is_file():
+        return Response(f"not found: {request.path}\n", status=404, mimetype="text/plain")
+    data = target.read_bytes()
+    mtime = int(target.stat().st_mtime)
+    validators = {
+        "ETag": etag_of(data),
+        "Last-Modified": email.utils.formatdate(mtime, usegmt=True),
+    }
+    if _not_modified(request, validators["ETag"], mtime):
+        return Response(status=304, headers=validators)
+    content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+    body = b"" if request.method == "HEAD" else data
+    response = Response(body, status=200, headers=validators, content_type=content_type)
+    response.headers["Content-Length"] = str(len(data))
+    return response
+
+
+def _not_modified(request: Request, etag: str, mtime: int) -> bool:
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None:
+        tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+        return "*" in tags or etag in tags
+    if_modified_since = request.headers.get("If-Modified-Since")
+    if if_modified_since:
+        try:
+            since = email.utils.parsedate_to_datetime(if_modified_since)
+        except (TypeError, ValueError):
+            return False
+        if since.tzinfo is None:  # an HTTP-date is always UTC
+            since = since.replace(tzinfo=UTC)
+        return since.timestamp() >= mtime
+    return False

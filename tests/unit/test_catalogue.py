@@ -1,0 +1,246 @@
+"""Unit tests for pipelines.catalogue: the real catalogue, and errors naming file and field."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from helpers import dataset_fields, make_dataset
+
+from pipelines.catalogue import Catalogue, CatalogueError
+from pipelines.settings import ASSETS_DIR
+
+
+# --------------------------------------------------------------------------- the real catalogue
+@pytest.fixture(scope="module")
+def catalogue() -> Catalogue:
+    return Catalogue(ASSETS_DIR)
+
+
+def test_twelve_indicators_numbered_one_to_twelve(catalogue: Catalogue):
+    assert sorted(catalogue.indicators) == list(range(1, 13))
+    assert [i.number for i in catalogue.indicator_list()] == list(range(1, 13))
+    # each file is named after its table: ind01_organised_crime.yaml -> ind01_organised_crime
+    stems = sorted(p.stem for p in (ASSETS_DIR / "indicators").glob("*.yaml"))
+    assert stems == [i.table_name for i in catalogue.indicator_list()]
+
+
+def test_dataset_ids_match_their_file_names(catalogue: Catalogue):
+    files = sorted((ASSETS_DIR / "datasets").glob("*.yaml"))
+    assert files, "the catalogue has no datasets"
+    assert sorted(catalogue.datasets) == [p.stem for p in files]
+    for ds_id, ds in catalogue.datasets.items():
+        assert ds.id == ds_id
+        assert catalogue.dataset(ds_id) is ds
+
+
+def test_every_dataset_an_indicator_references_exists(catalogue: Catalogue):
+    referenced = {ds_id for ind in catalogue.indicator_list() for ds_id in ind.datasets}
+    assert referenced, "no indicator references a dataset"
+    assert referenced <= set(catalogue.datasets), referenced - set(catalogue.datasets)
+    assert {"eurostat.crim_off_cat", "eurostat.hlth_cd_aro"} <= referenced
+    for ds in catalogue.datasets.values():
+        assert set(ds.indicators) <= set(catalogue.indicators), ds.id
+
+
+def test_real_download_urls_are_complete_https_urls(catalogue: Catalogue):
+    for ds in catalogue.datasets.values():
+        if ds.url is None:
+            continue
+        url = ds.resolved_url()
+        assert url is not None and url.startswith("https://"), ds.id
+        assert "{" not in url and "}" not in url, f"{ds.id}: unfilled placeholder in {url}"
+        assert urlsplit(url).hostname in ds.allowed_hosts(), ds.id
+    eurostat = [d for d in catalogue.datasets.values() if d.source == "eurostat"]
+    assert eurostat and all(d.allowed_hosts() == {"ec.europa.eu"} for d in eurostat)
+
+
+def test_resolved_url_builds_the_sdmx_key_in_dimension_order(catalogue: Catalogue):
+    base = "https://ec.europa.eu/eurostat/api/dissemination/sdmx/2.1/data"
+    assert catalogue.dataset("eurostat.crim_off_cat").resolved_url() == (
+        f"{base}/crim_off_cat/A.ICCS0601+ICCS07041+ICCS0101.NR+P_HTHAB.?format=TSV&compressed=true"
+    )
+    # dimensions [freq, unit, sex, age, icd10, resid, geo]; geo unfiltered: empty last part
+    assert catalogue.dataset("eurostat.hlth_cd_aro").resolved_url() == (
+        f"{base}/hlth_cd_aro/A.NR.T+M+F.TOTAL.F11-F16_F18_F19.TOT_IN.?format=TSV&compressed=true"
+    )
+
+
+def test_resolved_url_follows_dimension_order_not_filter_order():
+    ds = make_dataset(
+        url="https://x.eu/data/{key}?format=TSV",
+        dimensions=["freq", "unit", "geo"],
+        filters={"geo": ["AT", "BE"], "freq": ["A"]},  # written out of order, unit unfiltered
+    )
+    assert ds.resolved_url() == "https://x.eu/data/A..AT+BE?format=TSV"
+    assert make_dataset(url="https://x.eu/plain.csv").resolved_url() == "https://x.eu/plain.csv"
+    assert make_dataset(url=None).resolved_url() is None
+
+
+def test_reference_lists_load(catalogue: Catalogue):
+    codes = [g.code for g in catalogue.geo]
+    assert all(isinstance(c, str) for c in codes)
+    assert len(codes) == len(set(codes))
+    assert {"EL", "NO", "EU27_2020"} <= set(codes)
+    assert catalogue.trend_method.plan_years == (2021, 2025)
+
+
+def test_unknown_dataset_lookup_lists_the_known_ones(catalogue: Catalogue):
+    with pytest.raises(CatalogueError, match=r"unknown dataset 'eurostat\.nope'.*crim_off_cat"):
+        catalogue.dataset("eurostat.nope")
+
+
+# --------------------------------------------------------------------------- errors
+def indicator_fields(**overrides: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "number": 1,
+        "short_name": "organised_crime",
+        "name_en": "Drug-related organised crime",
+        "name_nl": "Drugsgerelateerde georganiseerde misdaad",
+        "polarity": "down",
+        "unit": "offences",
+        "datasets": ["testsrc.sample"],
+        "measures": [{"name": "offences", "unit": "count", "description": "Offences"}],
+    }
+    fields.update(overrides)
+    return fields
+
+
+def make_catalogue_dir(
+    root: Path,
+    datasets: dict[str, Any] | None = None,
+    indicators: dict[str, Any] | None = None,
+) -> Path:
+    """A catalogue folder: the real reference lists plus the given files (dict or raw text)."""
+    shutil.copytree(ASSETS_DIR / "reference", root / "reference")
+    if datasets is None:
+        datasets = {"testsrc.sample.yaml": dataset_fields()}
+    if indicators is None:
+        indicators = {"ind01_organised_crime.yaml": indicator_fields()}
+    for sub, files in (("datasets", datasets), ("indicators", indicators)):
+        (root / sub).mkdir(parents=True)
+        for name, content in files.items():
+            text = content if isinstance(content, str) else yaml.safe_dump(content)
+            (root / sub / name).write_text(text, encoding="utf-8")
+    return root
+
+
+def test_a_small_valid_catalogue_loads(tmp_path: Path):
+    cat = Catalogue(make_catalogue_dir(tmp_path / "cat"))
+    assert list(cat.datasets) == ["testsrc.sample"]
+    assert list(cat.indicators) == [1]
+    assert cat.sources == ["testsrc"]
+
+
+def without(fields: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if k != key}
+
+
+@pytest.mark.parametrize(
+    ("file_name", "content", "expected"),
+    [
+        ("testsrc.sample.yaml", "id: testsrc.sample\ntitle: [unclosed\n", "not valid YAML"),
+        ("testsrc.sample.yaml", without(dataset_fields(), "format"), "format: Field required"),
+        ("testsrc.sample.yaml", without(dataset_fields(), "licence"), "licence: Field required"),
+        (
+            "testsrc.sample.yaml",
+            dataset_fields(format="xls"),
+            "format: Value error, unknown format 'xls'",
+        ),
+        (
+            "testsrc.other.yaml",
+            dataset_fields(),
+            "id: 'testsrc.sample' must match the file name",
+        ),
+        (
+            "Testsrc.Sample.yaml",
+            dataset_fields(id="Testsrc.Sample"),
+            "id: Value error, 'Testsrc.Sample' is not of the form <source>.<dataset>",
+        ),
+        (
+            "testsrc.sample.yaml",
+            dataset_fields(geo_dimension="country"),
+            "geo_dimension 'country' is not one of dimensions ['freq', 'unit', 'geo']",
+        ),
+        (
+            "testsrc.sample.yaml",
+            dataset_fields(filters={"sex": ["T"], "freq": ["A"]}),
+            "filters name unknown dimensions ['sex']",
+        ),
+        ("testsrc.sample.yaml", dataset_fields(urll="https://x"), "urll: Extra inputs"),
+        ("testsrc.sample.yaml", dataset_fields(indicators=[13]), "indicators: Value error"),
+        (
+            "testsrc.sample.yaml",
+            dataset_fields(expected_update_days=0),
+            "expected_update_days: Input should be greater than 0",
+        ),
+    ],
+    ids=[
+        "bad-yaml",
+        "missing-format",
+        "missing-licence",
+        "unknown-format",
+        "id-not-file-name",
+        "id-form",
+        "geo-dimension",
+        "filters-dimension",
+        "unknown-field",
+        "indicator-number",
+        "update-days",
+    ],
+)
+def test_dataset_errors_name_the_file_and_the_field(
+    tmp_path: Path, file_name: str, content: Any, expected: str
+):
+    root = make_catalogue_dir(tmp_path / "cat", datasets={file_name: content}, indicators={})
+    with pytest.raises(CatalogueError) as exc:
+        Catalogue(root)
+    message = str(exc.value)
+    assert message.startswith(f"{root / 'datasets' / file_name}: "), message
+    assert expected in message
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (indicator_fields(datasets=["testsrc.nope"]), "datasets: unknown dataset 'testsrc.nope'"),
+        (indicator_fields(number=13), "number: Input should be less than or equal to 12"),
+        (indicator_fields(polarity="sideways"), "polarity: Input should be 'up', 'down'"),
+        (without(indicator_fields(), "measures"), "measures: Field required"),
+    ],
+    ids=["unknown-dataset", "number-range", "polarity", "missing-measures"],
+)
+def test_indicator_errors_name_the_file_and_the_field(tmp_path: Path, content: Any, expected: str):
+    root = make_catalogue_dir(tmp_path / "cat", indicators={"ind01_x.yaml": content})
+    with pytest.raises(CatalogueError) as exc:
+        Catalogue(root)
+    message = str(exc.value)
+    assert message.startswith(f"{root / 'indicators' / 'ind01_x.yaml'}: "), message
+    assert expected in message
+
+
+def test_an_indicator_defined_twice_is_refused(tmp_path: Path):
+    root = make_catalogue_dir(
+        tmp_path / "cat",
+        indicators={"a.yaml": indicator_fields(), "b.yaml": indicator_fields(short_name="again")},
+    )
+    with pytest.raises(CatalogueError, match=re.escape(f"{root}/indicators/b.yaml: number:")):
+        Catalogue(root)
+
+
+def test_unquoted_norway_code_in_geo_yaml_is_refused(tmp_path: Path):
+    """YAML 1.1 reads a bare NO as false: the catalogue must refuse it, not lose Norway."""
+    root = make_catalogue_dir(tmp_path / "cat")
+    geo = root / "reference" / "geo.yaml"
+    text = geo.read_text(encoding="utf-8")
+    assert '{code: "NO", name: "Norway"' in text
+    geo.write_text(text.replace('{code: "NO", name: "Norway"', '{code: NO, name: "Norway"'))
+    with pytest.raises(CatalogueError) as exc:
+        Catalogue(root)
+    message = str(exc.value)
+    assert str(geo) in message and "(entry " in message and "code:" in message
