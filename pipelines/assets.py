@@ -30,6 +30,7 @@ from dagster import (
     multi_asset,
 )
 
+from pipelines import coverage
 from pipelines import indicators as indicator_tables
 from pipelines import publish as publishing
 from pipelines import trends as trend_tables
@@ -359,9 +360,74 @@ def trend_assets(cat: Catalogue) -> list[AssetsDefinition]:
     return [_trends]
 
 
+# -- coverage ---------------------------------------------------------------------------------
+COVERAGE = AssetKey(["meta", "coverage"])
+
+
+def coverage_asset(cat: Catalogue) -> AssetsDefinition:
+    ind_keys = [
+        indicator_key(i) for i in cat.indicator_list() if indicator_tables.sql_path(i).exists()
+    ]
+
+    @asset(
+        key=COVERAGE,
+        group_name="meta",
+        kinds={"duckdb"},
+        deps=ind_keys,
+        description="meta.coverage (indicator x geo x period: which measures have data, from "
+        "which sources), meta.substances and meta.headline_comparison (curated EU "
+        "headline figures against the sum of Member State values).",
+        check_specs=[
+            AssetCheckSpec(
+                name="headline_consistency",
+                asset=COVERAGE,
+                blocking=False,
+                description="Warns when a curated EU headline figure differs from the sum of "
+                "Member State values by more than the tolerance",
+            )
+        ],
+    )
+    def _coverage(context: AssetExecutionContext, eudap: EudapResource):
+        with eudap.build(build_id(context)) as con:
+            cells = coverage.build_coverage(con)
+            substances = coverage.build_substances(con)
+            comparison = coverage.build_headline_comparison(con, eudap.catalogue())
+            table_preview = preview(con, "meta.headline_comparison")
+        outside = [c for c in comparison if not c["within_tolerance"]]
+        yield MaterializeResult(
+            metadata={
+                "coverage_cells": cells,
+                "substances": substances,
+                "headline_comparisons": len(comparison),
+                "outside_tolerance": len(outside),
+                "comparison": table_preview,
+            }
+        )
+        yield AssetCheckResult(
+            check_name="headline_consistency",
+            passed=not outside,
+            severity=AssetCheckSeverity.WARN,
+            description=(
+                f"{len(outside)} of {len(comparison)} headline figures differ from the sum of "
+                "Member State values by more than the tolerance"
+                if outside
+                else f"{len(comparison)} headline figures within tolerance"
+            ),
+            metadata={
+                "differences": MetadataValue.md(
+                    pd.DataFrame(comparison).to_markdown(index=False)
+                    if comparison
+                    else "_no headline figure has country data to compare with_"
+                ),
+            },
+        )
+
+    return _coverage
+
+
 # -- publish ----------------------------------------------------------------------------------
 def publish_asset(cat: Catalogue) -> AssetsDefinition:
-    upstream = [AssetKey(["trends", s.name]) for s in trend_tables.TABLES]
+    upstream = [AssetKey(["trends", s.name]) for s in trend_tables.TABLES] + [COVERAGE]
     upstream += [
         indicator_key(i) for i in cat.indicator_list() if indicator_tables.sql_path(i).exists()
     ]
@@ -397,5 +463,6 @@ def all_assets(cat: Catalogue) -> list[AssetsDefinition]:
         *staging_assets(cat),
         *indicator_assets(cat),
         *trend_assets(cat),
+        coverage_asset(cat),
         publish_asset(cat),
     ]

@@ -48,7 +48,7 @@ def source_jobs(cat: Catalogue) -> list[Any]:
         keys = [
             ["raw", ds.asset_name]
             for ds in cat.datasets.values()
-            if ds.source == source and (ds.url or ds.local_file)
+            if ds.source == source and ds.downloads
         ]
         if not keys:
             continue

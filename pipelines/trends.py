@@ -65,6 +65,17 @@ TABLES = [
         "judged by polarity.",
     ),
     TrendTable(
+        "wastewater_city_change",
+        "trends.wastewater_city_change: per site, substance and campaign year in the EU27, "
+        "Norway and Türkiye, the daily mean against the campaign one year earlier, classed "
+        "increase / stable (within +/-10 %) / decrease / no previous data, as the EUDA does.",
+    ),
+    TrendTable(
+        "wastewater_city_counts",
+        "trends.wastewater_city_counts: per substance and campaign year, how many cities "
+        "increased, stayed stable or decreased.",
+    ),
+    TrendTable(
         "eu_aggregates",
         "trends.eu_aggregates: EU27 sums of count measures computed "
         "from Member State values, with the number of reporting "
@@ -317,6 +328,51 @@ def build_assessment(
     return out
 
 
+WASTEWATER_QUERY = """
+    SELECT w.site_id, w.city, w.geo AS country, w.substance, CAST(w.period AS INTEGER) AS year,
+           w.value, w.flags, w.source_dataset, w.snapshot_sha256
+    FROM staging.euda_wastewater AS w
+    JOIN meta.geo AS g ON g.geo = w.geo
+    WHERE w.statistic = 'daily_mean' AND (g.eu27 OR w.geo IN ('NO', 'TR'))
+    ORDER BY w.site_id, w.substance, year
+"""
+
+
+def build_wastewater_change(con: duckdb.DuckDBPyConnection, cat: Catalogue) -> list[dict]:
+    """Each site's daily mean against the campaign exactly one year earlier."""
+    band = cat.trend_method.wastewater_stable_band_pct
+    rows = con.execute(WASTEWATER_QUERY).fetchall()
+    cols = [
+        "site_id",
+        "city",
+        "country",
+        "substance",
+        "year",
+        "value",
+        "flags",
+        "source_dataset",
+        "snapshot_sha256",
+    ]
+    records = [dict(zip(cols, r, strict=True)) for r in rows]
+    by_key = {(r["site_id"], r["substance"], r["year"]): r["value"] for r in records}
+    out = []
+    for r in records:
+        if r["value"] is None:
+            continue  # no current value: no row, as in the EUDA's table
+        previous = by_key.get((r["site_id"], r["substance"], r["year"] - 1))
+        change_pct, change_class = ts.wastewater_change(previous, r["value"], band)
+        out.append(
+            {
+                **r,
+                "previous_year": r["year"] - 1 if previous is not None else None,
+                "previous_value": previous,
+                "change_pct": change_pct,
+                "change_class": change_class,
+            }
+        )
+    return out
+
+
 def build_eu_aggregates(con: duckdb.DuckDBPyConnection) -> None:
     """EU27 sums of counts, with the number of Member States that reported each year."""
     run_sql_file(con, "trends/eu_aggregates.sql")
@@ -348,6 +404,13 @@ def build_trends(con: duckdb.DuckDBPyConnection, cat: Catalogue) -> dict[str, in
         UPDATE trends.assessment AS a
         SET series_rows = (SELECT count(*) FROM trends.series AS s WHERE s.series_id = a.series_id)
     """)
+    counts["wastewater_city_change"] = _write(
+        con, "trends.wastewater_city_change", build_wastewater_change(con, cat)
+    )
+    run_sql_file(con, "trends/wastewater_city_counts.sql")
+    counts["wastewater_city_counts"] = con.execute(
+        "SELECT count(*) FROM trends.wastewater_city_counts"
+    ).fetchone()[0]
     build_eu_aggregates(con)
     counts["eu_aggregates"] = con.execute("SELECT count(*) FROM trends.eu_aggregates").fetchone()[0]
     return counts

@@ -52,12 +52,12 @@ SELECT
         ELSE 'total'
     END AS sex,
     NULL AS age,
-    concat_ws(' | ',
+    nullif(concat_ws(' | ',
         CASE WHEN lower(coalesce(breakdown, '')) NOT IN ('male', 'female') THEN breakdown END,
         CASE WHEN subnational IS NOT NULL THEN 'sub-national area ' || subnational END,
         CASE WHEN study IS NOT NULL THEN 'study ' || study END,
         CASE WHEN lower(coalesce("column", '')) NOT IN ('males', 'male', 'females', 'female', 'total')
-             THEN "column" END) AS breakdown,
+             THEN "column" END), '') AS breakdown,
     value,
     value_text,
     unit,

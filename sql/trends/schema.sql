@@ -88,3 +88,21 @@ CREATE OR REPLACE TABLE trends.assessment (
     source_dataset VARCHAR NOT NULL,
     series_rows INTEGER                -- rows of this series in trends.series (traceability)
 );
+
+-- Wastewater city change as the EUDA publishes it: each site's daily mean against the
+-- campaign exactly one year earlier (same release: site IDs are renumbered between releases).
+CREATE OR REPLACE TABLE trends.wastewater_city_change (
+    site_id VARCHAR NOT NULL,
+    city VARCHAR NOT NULL,
+    country VARCHAR NOT NULL,          -- Eurostat code (GR -> EL, GB -> UK, H -> HU mapped)
+    substance VARCHAR NOT NULL,        -- as published: cocaine = benzoylecgonine, cannabis = THC-COOH
+    year INTEGER NOT NULL,
+    value DOUBLE NOT NULL,             -- daily mean, mg/1000 people/day; 0 = below LOQ
+    previous_year INTEGER,
+    previous_value DOUBLE,
+    change_pct DOUBLE,                 -- NULL when no previous data or the previous value is 0
+    change_class VARCHAR NOT NULL,     -- increase | stable (within +/-10 %) | decrease | no previous data
+    flags VARCHAR,
+    source_dataset VARCHAR NOT NULL,
+    snapshot_sha256 VARCHAR NOT NULL
+);

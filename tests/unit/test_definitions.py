@@ -1,0 +1,194 @@
+"""The Dagster code location: it loads, its jobs and schedule, its gates, and its asset graph.
+
+`test_asset_graph_matches_the_snapshot` compares the whole graph (asset keys, groups,
+dependencies and checks) with the committed file `tests/unit/asset_graph.txt`, so that a
+renamed asset, a lost dependency or a dropped gate shows up in review. When a change to the
+graph is intended, regenerate the file and commit it with the change:
+
+    EUDAP_UPDATE_SNAPSHOTS=1 .venv/bin/python -m pytest tests/unit/test_definitions.py
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, AssetsDefinition, Definitions
+
+from pipelines.catalogue import Catalogue, load_catalogue
+from pipelines.checks import suite_path
+
+SNAPSHOT = Path(__file__).with_name("asset_graph.txt")
+UPDATE_ENV = "EUDAP_UPDATE_SNAPSHOTS"
+GATED_GROUPS = ("staging", "indicators", "trends")
+EXPECTED_JOBS = {"nightly", "build_offline", "source_eurostat", "source_euda", "source_curated"}
+
+
+@pytest.fixture(scope="module")
+def defs() -> Definitions:
+    from pipelines.definitions import defs as loaded
+
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> Catalogue:
+    return load_catalogue()
+
+
+@pytest.fixture(scope="module")
+def asset_defs(defs: Definitions) -> list[AssetsDefinition]:
+    return [a for a in defs.assets or [] if isinstance(a, AssetsDefinition)]
+
+
+def _name(key: AssetKey) -> str:
+    return key.to_user_string()
+
+
+# -------------------------------------------------------------------------------- loading
+def test_definitions_load_and_validate(defs: Definitions) -> None:
+    Definitions.validate_loadable(defs)
+    keys = defs.resolve_all_asset_keys()
+    assert keys, "the code location defines no asset"
+    assert AssetKey(["warehouse", "published"]) in keys
+    assert AssetKey(["meta", "build"]) in keys
+
+
+def test_every_asset_has_a_group_and_a_description(defs: Definitions) -> None:
+    specs = defs.resolve_all_asset_specs()
+    no_group = [_name(s.key) for s in specs if not s.group_name or s.group_name == "default"]
+    no_description = [_name(s.key) for s in specs if not (s.description or "").strip()]
+    assert not no_group, f"assets without a group: {no_group}"
+    assert not no_description, f"assets without a description: {no_description}"
+
+
+def test_every_catalogue_dataset_and_indicator_has_its_assets(
+    defs: Definitions, catalogue: Catalogue
+) -> None:
+    keys = {_name(k) for k in defs.resolve_all_asset_keys()}
+    for ds in catalogue.datasets.values():
+        assert f"staging/{ds.asset_name}" in keys, ds.id
+        if ds.downloads:
+            assert f"raw/{ds.asset_name}" in keys, ds.id
+    for ind in catalogue.indicator_list():
+        assert f"indicators/{ind.table_name}" in keys, ind.table
+    for table in ("series", "assessment"):
+        assert f"trends/{table}" in keys
+
+
+# -------------------------------------------------------------------------- jobs, schedule
+def test_jobs_exist(defs: Definitions) -> None:
+    names = {j.name for j in defs.resolve_all_job_defs()}
+    missing = EXPECTED_JOBS - names
+    assert not missing, f"missing jobs {sorted(missing)}; found {sorted(names)}"
+
+
+def test_source_jobs_download_only_their_source(defs: Definitions, catalogue: Catalogue) -> None:
+    for source in ("eurostat", "euda", "curated"):
+        job = defs.resolve_job_def(f"source_{source}")
+        selected = {_name(k) for k in job.asset_layer.selected_asset_keys}
+        raw = {k for k in selected if k.startswith("raw/")}
+        expected_raw = {
+            f"raw/{d.asset_name}"
+            for d in catalogue.datasets.values()
+            if d.source == source and d.downloads
+        }
+        assert raw == expected_raw, source
+        # every source job rebuilds and publishes the whole warehouse
+        assert "warehouse/published" in selected
+        assert {f"staging/{d.asset_name}" for d in catalogue.datasets.values()} <= selected
+
+
+def test_offline_job_downloads_nothing(defs: Definitions) -> None:
+    job = defs.resolve_job_def("build_offline")
+    selected = {_name(k) for k in job.asset_layer.selected_asset_keys}
+    assert not [k for k in selected if k.startswith("raw/")]
+    assert "warehouse/published" in selected
+
+
+def test_nightly_schedule_runs_at_two_in_brussels(defs: Definitions) -> None:
+    schedules = list(defs.schedules or [])
+    assert len(schedules) == 1, schedules
+    schedule = defs.resolve_schedule_def(schedules[0].name)
+    assert schedule.cron_schedule == "0 2 * * *"
+    assert schedule.execution_timezone == "Europe/Brussels"
+    assert schedule.job_name == "nightly"
+
+
+# ---------------------------------------------------------------------------------- gates
+def test_every_staging_indicator_and_trend_asset_has_a_blocking_gate(
+    defs: Definitions, asset_defs: list[AssetsDefinition]
+) -> None:
+    gates = {
+        _name(spec.asset_key): spec
+        for a in asset_defs
+        for spec in a.check_specs
+        if spec.name == "gate"
+    }
+    gated = [s for s in defs.resolve_all_asset_specs() if s.group_name in GATED_GROUPS]
+    assert gated
+    problems = []
+    for spec in gated:
+        gate = gates.get(_name(spec.key))
+        if gate is None:
+            problems.append(f"{_name(spec.key)}: no gate check")
+        elif not gate.blocking:
+            problems.append(f"{_name(spec.key)}: gate check is not blocking")
+    assert not problems, problems
+
+
+def test_every_gate_has_its_expectation_suite(asset_defs: list[AssetsDefinition]) -> None:
+    suites = {
+        spec.description.rsplit("expectations/", 1)[-1].removesuffix(".json")
+        for a in asset_defs
+        for spec in a.check_specs
+        if spec.name == "gate" and spec.description and "expectations/" in spec.description
+    }
+    assert suites
+    missing = sorted(s for s in suites if not suite_path(s).exists())
+    assert not missing, f"gates whose expectation suite file is missing: {missing}"
+
+
+# --------------------------------------------------------------------- graph snapshot
+def graph_listing(defs: Definitions, asset_defs: list[AssetsDefinition]) -> str:
+    """One line per asset: key [group] <- sorted deps; checks (a * marks a blocking one)."""
+    checks: dict[str, list[str]] = {}
+    for a in asset_defs:
+        for spec in a.check_specs:
+            mark = "*" if spec.blocking else ""
+            checks.setdefault(_name(spec.asset_key), []).append(spec.name + mark)
+    lines = []
+    for spec in sorted(defs.resolve_all_asset_specs(), key=lambda s: _name(s.key)):
+        deps = sorted(_name(d.asset_key) for d in spec.deps)
+        line = f"{_name(spec.key)} [{spec.group_name}]"
+        line += f"\n    deps: {', '.join(deps) or '-'}"
+        line += f"\n    checks: {', '.join(sorted(checks.get(_name(spec.key), []))) or '-'}"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def test_asset_graph_matches_the_snapshot(
+    defs: Definitions, asset_defs: list[AssetsDefinition]
+) -> None:
+    current = graph_listing(defs, asset_defs)
+    if os.environ.get(UPDATE_ENV) == "1":
+        SNAPSHOT.write_text(current, encoding="utf-8")
+        return
+    how = (
+        f"If the change is intended, regenerate the snapshot and commit it: "
+        f"{UPDATE_ENV}=1 .venv/bin/python -m pytest tests/unit/test_definitions.py"
+    )
+    assert SNAPSHOT.exists(), f"no asset graph snapshot {SNAPSHOT}. {how}"
+    committed = SNAPSHOT.read_text(encoding="utf-8")
+    if committed != current:
+        diff = "".join(
+            difflib.unified_diff(
+                committed.splitlines(keepends=True),
+                current.splitlines(keepends=True),
+                fromfile="tests/unit/asset_graph.txt (committed)",
+                tofile="asset graph (current code)",
+            )
+        )
+        pytest.fail(f"the asset graph differs from the committed snapshot.\n{how}\n{diff}")
