@@ -442,12 +442,13 @@ def publish_asset(cat: Catalogue) -> AssetsDefinition:
         "release as warehouse.previous.duckdb; writes Parquet exports.",
     )
     def _publish(context: AssetExecutionContext, eudap: EudapResource) -> MaterializeResult:
-        release = publishing.publish_build(eudap.paths, build_id(context))
+        release = publishing.publish_build(eudap.paths, build_id(context), eudap.catalogue())
         return MaterializeResult(
             metadata={
                 "release_id": release.release_id,
                 "warehouse": str(release.warehouse),
                 "exports": str(release.exports),
+                "report": MetadataValue.path(str(release.exports / "report.html")),
                 "datasets": release.states,
                 "summary": release.summary,
             }

@@ -24,9 +24,11 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.catalogue import Catalogue
+from pipelines.report import write_report
 from pipelines.settings import PROJECT_ROOT, Paths
 
-EXPORT_SCHEMAS = ("indicators", "trends", "meta")
+KEEP_EXPORTS = 5  # export folders of the latest releases kept beside the current one
 
 
 class PublishError(RuntimeError):
@@ -121,7 +123,24 @@ def _swap_symlink(link: Path, target: Path) -> None:
     os.replace(tmp, link)
 
 
-def publish_build(paths: Paths, release_id: str) -> Release:
+def comment_tables(con: duckdb.DuckDBPyConnection, cat: Catalogue) -> None:
+    """Every indicator table carries its description and its sources' attribution."""
+    for ind in cat.indicator_list():
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = 'indicators' AND table_name = ?",
+            [ind.table_name],
+        ).fetchone()[0]
+        if not exists:
+            continue
+        credits = "; ".join(
+            f"{cat.datasets[d].attribution} ({cat.datasets[d].licence})" for d in ind.datasets
+        )
+        text = f"Indicator {ind.number}: {ind.name_en}. Polarity {ind.polarity}. {credits}"
+        con.execute(f"COMMENT ON TABLE {ind.table} IS '{text.replace(chr(39), chr(39) * 2)}'")
+
+
+def publish_build(paths: Paths, release_id: str, cat: Catalogue) -> Release:
     build = paths.build_warehouse(release_id)
     if not build.exists():
         raise PublishError(f"no build file {build} to publish")
@@ -133,8 +152,10 @@ def publish_build(paths: Paths, release_id: str) -> Release:
         ).fetchall():
             con.execute(f'DROP TABLE staging."{name}"')
         states, summary = _record_release(con, release_id)
+        comment_tables(con, cat)
         exports = paths.exports_dir / release_id
         write_exports(con, exports)
+        write_report(con, cat, release_id, exports / "report.html")
         (exports / "release.json").write_text(
             json.dumps({"release_id": release_id, "datasets": states, "summary": summary}, indent=2)
         )
@@ -155,4 +176,16 @@ def publish_build(paths: Paths, release_id: str) -> Release:
         os.replace(tmp_prev, previous)
     os.replace(build, published)
     _swap_symlink(paths.exports_dir / "current", exports)
+    prune_exports(paths.exports_dir, keep=KEEP_EXPORTS)
     return Release(release_id, published, exports, states, summary)
+
+
+def prune_exports(folder: Path, keep: int) -> None:
+    """Drop the export folders of all but the `keep` latest releases."""
+    releases = sorted(
+        (p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for old in releases[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
