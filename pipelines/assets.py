@@ -103,7 +103,10 @@ def _raw_asset(ds: Dataset) -> AssetsDefinition:
         key=key,
         group_name="raw",
         kinds={"python", "file"},
-        description=f"{ds.title} ({ds.publisher}). Snapshot of {ds.resolved_url() or ds.local_file}",
+        description=f"{ds.title} ({ds.publisher}). Snapshots of "
+        + ", ".join(url for url, _ in ds.download_targets())
+        if not ds.local_file
+        else f"{ds.title}. Curated file {ds.local_file} registered as a snapshot.",
         metadata={
             "dataset": ds.id,
             "url": ds.resolved_url() or "",

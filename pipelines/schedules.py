@@ -56,7 +56,8 @@ def source_jobs(cat: Catalogue) -> list[Any]:
             define_asset_job(
                 f"source_{source}",
                 selection=AssetSelection.assets(*keys) | build_selection(),
-                description=f"Fetch the {source} datasets only, then rebuild and publish everything.",
+                description=f"Fetch the {source} datasets only, then rebuild and publish "
+                "everything.",
             )
         )
     return jobs

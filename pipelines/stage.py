@@ -209,31 +209,12 @@ def stage_dataset(
     `snapshots` newest first; `published_sha` is the (newest) snapshot the published
     release used; `fetch_problem` is why this run's download failed, if it did.
     """
-    candidate = f"staging._candidate_{ds.asset_name}"
-    create_table(con, ds.table, ds)
-    quarantined: list[dict[str, str]] = []
-    used: list[Snapshot] = []
-    members: set[str] = set()
-    rows_total = 0
-    for snap in snapshots:
-        try:
-            rows, member = load_snapshot(con, candidate, ds, snap, geo)
-            if member in members:
-                continue  # an older version of a member table already staged
-            report = validate_table(con, candidate, ds.table)
-        except (ParseError, SnapshotError) as exc:
-            quarantined.append(_quarantine_entry(snap, str(exc)))
-            continue
-        if not report.success:
-            quarantined.append(_quarantine_entry(snap, report.summary()))
-            continue
-        con.execute(f"INSERT INTO {ds.table} SELECT * FROM {candidate}")
-        used.append(snap)
-        members.add(member)
-        rows_total += rows
-        if not ds.collection:
-            break
-    con.execute(f"DROP TABLE IF EXISTS {candidate}")
+    # A collection's members are first staged together and validated once (the common case:
+    # every member passes); only when that fails is each member validated on its own, so
+    # that the failing member, and only it, is quarantined.
+    used, quarantined, rows_total = _stage_members(con, ds, snapshots, geo, each=not ds.collection)
+    if ds.collection and used and not validate_table(con, ds.table, ds.table).success:
+        used, quarantined, rows_total = _stage_members(con, ds, snapshots, geo, each=True)
     reasons = [q["reason"] for q in quarantined]
     if fetch_problem:
         reasons.insert(0, f"download failed: {fetch_problem}")
@@ -259,6 +240,47 @@ def stage_dataset(
         report,
         members=used,
     )
+
+
+def _stage_members(
+    con: duckdb.DuckDBPyConnection,
+    ds: Dataset,
+    snapshots: list[Snapshot],
+    geo: GeoResolver,
+    *,
+    each: bool,
+) -> tuple[list[Snapshot], list[dict[str, str]], int]:
+    """Fill `ds.table` from the newest snapshot of each member (one, unless a collection).
+
+    With `each`, every candidate is validated before it joins the table and a failing one is
+    quarantined (then the next older snapshot of that member is tried).
+    """
+    candidate = f"staging._candidate_{ds.asset_name}"
+    create_table(con, ds.table, ds)
+    quarantined: list[dict[str, str]] = []
+    used: list[Snapshot] = []
+    members: set[str] = set()
+    rows_total = 0
+    for snap in snapshots:
+        try:
+            rows, member = load_snapshot(con, candidate, ds, snap, geo)
+            if member in members:
+                continue  # an older version of a member table already staged
+            report = validate_table(con, candidate, ds.table) if each else None
+        except (ParseError, SnapshotError) as exc:
+            quarantined.append(_quarantine_entry(snap, str(exc)))
+            continue
+        if report is not None and not report.success:
+            quarantined.append(_quarantine_entry(snap, report.summary()))
+            continue
+        con.execute(f"INSERT INTO {ds.table} SELECT * FROM {candidate}")
+        used.append(snap)
+        members.add(member)
+        rows_total += rows
+        if not ds.collection:
+            break
+    con.execute(f"DROP TABLE IF EXISTS {candidate}")
+    return used, quarantined, rows_total
 
 
 def _quarantine_entry(snap: Snapshot, reason: str) -> dict[str, str]:
