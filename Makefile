@@ -19,6 +19,12 @@ help:
 	@echo "make lint   ruff check + format check"
 	@echo "make dev    Dagster UI (dagster dev) on http://127.0.0.1:3000"
 
+# Headless Chromium renders the HTML report in the end-to-end tests (Debian package).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
@@ -33,7 +39,7 @@ demo: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/eudap run
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(VENV)/bin/python -m pytest -q
 
 bench: $(STAMP)

@@ -27,6 +27,15 @@ def _records(
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
+def format_number(value: float | None) -> str:
+    """Thousands separated, up to 2 decimals for small values: 35,232 / 15.53 / 0.8."""
+    if value is None:
+        return ""
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
 def indicator_section(con: duckdb.DuckDBPyConnection, ind: Any) -> dict[str, Any]:
     stats = con.execute(
         f"SELECT count(*), count(DISTINCT geo), min(period), max(period) FROM {ind.table}"
@@ -52,7 +61,20 @@ def indicator_section(con: duckdb.DuckDBPyConnection, ind: Any) -> dict[str, Any
     """,
         [ind.number],
     )
+    eu_sums = _records(
+        con,
+        """
+        SELECT measure, concat_ws(', ', substance, sex, age, breakdown) AS detail, period, value,
+               unit, reporting_member_states, member_states, missing_member_states AS missing
+        FROM trends.eu_aggregates
+        WHERE indicator_id = ?
+        QUALIFY period = max(period) OVER (PARTITION BY measure, substance, sex, age, breakdown)
+        ORDER BY measure, detail
+    """,
+        [ind.number],
+    )
     return {
+        "eu_sums": eu_sums[:HEADLINE_ROWS],
         "number": ind.number,
         "name_en": ind.name_en,
         "name_nl": ind.name_nl,
@@ -88,6 +110,7 @@ def write_report(
         con, "SELECT DISTINCT attribution, licence FROM meta.datasets ORDER BY attribution"
     )
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+    env.filters["number"] = format_number
     html = env.get_template("report.html.j2").render(
         release=release,
         datasets=datasets,
