@@ -174,6 +174,10 @@ class Measure(_Strict):
     name: str
     unit: str
     description: str
+    # A rate whose count measure is in the same table: EU27 rates are then weighted by the
+    # population each Member State's pair implies (count / rate * per).
+    rate_of: str | None = None
+    per: float | None = None
 
 
 class Indicator(_Strict):

@@ -48,6 +48,18 @@ def indicators_frame(cat: Catalogue) -> pd.DataFrame:
     )
 
 
+def measures_frame(cat: Catalogue) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"indicator_id": i.number, "measure": m.name, "unit": m.unit,
+             "polarity": i.polarity_of(m.name), "description": m.description,
+             "rate_of": m.rate_of, "per": m.per}
+            for i in cat.indicator_list() for m in i.measures
+        ],
+        columns=["indicator_id", "measure", "unit", "polarity", "description", "rate_of", "per"],
+    )
+
+
 def datasets_frame(cat: Catalogue) -> pd.DataFrame:
     return pd.DataFrame(
         [
@@ -126,6 +138,7 @@ def init_build(
     """Schemas, reference tables, snapshot provenance and the release history so far."""
     run_sql_file(con, "meta/schema.sql")
     _replace(con, "meta.indicators", indicators_frame(cat))
+    _replace(con, "meta.measures", measures_frame(cat))
     _replace(con, "meta.datasets", datasets_frame(cat))
     _replace(con, "meta.geo", geo_frame(cat))
     _replace(con, "meta.snapshots", snapshots_frame(cat, store))
