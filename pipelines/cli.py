@@ -137,7 +137,7 @@ def _collect(report: RunReport, result: Any) -> None:
         if not ev.passed:
             if ev.severity.value == "ERROR":
                 report.failed_checks.append(entry)
-            else:
+            elif ev.check_name != "current":  # stale/missing are listed as problems already
                 report.warnings.append(entry)
     for ev in result.get_step_failure_events():
         err = ev.event_specific_data.error if ev.event_specific_data else None

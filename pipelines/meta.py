@@ -51,10 +51,17 @@ def indicators_frame(cat: Catalogue) -> pd.DataFrame:
 def measures_frame(cat: Catalogue) -> pd.DataFrame:
     return pd.DataFrame(
         [
-            {"indicator_id": i.number, "measure": m.name, "unit": m.unit,
-             "polarity": i.polarity_of(m.name), "description": m.description,
-             "rate_of": m.rate_of, "per": m.per}
-            for i in cat.indicator_list() for m in i.measures
+            {
+                "indicator_id": i.number,
+                "measure": m.name,
+                "unit": m.unit,
+                "polarity": i.polarity_of(m.name),
+                "description": m.description,
+                "rate_of": m.rate_of,
+                "per": m.per,
+            }
+            for i in cat.indicator_list()
+            for m in i.measures
         ],
         columns=["indicator_id", "measure", "unit", "polarity", "description", "rate_of", "per"],
     )

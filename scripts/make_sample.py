@@ -433,7 +433,7 @@ def gen_annex_treatment(ds: Dataset, url: str) -> bytes:
         cannabis = round(entrants * share)
         first = round(cannabis * rng.uniform(0.5, 0.7))
         previous = round((cannabis - first) * rng.uniform(0.8, 0.97))
-        first_total, prev_total = round(entrants * 0.4), round(entrants * 0.55)
+        first_total, prev_total = round(entrants * 0.45), round(entrants * 0.55)
         cells = [
             name,
             num(100 * cannabis / entrants, 1),
@@ -458,7 +458,7 @@ def gen_annex_treatment(ds: Dataset, url: str) -> bytes:
                 label,
                 num(100 * cannabis / entrants, 1),
                 str(cannabis),
-                num(100 * first / round(entrants * 0.4), 1),
+                num(100 * first / round(entrants * 0.45), 1),
                 str(first),
                 num(100 * previous / round(entrants * 0.55), 1),
                 str(previous),
@@ -808,7 +808,7 @@ BULLETIN_TABLES = {
     "maleDeaths.xlsx": BulletinTable(
         "DRD-31",
         ["Overdose deaths", "Trends", "National definition", "Number of deaths", "Male"],
-        (3.0, 40.0),
+        (3.0, 25.0),
         ("Austria", "Norway"),
         (),
         (
@@ -903,7 +903,7 @@ def gen_bulletin_years(table: BulletinTable, name: str) -> bytes:
         rng = rng_for("euda.bulletin", name, country)
         lo, hi = table.per_million
         level = rng.uniform(lo, hi) * _bulletin_population(country)
-        growth = rng.uniform(-0.05, 0.08)
+        growth = rng.uniform(-0.04, 0.05)
         first_year = rng.choice([2004, 2004, 2006, 2008])
         last_year = 2016 if country in ("Spain", "United Kingdom") else 2017
         cells: list[XCell] = []

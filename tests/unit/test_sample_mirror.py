@@ -1,0 +1,126 @@
+"""The bundled sample mirror (data/sample/) is what scripts/make_sample.py makes, and covers
+every download of the catalogue with synthetic files that parse as their datasets promise."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from pipelines.catalogue import load_catalogue
+from pipelines.fetch import Mirror, mirror_key, sniff
+from pipelines.settings import PROJECT_ROOT, SAMPLE_MIRROR_DIR
+from pipelines.stage import check_layout, parser_for
+
+SCRIPT = PROJECT_ROOT / "scripts" / "make_sample.py"
+
+
+@pytest.fixture(scope="module")
+def make_sample() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("make_sample", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def files_under(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_regenerating_gives_the_committed_mirror_byte_for_byte(
+    make_sample: ModuleType, tmp_path: Path
+) -> None:
+    out = tmp_path / "sample"
+    assert make_sample.main(["--out", str(out)]) == 0
+    made, committed = files_under(out), files_under(SAMPLE_MIRROR_DIR)
+    assert sorted(made) == sorted(committed), "run `make sample` and commit data/sample/"
+    changed = sorted(name for name in made if made[name] != committed[name])
+    assert not changed, f"data/sample/ is out of date for {changed}: run `make sample`"
+
+
+def test_generation_is_deterministic(make_sample: ModuleType) -> None:
+    cat = load_catalogue()
+    assert make_sample.build(cat) == make_sample.build(cat)
+
+
+def test_every_catalogue_download_is_in_the_mirror() -> None:
+    cat = load_catalogue()
+    mirror = Mirror(str(SAMPLE_MIRROR_DIR))
+    missing = [
+        (ds.id, url)
+        for ds in cat.datasets.values()
+        for url, _ in ds.download_targets()
+        if not Path(mirror.resolve(url)).is_file()
+    ]
+    assert not missing
+
+
+def test_mirror_json_marks_the_data_as_synthetic_sample() -> None:
+    manifest = json.loads((SAMPLE_MIRROR_DIR / "MIRROR.json").read_text(encoding="utf-8"))
+    assert manifest["sample"] is True
+    assert "synthetic" in manifest["description"].lower()
+    assert "scripts/make_sample.py" in manifest["description"]
+    readme = (SAMPLE_MIRROR_DIR / "README.md").read_text(encoding="utf-8")
+    assert "synthetic" in readme.lower() and "is_sample" in readme and "make sample" in readme
+
+
+def test_the_mirror_is_small() -> None:
+    total = sum(len(b) for b in files_under(SAMPLE_MIRROR_DIR).values())
+    assert total < 1_000_000
+
+
+def test_every_sample_file_parses_with_its_catalogue_layout() -> None:
+    cat = load_catalogue()
+    for ds in cat.datasets.values():
+        paths = [SAMPLE_MIRROR_DIR / mirror_key(url) for url, _ in ds.download_targets()]
+        if ds.local_file and (SAMPLE_MIRROR_DIR / "repository" / ds.local_file).is_file():
+            paths.append(SAMPLE_MIRROR_DIR / "repository" / ds.local_file)
+        for path in paths:
+            head = path.read_bytes()[:4096]
+            assert sniff(ds.format, head) is None, path
+            parsed = parser_for(ds.format)(path, ds.parser_options)
+            check_layout(ds, parsed, path)
+            rows = list(parsed.rows)
+            assert rows, f"{path} gives no observations"
+            if ds.format == "eurostat_tsv":
+                assert head[:2] == b"\x1f\x8b", f"{path}: compressed=true answers are gzipped"
+                assert b"SYNTHETIC-SAMPLE" in head  # the gzip header's original file name
+                for dim, codes in ds.filters.items():
+                    assert {r[dim] for r in rows} <= set(codes), (path, dim)
+
+
+def test_only_stand_ins_for_curated_files_without_verified_rows() -> None:
+    cat = load_catalogue()
+    stand_ins = sorted(
+        ds.id
+        for ds in cat.datasets.values()
+        if ds.local_file and (SAMPLE_MIRROR_DIR / "repository" / ds.local_file).exists()
+    )
+    assert stand_ins == ["curated.prison_policy"]
+    text = (SAMPLE_MIRROR_DIR / "repository" / "assets/curated/prison_policy.csv").read_text()
+    assert "SYNTHETIC SAMPLE - not a real figure" in text
+
+
+def test_the_samples_carry_the_quirks_the_pipeline_must_handle() -> None:
+    """Spot checks that the synthetic files exercise the real formats' features."""
+    cat = load_catalogue()
+
+    def content(ds_id: str, index: int = 0) -> bytes:
+        url = cat.dataset(ds_id).download_targets()[index][0]
+        data = (SAMPLE_MIRROR_DIR / mirror_key(url)).read_bytes()
+        return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+
+    crime = content("eurostat.crim_off_cat").decode()
+    assert ": c\t" in crime and ": \t" in crime and " p\n" in crime and ",UKC-L\t" in crime
+    assert " b\t" in content("eurostat.sdg_16_20").decode()  # one break in series
+    annex = content("euda.edr_cannabis_annex_prevalence")
+    assert annex.startswith(b"\xef\xbb\xbf") and b"\r\n" in annex and "‒".encode() in annex
+    wastewater = content("euda.wastewater").decode()
+    for code in ('"GR"', '"GB"', '"H"', '"NO"', '"TR"'):
+        assert code in wastewater
+    assert ",0,0,0,0,0,0,0,0,0,0\n" in wastewater and ",," in wastewater
