@@ -309,7 +309,7 @@ def _indicator_asset(cat: Catalogue, ind: Indicator) -> AssetsDefinition:
         key=key,
         group_name="indicators",
         kinds={"duckdb", "sql"},
-        deps=[staging_key(cat.datasets[d]) for d in ind.datasets],
+        deps=[staging_key(ds) for ds in indicator_tables.datasets_read(cat, ind)],
         description=f"Indicator {ind.number}: {ind.name_en} / {ind.name_nl}. "
         f"Polarity: {ind.polarity}. Built by sql/indicators/{ind.table_name}.sql",
         metadata={"indicator": ind.number, "table": ind.table, "polarity": ind.polarity},

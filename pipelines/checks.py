@@ -190,7 +190,8 @@ def validate_frame(
 def _missing_columns(df: pd.DataFrame, suite: Any) -> list[ExpectationFailure]:
     failures = []
     for exp in suite.expectations:
-        cols = [getattr(exp, "column", None)] + list(getattr(exp, "column_list", None) or [])
+        singles = [getattr(exp, name, None) for name in ("column", "column_A", "column_B")]
+        cols = singles + list(getattr(exp, "column_list", None) or [])
         missing = [c for c in cols if c and c not in df.columns]
         if missing:
             failures.append(

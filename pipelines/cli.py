@@ -142,6 +142,8 @@ def _collect(report: RunReport, result: Any) -> None:
                 report.warnings.append(entry)
     for ev in result.get_step_failure_events():
         err = ev.event_specific_data.error if ev.event_specific_data else None
+        if err and err.cls_name == "DagsterAssetCheckFailedError" and report.failed_checks:
+            continue  # a blocking gate failed: already reported, with its rule, above
         message = err.message.strip() if err else "unknown error"
         if err and err.cause:
             message = err.cause.message.strip()

@@ -17,6 +17,7 @@ import yaml
 
 from pipelines.catalogue import Catalogue
 from pipelines.settings import ASSETS_DIR
+from pipelines.trend_stats import BOUNDARY_TOLERANCE
 
 
 def indicator_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -129,7 +130,9 @@ def build_headline_comparison(
                     "country_sum": total,
                     "reporting_member_states": reporting,
                     "difference_pct": diff_pct,
-                    "within_tolerance": diff_pct is not None and abs(diff_pct) <= tolerance,
+                    # exactly the tolerance on paper is within it, despite float noise
+                    "within_tolerance": diff_pct is not None
+                    and abs(diff_pct) <= tolerance + BOUNDARY_TOLERANCE,
                     "tolerance_pct": tolerance,
                     "note": comp.get("note", ""),
                 }

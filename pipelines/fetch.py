@@ -13,7 +13,9 @@ letters, digits and ``-._~+``. For example::
     -> <mirror>/ec.europa.eu/eurostat/api/.../data/crim_off_cat/A...@compressed=true&format=TSV
 
 A mirror folder (or server) may hold ``MIRROR.json`` with ``{"sample": true}``: every
-snapshot taken from it is then marked as sample data in its provenance.
+snapshot taken from it is then marked as sample data in its provenance. Its ``datasets``
+entries that start with ``repository/`` stand in for files kept in this repository
+(curated inputs), e.g. ``repository/assets/curated/prison_policy.csv``.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 
 import requests
@@ -85,7 +87,7 @@ class Mirror:
     def __init__(self, location: str):
         self.location = location.rstrip("/")
         self.is_http = self.location.startswith(("http://", "https://"))
-        self._sample: bool | None = None
+        self._manifest: dict[str, Any] | None = None
 
     def resolve(self, url: str) -> str:
         key = mirror_key(url)
@@ -98,11 +100,20 @@ class Mirror:
         return urlsplit(self.location).hostname if self.is_http else None
 
     def is_sample(self, session: requests.Session) -> bool:
-        if self._sample is None:
-            self._sample = self._read_manifest(session).get("sample", False) is True
-        return self._sample
+        return self.manifest(session).get("sample", False) is True
 
-    def _read_manifest(self, session: requests.Session) -> dict[str, object]:
+    def repository_files(self, session: requests.Session) -> set[str]:
+        """Repository files the mirror stands in for: its manifest's `repository/...` entries."""
+        listed = self.manifest(session).get("datasets", {})
+        paths = [p for files in listed.values() for p in files] if isinstance(listed, dict) else []
+        return {p.removeprefix("repository/") for p in paths if p.startswith("repository/")}
+
+    def manifest(self, session: requests.Session) -> dict[str, Any]:
+        if self._manifest is None:
+            self._manifest = self._read_manifest(session)
+        return self._manifest
+
+    def _read_manifest(self, session: requests.Session) -> dict[str, Any]:
         if not self.is_http:
             path = Path(self.location) / "MIRROR.json"
             return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
@@ -226,47 +237,35 @@ class Fetcher:
     def fetch_local(self, ds: Dataset, path: Path) -> FetchOutcome:
         """A curated file kept in the repository, registered like a download.
 
-        A folder mirror may stand in for repository files under `repository/<path>`: the
-        sample mirror does, so the demo covers indicators whose curated file has no
-        verified rows yet, with its rows marked as sample data.
+        A mirror (folder or HTTP) may stand in for repository files under
+        `repository/<path relative to the project>`: the sample mirror does, so the demo
+        covers indicators whose curated file has no verified rows yet, with its rows marked
+        as sample data. Without a stand-in, the repository file itself is registered.
         """
+        self._requests = 0
         path = path.resolve()
         try:
-            stand_in = self._stand_in(path)
-            if stand_in is not None:
-                tmp = self._temp_for(ds)
-                digest, size = _copy_hashing(stand_in, tmp, ds)
-                return self._admit(
-                    ds,
-                    tmp,
-                    digest,
-                    size,
-                    file_name=ds.file_name,
-                    origin="mirror",
-                    url=None,
-                    final_url=stand_in.as_uri(),
-                    status=None,
-                    etag=None,
-                    last_modified=None,
-                    content_type=None,
-                    sample=bool(self.mirror and self.mirror.is_sample(self.session)),
-                )
+            relative = (
+                path.relative_to(PROJECT_ROOT).as_posix()
+                if path.is_relative_to(PROJECT_ROOT)
+                else None
+            )
+            if self.mirror is not None and relative in self.mirror.repository_files(self.session):
+                if self.mirror.is_http:
+                    stand_in_url = f"{self.mirror.location}/repository/{quote(relative)}"
+                    return self._from_http(ds, stand_in_url, ds.file_name, direct=True)
+                stand_in = Path(self.mirror.location).resolve() / "repository" / relative
+                return self._from_folder(ds, stand_in.as_uri(), ds.file_name, path=stand_in)
             return self.load_file(ds, path, origin="repository")
         except FetchError as exc:
             return FetchOutcome(ds.id, "failed", None, str(exc), path.as_uri(), 0)
 
-    def _stand_in(self, path: Path) -> Path | None:
-        """The folder mirror's copy of a repository file, if it has one."""
-        if self.mirror is None or self.mirror.is_http or not path.is_relative_to(PROJECT_ROOT):
-            return None
-        candidate = Path(self.mirror.location).resolve() / "repository"
-        candidate = candidate / path.relative_to(PROJECT_ROOT)
-        return candidate if candidate.is_file() else None
-
     # -- sources ------------------------------------------------------------------------
-    def _from_folder(self, ds: Dataset, url: str, file_name: str) -> FetchOutcome:
+    def _from_folder(
+        self, ds: Dataset, url: str, file_name: str, path: Path | None = None
+    ) -> FetchOutcome:
         assert self.mirror is not None
-        path = Path(self.mirror.resolve(url))
+        path = path or Path(self.mirror.resolve(url))
         if not path.is_file():
             raise FetchError(f"{ds.id}: not in the mirror: {path} (for {url})")
         tmp = self._temp_for(ds)
@@ -287,8 +286,11 @@ class Fetcher:
             sample=self.mirror.is_sample(self.session),
         )
 
-    def _from_http(self, ds: Dataset, url: str, file_name: str) -> FetchOutcome:
-        target = self.mirror.resolve(url) if self.mirror else url
+    def _from_http(
+        self, ds: Dataset, url: str, file_name: str, direct: bool = False
+    ) -> FetchOutcome:
+        """GET `url` (through the mirror, unless `direct`: the URL is the mirror's own)."""
+        target = self.mirror.resolve(url) if self.mirror and not direct else url
         allowed = set(ds.allowed_hosts())
         if self.mirror and self.mirror.host:
             allowed.add(self.mirror.host)

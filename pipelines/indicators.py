@@ -8,11 +8,12 @@ so a new indicator measure is a SQL change, never a Python change.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
 
-from pipelines.catalogue import Indicator
+from pipelines.catalogue import Catalogue, Dataset, Indicator
 from pipelines.settings import SQL_DIR
 
 # Columns each indicator SQL must return, in this order, with these types.
@@ -54,6 +55,21 @@ class IndicatorSQLError(ValueError):
 
 def sql_path(ind: Indicator) -> Path:
     return SQL_DIR / "indicators" / f"{ind.table_name}.sql"
+
+
+STAGING_REF = re.compile(r"\bstaging\.([a-z][a-z0-9_]*)")
+
+
+def datasets_read(cat: Catalogue, ind: Indicator) -> list[Dataset]:
+    """Every dataset whose staging table the indicator's SQL (or a macro it may use) reads.
+
+    Taken from the SQL text itself, so the Dagster graph orders each indicator after every
+    staging table its query touches, whatever the catalogue lists.
+    """
+    text = sql_path(ind).read_text(encoding="utf-8") if sql_path(ind).exists() else ""
+    text += (SQL_DIR / "indicators" / "_macros.sql").read_text(encoding="utf-8")
+    tables = {f"staging.{name}" for name in STAGING_REF.findall(text)}
+    return [ds for ds in cat.datasets.values() if ds.table in tables]
 
 
 def create_macros(con: duckdb.DuckDBPyConnection) -> None:

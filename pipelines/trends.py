@@ -16,7 +16,7 @@ assets/reference/trend_method.yaml.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
@@ -107,6 +107,8 @@ class Series:
     values: list[float]
     flags: list[str | None]
     sources: list[tuple[str, str]]  # (source_dataset, snapshot_sha256) per period
+    # Break flags on cells without a value (`: b`): the series is split there all the same.
+    empty_cell_breaks: dict[int, str] = field(default_factory=dict)
 
 
 def load_series(con: duckdb.DuckDBPyConnection) -> list[Series]:
@@ -121,11 +123,22 @@ def load_series(con: duckdb.DuckDBPyConnection) -> list[Series]:
     if not tables:
         return []
     cols = ", ".join(OBS_COLUMNS[1:])
-    union = " UNION ALL ".join(f"SELECT {cols} FROM {t} WHERE value IS NOT NULL" for t in tables)
+    union = " UNION ALL ".join(f"SELECT {cols} FROM {t}" for t in tables)
     sid = " || '|' || ".join(f"coalesce(CAST({k} AS VARCHAR), '')" for k in KEY)
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW _observations AS SELECT {sid} AS series_id, * FROM ({union})"
+    )
     rows = con.execute(
-        f"SELECT {sid} AS series_id, * FROM ({union}) ORDER BY series_id, period"
+        "SELECT * FROM _observations WHERE value IS NOT NULL ORDER BY series_id, period"
     ).fetchall()
+    flagged_empty: dict[str, dict[int, str]] = {}
+    for series_key, period, flags in con.execute(
+        "SELECT series_id, period, flags FROM _observations "
+        "WHERE value IS NULL AND contains(flags, 'b')"
+    ).fetchall():
+        flagged_empty.setdefault(series_key, {})[int(period)] = (
+            f"break in series flagged by the publisher on an empty cell (flag '{flags}')"
+        )
     out: list[Series] = []
     n_key = len(KEY)
     for series_key, group in itertools.groupby(rows, key=lambda r: r[0]):
@@ -140,6 +153,7 @@ def load_series(con: duckdb.DuckDBPyConnection) -> list[Series]:
                 values=[float(r[3 + n_key]) for r in items],
                 flags=[r[4 + n_key] or None for r in items],
                 sources=[(r[5 + n_key], r[6 + n_key]) for r in items],
+                empty_cell_breaks=flagged_empty.get(series_key, {}),
             )
         )
     return out
@@ -158,7 +172,7 @@ def _documented_breaks(cat: Catalogue, series: Series) -> dict[int, str]:
 def series_breaks(series: Series, cat: Catalogue) -> tuple[dict[int, str], list[dict[str, Any]]]:
     """Where the series is split, and why; plus the suspected breaks to list for review."""
     method = cat.trend_method
-    breaks = _documented_breaks(cat, series)
+    breaks = {**series.empty_cell_breaks, **_documented_breaks(cat, series)}
     for p, f in zip(series.periods[1:], series.flags[1:], strict=True):
         if f and "b" in f:
             breaks.setdefault(p, f"break in series flagged by the publisher (flag '{f}')")

@@ -277,8 +277,7 @@ def test_wastewater_country_codes_map_to_eurostat(built: Built, upstream_dir: Pa
     assert {"H", "GR"} <= raw_codes  # the publisher's own codes
     mapped = dict(
         built.rows(
-            "SELECT DISTINCT geo_raw, geo FROM staging.euda_wastewater "
-            "WHERE geo_raw IN ('H', 'GR')"
+            "SELECT DISTINCT geo_raw, geo FROM staging.euda_wastewater WHERE geo_raw IN ('H', 'GR')"
         )
     )
     assert mapped == {"H": "HU", "GR": "EL"}

@@ -1,0 +1,251 @@
+"""The real `eudap` console script, driven as a user would, in a temporary data dir.
+
+Every command runs in a subprocess with `EUDAP_DATA_DIR` and `DAGSTER_HOME` pointing into a
+temporary folder (telemetry off), so nothing touches the repository's data/ or ~/.dagster.
+Full builds are slow, so the demo is built once per module and the commands that only read
+it share it; one more run (an HTML page in a copy of the sample mirror) publishes while an
+analyst's read-only connection stays open.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.catalogue import load_catalogue
+from pipelines.fetch import mirror_key
+from pipelines.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.e2e
+
+EUDAP = Path(sys.prefix) / "bin" / "eudap"
+SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
+HTML_DATASET = "euda.edr_gps_current"
+HTML_PAGE = (
+    "<!DOCTYPE html>\n<html><head><title>Maintenance</title></head>\n"
+    "<body>Back soon</body></html>\n"
+)
+TIMEOUT = 600  # a hung command fails the test instead of hanging the suite (not an assertion)
+
+# An analyst's session: opens the published warehouse read-only, reports what it sees,
+# waits (on stdin, not on a clock) while a run publishes, then reads again on the SAME
+# connection.
+READER = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+def view():
+    n, latest = con.execute(
+        "SELECT count(*), arg_max(release_id, published_at) FROM meta.releases"
+    ).fetchone()
+    rows = con.execute("SELECT count(*) FROM indicators.ind01_organised_crime").fetchone()[0]
+    return f"{n} {latest} {rows}"
+print("BEFORE", view(), flush=True)
+sys.stdin.readline()
+print("AFTER", view(), flush=True)
+con.close()
+"""
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def first_line(self) -> str:
+        return self.out.splitlines()[0] if self.out.strip() else ""
+
+
+def environment(base: Path) -> dict[str, str]:
+    home = base / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EUDAP_", "DAGSTER_"))}
+    env.update(
+        EUDAP_DATA_DIR=str(base / "data"),
+        DAGSTER_HOME=str(home),
+        GX_ANALYTICS_ENABLED="False",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def eudap(env: dict[str, str], *args: str) -> Result:
+    proc = subprocess.run(
+        [str(EUDAP), *args],
+        env=env,
+        cwd=env["EUDAP_DATA_DIR"].rsplit("/", 1)[0],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def console_script() -> None:
+    if not EUDAP.exists():
+        pytest.skip(f"the console script {EUDAP} is not installed in this environment")
+
+
+@pytest.fixture(scope="module")
+def sample_dir() -> Path:
+    if not (SAMPLE_DIR / "MIRROR.json").exists():
+        pytest.skip(f"the sample mirror is missing: no {SAMPLE_DIR / 'MIRROR.json'}")
+    return SAMPLE_DIR
+
+
+@pytest.fixture(scope="module")
+def demo(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Result]:
+    env = environment(tmp_path_factory.mktemp("e2e_demo"))
+    return env, eudap(env, "demo")
+
+
+def published(env: dict[str, str]) -> Path:
+    return Path(env["EUDAP_DATA_DIR"]) / "warehouse" / "warehouse.duckdb"
+
+
+# --------------------------------------------------------------- without a warehouse
+def test_sql_without_a_warehouse_fails_with_a_clear_first_line(tmp_path: Path) -> None:
+    env = environment(tmp_path)
+    res = eudap(env, "sql", "select 1")
+    assert res.code != 0
+    assert res.first_line.startswith("FAILED:"), res.out
+    assert "no published warehouse" in res.first_line
+    assert "eudap demo" in res.first_line  # and says what to do
+    assert "Traceback" not in res.out + res.err
+
+
+def test_load_of_an_html_page_fails_with_a_clear_message(tmp_path: Path) -> None:
+    env = environment(tmp_path)
+    page = tmp_path / "crim_off_cat.tsv.gz"  # the name a user saved it under
+    page.write_text(HTML_PAGE, encoding="utf-8")
+    res = eudap(env, "load", "eurostat.crim_off_cat", str(page))
+    assert res.code != 0
+    assert res.first_line.startswith("FAILED: eurostat.crim_off_cat"), res.out
+    assert "HTML" in res.first_line
+    assert "Traceback" not in res.out + res.err
+    raw = Path(env["EUDAP_DATA_DIR"]) / "raw"
+    # refused: kept aside for inspection, never a snapshot
+    assert list((raw / "_rejected" / "eurostat" / "crim_off_cat").rglob("crim_off_cat*"))
+    assert not (raw / "eurostat" / "crim_off_cat").exists() or not list(
+        (raw / "eurostat" / "crim_off_cat").glob("2*")
+    )
+
+
+# ----------------------------------------------------------------------------- the demo
+def test_demo_builds_and_publishes_the_sample_warehouse(demo: tuple[dict, Result]) -> None:
+    env, res = demo
+    assert res.code == 0, res.out + res.err
+    ok = [line for line in res.out.splitlines() if line.startswith("OK:")]
+    assert ok, res.out
+    assert "SAMPLE" in ok[0]
+    with duckdb.connect(str(published(env)), read_only=True) as con:
+        tables = con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = 'indicators' ORDER BY 1"
+        ).fetchall()
+        assert len(tables) == 12
+        for (name,) in tables:
+            (rows,) = con.execute(f"SELECT count(*) FROM indicators.{name}").fetchone()
+            assert rows > 0, f"indicators.{name} is empty in the demo"
+
+
+def test_sql_prints_a_positive_count(demo: tuple[dict, Result]) -> None:
+    env, _ = demo
+    res = eudap(env, "sql", "select count(*) from indicators.ind01_organised_crime")
+    assert res.code == 0, res.out + res.err
+    count = int(res.out.strip().splitlines()[-1])
+    assert count > 0
+    with duckdb.connect(str(published(env)), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM indicators.ind01_organised_crime").fetchone() == (
+            count,
+        )
+
+
+def test_sql_error_is_reported_on_the_first_line(demo: tuple[dict, Result]) -> None:
+    env, _ = demo
+    res = eudap(env, "sql", "select * from indicators.no_such_table")
+    assert res.code != 0
+    assert res.first_line.startswith("FAILED:"), res.out
+    assert "no_such_table" in res.first_line
+
+
+def test_status_prints_the_release_and_every_dataset(demo: tuple[dict, Result]) -> None:
+    env, _ = demo
+    res = eudap(env, "status")
+    assert res.code == 0, res.out + res.err
+    with duckdb.connect(str(published(env)), read_only=True) as con:
+        (release,) = con.execute(
+            "SELECT release_id FROM meta.releases ORDER BY published_at DESC LIMIT 1"
+        ).fetchone()
+    assert release in res.first_line, res.out
+    lines = res.out.splitlines()
+    for ds_id in load_catalogue().datasets:
+        assert any(line.split()[:1] == [ds_id] for line in lines), f"{ds_id} not listed"
+
+
+# ------------------------------------------ an HTML page upstream, an analyst reading
+def test_html_upstream_fails_naming_the_dataset_while_a_reader_keeps_its_view(
+    demo: tuple[dict, Result], tmp_path: Path
+) -> None:
+    env, first = demo
+    assert first.code == 0, "the demo must have published first"
+    mirror = tmp_path / "mirror"
+    shutil.copytree(SAMPLE_DIR, mirror)
+    url = load_catalogue().dataset(HTML_DATASET).resolved_url()
+    assert url is not None
+    (mirror / mirror_key(url)).write_text(HTML_PAGE, encoding="utf-8")
+
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(published(env))],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        before = reader.stdout.readline().split()  # type: ignore[union-attr]
+        assert before[:1] == ["BEFORE"], (before, reader.stderr.read())  # type: ignore[union-attr]
+        res = eudap(env, "run", "--mirror", str(mirror))
+        out, err = reader.communicate("\n", timeout=TIMEOUT)
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+    after = out.split()
+    assert reader.returncode == 0, err
+
+    # the run: non-zero, and the FIRST line says which dataset and why
+    assert res.code != 0, res.out
+    assert res.first_line.startswith(f"FAILED: {HTML_DATASET} is stale"), res.out
+    assert "HTML" in res.first_line
+    # only that: no step failed (the open reader did not get in the way), and the
+    # release was still published from the last good snapshot
+    assert not [line for line in res.out.splitlines() if "step " in line], res.out
+    assert "Published release" in res.out and "anyway" in res.out
+    assert "Traceback" not in res.out + res.err
+
+    # the reader's open connection still sees the release it opened, consistently
+    assert after[:1] == ["AFTER"], out
+    assert after[1:] == before[1:], "the open connection's view changed under it"
+    # a new connection sees the new release
+    with duckdb.connect(str(published(env)), read_only=True) as con:
+        n, latest = con.execute(
+            "SELECT count(*), arg_max(release_id, published_at) FROM meta.releases"
+        ).fetchone()
+        state, reason = con.execute(
+            "SELECT state, reason FROM meta.release_datasets WHERE release_id = ? AND dataset = ?",
+            [latest, HTML_DATASET],
+        ).fetchone()
+    assert n == int(before[1]) + 1
+    assert latest != before[2]
+    assert state == "stale" and "HTML" in reason

@@ -1,0 +1,289 @@
+"""Unit tests for pipelines.publish: exports, report, release record, atomic swap, pruning.
+
+Every build is a real DuckDB file at `Paths.build_warehouse(release)` under tmp_path, made as
+a run makes it: `init_build`, the staging tables (crim_off_cat staged by `stage_dataset`
+from a snapshot store under tmp_path, the other datasets empty), the release_datasets row
+recorded by the staging asset's own function, indicator 1 and the trend tables.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.assets import record_release_dataset
+from pipelines.catalogue import Catalogue, load_catalogue
+from pipelines.fetch import Fetcher
+from pipelines.geo import GeoResolver
+from pipelines.indicators import build_indicator
+from pipelines.meta import init_build, published_snapshot
+from pipelines.publish import KEEP_EXPORTS, PublishError, prune_exports, publish_build
+from pipelines.settings import Paths
+from pipelines.snapshots import SnapshotStore
+from pipelines.stage import create_table, stage_dataset
+from pipelines.trends import build_trends
+
+CRIM = "eurostat.crim_off_cat"
+TSV_V1 = (
+    b"freq,iccs,unit,geo\\TIME_PERIOD\t2019 \t2020 \t2021 \n"
+    b"A,ICCS0601,NR,AT\t9 \t10 \t12 p\n"
+    b"A,ICCS0601,NR,BE\t6 \t7 \t: c\n"
+)
+TSV_V2 = TSV_V1.replace(b"\t12 p", b"\t13 ")
+
+
+@pytest.fixture(scope="module")
+def cat() -> Catalogue:
+    return load_catalogue()
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> Paths:
+    return Paths(tmp_path / "data")
+
+
+def make_build(
+    paths: Paths,
+    cat: Catalogue,
+    release_id: str,
+    tsv: bytes | None = TSV_V1,
+    *,
+    record: bool = True,
+    full: bool = True,
+) -> str:
+    """Write build-<release_id>.duckdb; returns the state crim_off_cat was staged with."""
+    store = SnapshotStore(paths.raw_dir)
+    if tsv is not None:
+        source = paths.data_dir / "incoming" / f"{release_id}.tsv"
+        source.parent.mkdir(parents=True, exist_ok=True)
+        source.write_bytes(tsv)
+        Fetcher(store).load_file(cat.dataset(CRIM), source)
+    build = paths.build_warehouse(release_id)
+    build.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(build))
+    try:
+        init_build(con, cat, store, paths)
+        for ds in cat.datasets.values():
+            create_table(con, ds.table, ds)
+        result = stage_dataset(
+            con,
+            cat.dataset(CRIM),
+            store.snapshots(CRIM),
+            GeoResolver(cat.geo),
+            published_sha=published_snapshot(con, CRIM),
+            fetch_problem=None,
+        )
+        if record:
+            record_release_dataset(con, release_id, result)
+        if full:
+            build_indicator(con, cat.indicators[1])
+            build_trends(con, cat)
+    finally:
+        con.close()
+    return result.state
+
+
+def read_only(path: Path) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(path), read_only=True)
+
+
+def releases(path: Path) -> list[tuple]:
+    con = read_only(path)
+    try:
+        return con.execute(
+            "SELECT release_id, datasets, datasets_fresh, datasets_unchanged, summary, "
+            "published_at IS NOT NULL FROM meta.releases ORDER BY built_at"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def test_first_publish_swaps_in_the_build_with_exports_report_and_release_row(
+    cat: Catalogue, paths: Paths
+) -> None:
+    assert make_build(paths, cat, "r1") == "fresh"
+    build = paths.build_warehouse("r1")
+
+    release = publish_build(paths, "r1", cat)
+
+    assert release.release_id == "r1"
+    assert release.warehouse == paths.published_warehouse
+    assert paths.published_warehouse.is_file()
+    assert not build.exists()  # renamed, not copied
+    assert not paths.previous_warehouse.exists()  # nothing was published before
+    assert release.states == {CRIM: "fresh"}
+    assert release.summary == "1 fresh"
+    assert releases(paths.published_warehouse) == [("r1", 1, 1, 0, "1 fresh", True)]
+
+    current = paths.exports_dir / "current"
+    assert current.is_symlink() and os.readlink(current) == "r1"
+    assert current.resolve() == release.exports == paths.exports_dir / "r1"
+    files = {p.name for p in release.exports.iterdir()}
+    for name in (
+        "indicators.ind01_organised_crime.parquet",
+        "indicators.ind01_organised_crime.csv",
+        "trends.series.parquet",
+        "trends.assessment.parquet",
+        "meta.releases.parquet",
+        "meta.release_datasets.parquet",
+        "report.html",
+        "release.json",
+    ):
+        assert name in files, name
+    assert not any(n.startswith("staging.") for n in files)  # staging is not published
+    exported = duckdb.sql(
+        f"SELECT measure, geo, period, value FROM "
+        f"'{release.exports / 'indicators.ind01_organised_crime.parquet'}' "
+        "WHERE geo = 'AT' ORDER BY period"
+    ).fetchall()
+    assert exported == [
+        ("drug_law_offences", "AT", 2019, 9.0),
+        ("drug_law_offences", "AT", 2020, 10.0),
+        ("drug_law_offences", "AT", 2021, 12.0),
+    ]
+    html = (release.exports / "report.html").read_text(encoding="utf-8")
+    assert "r1" in html and CRIM in html
+    assert json.loads((release.exports / "release.json").read_text()) == {
+        "release_id": "r1",
+        "datasets": {CRIM: "fresh"},
+        "summary": "1 fresh",
+    }
+    con = read_only(paths.published_warehouse)
+    try:
+        comment = con.execute(
+            "SELECT comment FROM duckdb_tables() WHERE table_name = 'ind01_organised_crime'"
+        ).fetchone()[0]
+        leftovers = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '\\_candidate%' ESCAPE '\\'"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert comment.startswith("Indicator 1: ") and "Source: Eurostat, crim_off_cat" in comment
+    assert leftovers == 0
+
+
+def test_second_publish_keeps_the_first_as_previous(cat: Catalogue, paths: Paths) -> None:
+    make_build(paths, cat, "r1")
+    publish_build(paths, "r1", cat)
+    first_bytes = paths.published_warehouse.read_bytes()
+
+    # The same snapshot again: unchanged against the published release.
+    assert make_build(paths, cat, "r2", tsv=None) == "unchanged"
+    release = publish_build(paths, "r2", cat)
+
+    assert paths.previous_warehouse.read_bytes() == first_bytes
+    assert releases(paths.previous_warehouse) == [("r1", 1, 1, 0, "1 fresh", True)]
+    # The release history travels with every build (append-only).
+    assert releases(paths.published_warehouse) == [
+        ("r1", 1, 1, 0, "1 fresh", True),
+        ("r2", 1, 0, 1, "1 unchanged", True),
+    ]
+    assert release.states == {CRIM: "unchanged"}
+    assert os.readlink(paths.exports_dir / "current") == "r2"
+    assert (paths.exports_dir / "r1").is_dir()  # older exports are kept (up to the limit)
+    assert not any(p.name.startswith(".") for p in paths.warehouse_dir.iterdir())
+
+
+def test_publishing_a_missing_build_changes_nothing(cat: Catalogue, paths: Paths) -> None:
+    make_build(paths, cat, "r1")
+    publish_build(paths, "r1", cat)
+    before = paths.published_warehouse.read_bytes()
+
+    with pytest.raises(PublishError, match="no build file") as info:
+        publish_build(paths, "never-built", cat)
+
+    assert str(paths.build_warehouse("never-built")) in str(info.value)
+    assert paths.published_warehouse.read_bytes() == before
+    assert not paths.previous_warehouse.exists()
+    assert os.readlink(paths.exports_dir / "current") == "r1"
+    assert not (paths.exports_dir / "never-built").exists()
+
+
+def test_a_build_without_staged_datasets_is_refused(cat: Catalogue, paths: Paths) -> None:
+    make_build(paths, cat, "r1")
+    publish_build(paths, "r1", cat)
+    before = paths.published_warehouse.read_bytes()
+    make_build(paths, cat, "r2", tsv=TSV_V2, record=False)
+
+    with pytest.raises(PublishError, match="build r2 records no dataset"):
+        publish_build(paths, "r2", cat)
+
+    assert paths.published_warehouse.read_bytes() == before
+    assert not paths.previous_warehouse.exists()
+    assert paths.build_warehouse("r2").exists()  # left for inspection, not published
+    assert os.readlink(paths.exports_dir / "current") == "r1"
+    assert not (paths.exports_dir / "r2").exists()
+
+
+def test_an_open_reader_keeps_its_consistent_view_across_the_swap(
+    cat: Catalogue, paths: Paths
+) -> None:
+    make_build(paths, cat, "r1")
+    publish_build(paths, "r1", cat)
+    reader = read_only(paths.published_warehouse)
+    query = (
+        "SELECT (SELECT list(release_id ORDER BY release_id) FROM meta.releases), "
+        "(SELECT list(value ORDER BY geo, period) FROM indicators.ind01_organised_crime)"
+    )
+    try:
+        seen_before = reader.execute(query).fetchone()
+        assert seen_before[0] == ["r1"]
+
+        make_build(paths, cat, "r2", tsv=TSV_V2)
+        publish_build(paths, "r2", cat)
+
+        assert reader.execute(query).fetchone() == seen_before
+        assert reader.execute("SELECT count(*) FROM trends.series").fetchone()[0] > 0
+    finally:
+        reader.close()
+    after = read_only(paths.published_warehouse)
+    try:
+        releases_now, values_now = after.execute(query).fetchone()
+    finally:
+        after.close()
+    assert releases_now == ["r1", "r2"]
+    assert 13.0 in values_now and 12.0 not in values_now
+
+
+def test_prune_keeps_the_newest_export_folders(tmp_path: Path) -> None:
+    folder = tmp_path / "exports"
+    for i in range(8):
+        (folder / f"release-{i}").mkdir(parents=True)
+        (folder / f"release-{i}" / "report.html").write_text("x")
+        os.utime(folder / f"release-{i}", (1_700_000_000 + i, 1_700_000_000 + i))
+    (folder / "current").symlink_to("release-7")
+
+    prune_exports(folder, keep=5)
+
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "current",
+        "release-3",
+        "release-4",
+        "release-5",
+        "release-6",
+        "release-7",
+    ]
+    assert (folder / "current").resolve() == folder / "release-7"
+
+
+def test_publishing_prunes_all_but_the_last_exports(cat: Catalogue, paths: Paths) -> None:
+    assert KEEP_EXPORTS == 5
+    published = []
+    for i in range(KEEP_EXPORTS + 2):
+        release_id = f"r{i}"
+        make_build(paths, cat, release_id, tsv=TSV_V1 if i % 2 == 0 else TSV_V2, full=False)
+        publish_build(paths, release_id, cat)
+        published.append(release_id)
+        # Give the folder a distinct age in the past, so "newest" is decided by the order of
+        # the releases and not by the file system's timestamp resolution.
+        stamp = 1_700_000_000 + i
+        os.utime(paths.exports_dir / release_id, (stamp, stamp))
+
+    kept = sorted(p.name for p in paths.exports_dir.iterdir() if p.is_dir() and not p.is_symlink())
+    assert kept == sorted(published[-KEEP_EXPORTS:])
+    assert os.readlink(paths.exports_dir / "current") == published[-1]
+    assert len(releases(paths.published_warehouse)) == KEEP_EXPORTS + 2
