@@ -215,21 +215,12 @@ class Fetcher:
         self._requests = 0
         if not path.is_file():
             raise FetchError(f"{ds.id}: {path} is not a file")
-        tmp = self._temp_for(ds)
-        digest, size = _copy_hashing(path, tmp, ds)
-        return self._admit(
+        return self._admit_copy(
             ds,
-            tmp,
-            digest,
-            size,
+            path,
             file_name=path.name if ds.collection else ds.file_name,
             origin=origin,
             url=None,
-            final_url=path.resolve().as_uri(),
-            status=None,
-            etag=None,
-            last_modified=None,
-            content_type=None,
             sample=False,
             extra={"loaded_from": str(path.resolve())},
         )
@@ -268,6 +259,27 @@ class Fetcher:
         path = path or Path(self.mirror.resolve(url))
         if not path.is_file():
             raise FetchError(f"{ds.id}: not in the mirror: {path} (for {url})")
+        return self._admit_copy(
+            ds,
+            path,
+            file_name=file_name,
+            origin="mirror",
+            url=url,
+            sample=self.mirror.is_sample(self.session),
+        )
+
+    def _admit_copy(
+        self,
+        ds: Dataset,
+        path: Path,
+        *,
+        file_name: str,
+        origin: str,
+        url: str | None,
+        sample: bool,
+        extra: dict[str, object] | None = None,
+    ) -> FetchOutcome:
+        """Copy a local file into the store (hashing as it goes), with a download's checks."""
         tmp = self._temp_for(ds)
         digest, size = _copy_hashing(path, tmp, ds)
         return self._admit(
@@ -276,14 +288,15 @@ class Fetcher:
             digest,
             size,
             file_name=file_name,
-            origin="mirror",
+            origin=origin,
             url=url,
             final_url=path.resolve().as_uri(),
             status=None,
             etag=None,
             last_modified=None,
             content_type=None,
-            sample=self.mirror.is_sample(self.session),
+            sample=sample,
+            extra=extra,
         )
 
     def _from_http(

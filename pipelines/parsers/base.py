@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,9 +102,12 @@ def open_text(path: Path, encoding: str | None = None) -> TextIO:
     return io.TextIOWrapper(open_binary(path), encoding=enc, newline=None)
 
 
+# A published number: optional sign, digits with an optional decimal part, optional exponent
+# ("15.53", "3e+05", "32.799999999999997"). Stricter than float(), which also takes "nan",
+# "inf" and "1_000".
+NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
 def parse_number(text: str) -> float | None:
-    """Parse a published number ("15.53", "3e+05", "32.799999999999997"); None if not one."""
-    try:
-        return float(text)
-    except ValueError:
-        return None
+    """The float a strictly numeric text holds, else None."""
+    return float(text) if NUMBER_RE.fullmatch(text) else None

@@ -69,8 +69,9 @@ from pipelines.parsers.base import (
     VALUE_TEXT,
     ParsedFile,
     ParseError,
+    parse_number,
 )
-from pipelines.parsers.tabular_csv import compile_regex, parse_strict_number
+from pipelines.parsers.tabular_csv import compile_regex
 
 DIMENSIONS: list[str] = ["country", "subnational", "study", "column"]
 LAYOUT_YEARS = "years_as_columns"
@@ -400,7 +401,7 @@ def _rows(
             if isinstance(cell, int | float) and not isinstance(cell, bool):
                 number: float | None = float(cell)
             else:
-                number = parse_strict_number(text)
+                number = parse_number(text)
             yield {
                 "country": country,
                 "subnational": subnational,

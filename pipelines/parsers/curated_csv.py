@@ -46,8 +46,8 @@ from pipelines.parsers.base import (
     ParseError,
     detect_encoding,
     open_text,
+    parse_number,
 )
-from pipelines.parsers.tabular_csv import parse_strict_number
 
 COLUMNS: tuple[str, ...] = (
     "indicator_id",
@@ -213,7 +213,7 @@ def validate_row(cells: Mapping[str, str], file: Path | str, line: int) -> dict[
     indicator = cells["indicator_id"]
     if not indicator.isdigit() or int(indicator) not in INDICATORS:
         raise ParseError(file, RULE_INDICATOR, f"{indicator!r} is not an integer 1-12", line)
-    value = parse_strict_number(cells["value"])
+    value = parse_number(cells["value"])
     if value is None:
         raise ParseError(
             file,

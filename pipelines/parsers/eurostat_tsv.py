@@ -26,7 +26,6 @@ The file is streamed line by line: `parse` reads only the header, `rows` reopens
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from pipelines.parsers.base import (
     ParseError,
     detect_encoding,
     open_text,
+    parse_number,
 )
 
 # Single letters of ESTAT/OBS_FLAG (b break, c confidential, d definition differs, e estimated,
@@ -52,7 +52,6 @@ FLAG_LETTERS = frozenset("bcdefnpsuz") | frozenset("ir")
 MISSING = ":"
 # A published number: optional sign, digits with an optional decimal part, optional exponent.
 # Stricter than float(), which also takes "nan", "inf" and "1_000".
-NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 RULE_NOT_TSV = "not a Eurostat TSV"
 RULE_HEADER = "header time separator"
@@ -60,11 +59,6 @@ RULE_CELLS = "cell count"
 RULE_KEY = "series key"
 RULE_VALUE = "non-numeric value"
 RULE_FLAG = "unknown flag"
-
-
-def parse_number(text: str) -> float | None:
-    """Return the float a strictly numeric cell holds, else None."""
-    return float(text) if NUMBER_RE.fullmatch(text) else None
 
 
 def split_cell(cell: str) -> tuple[str, str]:

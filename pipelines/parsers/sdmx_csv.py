@@ -43,8 +43,8 @@ from pipelines.parsers.base import (
     ParseError,
     detect_encoding,
     open_text,
+    parse_number,
 )
-from pipelines.parsers.eurostat_tsv import parse_number
 
 TIME_PERIOD = "TIME_PERIOD"
 OBS_VALUE = "OBS_VALUE"

@@ -75,15 +75,13 @@ from pipelines.parsers.base import (
     ParseError,
     detect_encoding,
     open_text,
+    parse_number,
 )
 
 DEFAULT_MISSING: tuple[str, ...] = ("", "NA", "N/A", "n/a", "..", "‒", "–", "—", "-")
 DELIMITERS: tuple[str, ...] = (",", ";", "\t")
 MELT_TO_PERIOD = "period"
 
-# A published number: optional sign, digits with an optional decimal part, optional exponent.
-# Stricter than float(), which also takes "nan", "inf" and "1_000".
-NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
 
 RULE_OPTIONS = "invalid options"
@@ -92,11 +90,6 @@ RULE_CELLS = "cell count"
 RULE_VALUE = "non-numeric value"
 RULE_DIMENSIONS = "missing dimensions"
 RULE_EMPTY = "empty file"
-
-
-def parse_strict_number(text: str) -> float | None:
-    """Return the float a strictly numeric text holds (`"3e+05"` -> 300000.0), else None."""
-    return float(text) if NUMBER_RE.fullmatch(text) else None
 
 
 def compile_regex(pattern: str) -> re.Pattern[str]:
@@ -393,7 +386,7 @@ def _rows(
                 text = record[column.index].strip()
                 if text in missing:
                     continue
-                number = parse_strict_number(text)
+                number = parse_number(text)
                 if number is None and text not in text_values:
                     raise ParseError(
                         path, RULE_VALUE, f"column {column.header!r} holds {text!r}", line=line

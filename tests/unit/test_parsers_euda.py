@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from pipelines.parsers import tabular_csv
-from pipelines.parsers.base import ROW_KEYS, ParseError
-from pipelines.parsers.tabular_csv import parse, parse_strict_number, repair_mojibake, slug
+from pipelines.parsers.base import ROW_KEYS, ParseError, parse_number
+from pipelines.parsers.tabular_csv import parse, repair_mojibake, slug
 
 WW_HEADER = (
     '"Year","Metabolite","Site ID","Country","City","Wednesday","Thursday","Friday",'
@@ -98,8 +98,8 @@ def test_slug(header: str, label: str) -> None:
         ("", None),
     ],
 )
-def test_parse_strict_number(text: str, number: float | None) -> None:
-    assert parse_strict_number(text) == number
+def test_parse_number(text: str, number: float | None) -> None:
+    assert parse_number(text) == number
 
 
 def test_repair_mojibake() -> None:
