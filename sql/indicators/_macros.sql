@@ -71,3 +71,32 @@ WHERE CAST(indicator_id AS INTEGER) = n
   AND period IS NOT NULL
   -- a survey's sample size is not a value of the table's measure
   AND lower(coalesce("column", '')) <> 'sample size';
+
+-- Police-recorded offences (Eurostat crim_off_cat) with the measure names indicators 1 and 3
+-- use: NR = number ('count'), P_HTHAB = per hundred thousand inhabitants ('_rate').
+CREATE OR REPLACE MACRO crime_offence_rows() AS TABLE
+SELECT
+    CASE iccs
+        WHEN 'ICCS0601' THEN 'drug_law_offences'
+        WHEN 'ICCS0101' THEN 'homicide'
+        WHEN 'ICCS07041' THEN 'money_laundering_offences'
+    END || CASE unit WHEN 'P_HTHAB' THEN '_rate' ELSE '' END AS measure,
+    geo,
+    geo_level,
+    CAST(period AS INTEGER) AS period,
+    NULL AS substance,
+    NULL AS sex,
+    NULL AS age,
+    NULL AS breakdown,
+    value,
+    value_text,
+    CASE unit WHEN 'NR' THEN 'count' WHEN 'P_HTHAB' THEN 'per 100 000 inhabitants' END AS unit,
+    flags,
+    note,
+    source_dataset,
+    snapshot_sha256,
+    line AS source_line
+FROM staging.eurostat_crim_off_cat
+WHERE freq = 'A'
+  AND iccs IN ('ICCS0601', 'ICCS0101', 'ICCS07041')
+  AND unit IN ('NR', 'P_HTHAB');
