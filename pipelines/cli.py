@@ -103,8 +103,13 @@ def execute(
         keys = [k for k in keys if k.path[0] != "raw" or k in wanted]
     started = datetime.now(UTC).isoformat(timespec="seconds")
     inst = instance or DagsterInstance.get()
+    log_level = os.environ.get("EUDAP_LOG_LEVEL", "WARNING").upper()
     result = job.execute_in_process(
-        instance=inst, asset_selection=keys, raise_on_error=False, tags={"eudap/mode": mode}
+        instance=inst,
+        asset_selection=keys,
+        raise_on_error=False,
+        tags={"eudap/mode": mode},
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )
     report = RunReport(run_id=result.run_id, started_at=started, mode=mode)
     _collect(report, result)
@@ -187,11 +192,12 @@ def print_report(report: RunReport) -> int:
 
 # -- commands ---------------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
+    status = print_report(execute("demo", mirror=str(SAMPLE_MIRROR_DIR)))
     print(
-        f"Demo: building the warehouse from the bundled SAMPLE mirror {SAMPLE_MIRROR_DIR} "
-        "(synthetic data, no network)."
+        f"Built from the bundled SAMPLE mirror {SAMPLE_MIRROR_DIR}: synthetic data, no "
+        "network; every table marks it (is_sample)."
     )
-    return print_report(execute("demo", mirror=str(SAMPLE_MIRROR_DIR)))
+    return status
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -122,6 +122,32 @@ def eurostat_tsv(
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+def sdmx_csv(
+    dataflow: str, dims: list[str], periods: list[str], series: dict[tuple[str, ...], list[Cell]]
+) -> bytes:
+    """The SDMX 2.1 SDMX-CSV answer (codes variant, with CONF_STATUS): one observation a row,
+    CRLF; cells with neither a value nor a flag are left out, as the API does."""
+    header = [
+        "DATAFLOW",
+        "LAST UPDATE",
+        *dims,
+        "TIME_PERIOD",
+        "OBS_VALUE",
+        "OBS_FLAG",
+        "CONF_STATUS",
+    ]
+    lines = [",".join(header)]
+    for key in sorted(series):
+        for period, (value, flags) in zip(periods, series[key], strict=True):
+            if value is None and not flags:
+                continue
+            obs = "" if value is None else str(value)
+            lines.append(
+                ",".join([dataflow, "15/05/25 23:00:00", *key, period, obs, flags or "", "F"])
+            )
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+
+
 def _codes(ds: Dataset, geo: str, **codes: str) -> tuple[str, ...]:
     """A series key in the dataset's dimension order (filters give single-valued codes)."""
     out = []
@@ -189,7 +215,8 @@ def gen_crim_off_cat(ds: Dataset, url: str) -> bytes:
 
 
 def _gz_name(ds: Dataset) -> str:
-    return f"SYNTHETIC-SAMPLE_{ds.name}.tsv"
+    extension = {"sdmx_csv": "csv"}.get(ds.format, "tsv")
+    return f"SYNTHETIC-SAMPLE_{ds.name}.{extension}"
 
 
 def _deaths(ds_id: str, geos: list[str], years: list[int]) -> dict[str, dict[str, dict[int, int]]]:
@@ -267,7 +294,8 @@ def gen_hlth_cd_asdr2(ds: Dataset, url: str) -> bytes:
                 cells.append((num(rate), flags))
             series[_codes(ds, geo, sex=sex)] = cells
     periods = [str(y) for y in CAUSE_OF_DEATH_YEARS]
-    return gzipped(eurostat_tsv(ds.dimensions, periods, series), _gz_name(ds))
+    body = sdmx_csv("ESTAT:HLTH_CD_ASDR2(1.0)", ds.dimensions, periods, series)
+    return gzipped(body, _gz_name(ds))
 
 
 def gen_sdg_16_20(ds: Dataset, url: str) -> bytes:

@@ -40,10 +40,13 @@ def drift_text(text: str) -> tuple[str, str]:
     i = next(n for n, line in enumerate(lines) if not line.startswith("#"))
     header = lines[i]
     sep = "\t" if "\t" in header else ","
-    first = header.split(sep, 1)[0]
+    cells = header.split(sep)
+    first = cells[0]
     bare = first.lstrip("\ufeff").strip('"')
     if ds_is_eurostat_key(first):
         bare = first.split(",", 1)[0]
+    if "LAST UPDATE" in cells:  # SDMX-CSV: DATAFLOW and LAST UPDATE are not dimensions
+        bare = cells[cells.index("LAST UPDATE") + 1]
     lines[i] = header.replace(bare, f"{bare}_renamed", 1)
     return "".join(lines), bare
 
