@@ -268,7 +268,19 @@ class Catalogue:
             for ds_id in ind.datasets:
                 if ds_id not in self.datasets:
                     raise CatalogueError(f"{path}: datasets: unknown dataset {ds_id!r}")
+                if ind.number not in self.datasets[ds_id].indicators:
+                    raise CatalogueError(
+                        f"{path}: datasets: {ds_id} does not list indicator {ind.number} "
+                        f"in its `indicators` (assets/datasets/{ds_id}.yaml)"
+                    )
             self.indicators[ind.number] = ind
+        for ds in self.datasets.values():
+            for number in ds.indicators:
+                if number in self.indicators and ds.id not in self.indicators[number].datasets:
+                    raise CatalogueError(
+                        f"{root / 'datasets' / (ds.id + '.yaml')}: indicators: indicator "
+                        f"{number} does not list {ds.id} among its datasets"
+                    )
         ref = root / "reference"
         geo_path = ref / "geo.yaml"
         self.geo: list[GeoEntry] = [

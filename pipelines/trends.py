@@ -344,9 +344,12 @@ def build_assessment(
 
 WASTEWATER_QUERY = """
     SELECT w.site_id, w.city, w.geo AS country, w.substance, CAST(w.period AS INTEGER) AS year,
-           w.value, w.flags, w.source_dataset, w.snapshot_sha256
+           w.value, w.flags, w.source_dataset, w.snapshot_sha256,
+           s.value AS population_served
     FROM staging.euda_wastewater AS w
     JOIN meta.geo AS g ON g.geo = w.geo
+    LEFT JOIN staging.euda_wastewater_sites AS s
+           ON s.site_id = w.site_id AND s.attribute = 'population'
     WHERE w.statistic = 'daily_mean' AND (g.eu27 OR w.geo IN ('NO', 'TR'))
     ORDER BY w.site_id, w.substance, year
 """
@@ -366,6 +369,7 @@ def build_wastewater_change(con: duckdb.DuckDBPyConnection, cat: Catalogue) -> l
         "flags",
         "source_dataset",
         "snapshot_sha256",
+        "population_served",
     ]
     records = [dict(zip(cols, r, strict=True)) for r in rows]
     by_key = {(r["site_id"], r["substance"], r["year"]): r["value"] for r in records}

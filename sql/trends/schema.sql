@@ -102,6 +102,7 @@ CREATE OR REPLACE TABLE trends.wastewater_city_change (
     previous_value DOUBLE,
     change_pct DOUBLE,                 -- NULL when no previous data or the previous value is 0
     change_class VARCHAR NOT NULL,     -- increase | stable (within +/-10 %) | decrease | no previous data
+    population_served DOUBLE,          -- from the release's site table (same release: same site IDs)
     flags VARCHAR,
     source_dataset VARCHAR NOT NULL,
     snapshot_sha256 VARCHAR NOT NULL

@@ -152,6 +152,9 @@ WASTEWATER = [
 def fill_wastewater(con: duckdb.DuckDBPyConnection, cat: Catalogue) -> None:
     ds = cat.dataset("euda.wastewater")
     create_table(con, ds.table, ds)
+    # every build has the site table; empty here, so population_served stays NULL
+    sites = cat.dataset("euda.wastewater_sites")
+    create_table(con, sites.table, sites)
     for line, (site, city, geo, substance, statistic, year, value, flags) in enumerate(
         WASTEWATER, start=2
     ):
