@@ -244,3 +244,20 @@ def test_unquoted_norway_code_in_geo_yaml_is_refused(tmp_path: Path):
         Catalogue(root)
     message = str(exc.value)
     assert str(geo) in message and "(entry " in message and "code:" in message
+
+
+def test_a_dataset_must_list_the_indicators_that_use_it(tmp_path: Path):
+    root = make_catalogue_dir(
+        tmp_path / "cat",
+        datasets={"testsrc.sample.yaml": dataset_fields(indicators=[2])},
+    )
+    with pytest.raises(CatalogueError, match="does not list indicator 1"):
+        Catalogue(root)
+
+
+def test_an_indicator_must_list_the_datasets_that_claim_it(tmp_path: Path):
+    root = make_catalogue_dir(
+        tmp_path / "cat", indicators={"ind01.yaml": indicator_fields(datasets=[])}
+    )
+    with pytest.raises(CatalogueError, match="does not list testsrc.sample"):
+        Catalogue(root)
