@@ -36,6 +36,7 @@ from pipelines import publish as publishing
 from pipelines import trends as trend_tables
 from pipelines.catalogue import Catalogue, Dataset, Indicator
 from pipelines.checks import ValidationReport
+from pipelines.fetch import FetchOutcome
 from pipelines.geo import GeoResolver
 from pipelines.meta import fetch_problem, init_build, published_snapshot, run_sql_file
 from pipelines.resources import EudapResource
@@ -124,11 +125,16 @@ def _raw_asset(ds: Dataset) -> AssetsDefinition:
         ],
     )
     def _fetch(context: AssetExecutionContext, eudap: EudapResource):
-        fetcher = eudap.fetcher()
-        if ds.local_file:
-            outcomes = [fetcher.fetch_local(ds, PROJECT_ROOT / ds.local_file)]
-        else:
-            outcomes = fetcher.fetch(ds)
+        try:
+            fetcher = eudap.fetcher()
+            if ds.local_file:
+                outcomes = [fetcher.fetch_local(ds, PROJECT_ROOT / ds.local_file)]
+            else:
+                outcomes = fetcher.fetch(ds)
+        except Exception as exc:  # noqa: BLE001 - one dataset's download never stops the run
+            where = ds.resolved_url() or ds.local_file or ds.id
+            reason = f"{ds.id}: download failed: {type(exc).__name__}: {exc}"
+            outcomes = [FetchOutcome(ds.id, "failed", None, reason, str(where), 0)]
         with eudap.build(build_id(context)) as con:
             run_sql_file(con, "meta/schema.sql")
             now = datetime.now(UTC).replace(tzinfo=None)
@@ -233,12 +239,13 @@ def _staging_asset(cat: Catalogue, ds: Dataset) -> AssetsDefinition:
                 geo,
                 published_sha=published_snapshot(con, ds.id),
                 fetch_problem=fetch_problem(con, ds.id),
+                allow_sample=eudap.sample_run(),
             )
             record_release_dataset(con, build_id(context), result)
             report = result.report or validate_table(con, ds.table, ds.table)
             table_preview = preview(con, ds.table)
         if result.state in ("stale", "missing"):
-            context.log.error(f"{ds.id}: {result.state}: {result.reason}")
+            context.log.warning(f"{ds.id}: {result.state}: {result.reason}")
         snap = result.snapshot
         yield MaterializeResult(
             metadata={

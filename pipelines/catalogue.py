@@ -64,6 +64,9 @@ class Dataset(_Strict):
     local_file: str | None = None  # curated inputs kept in the repository
     edition: str | None = None  # the publisher's edition/release the URL belongs to
     default_period: str | None = None  # period of rows whose file gives none (reference year)
+    # A file with no observation is refused (a filter that matched nothing, a truncated
+    # export) unless the dataset may legitimately be empty (a curated file awaiting rows).
+    allow_empty: bool = False
     format: str
     file_name: str
     licence: str

@@ -103,7 +103,7 @@ def execute(
         keys = [k for k in keys if k.path[0] != "raw" or k in wanted]
     started = datetime.now(UTC).isoformat(timespec="seconds")
     inst = instance or DagsterInstance.get()
-    log_level = os.environ.get("EUDAP_LOG_LEVEL", "WARNING").upper()
+    log_level = os.environ.get("EUDAP_LOG_LEVEL", "ERROR").upper()
     result = job.execute_in_process(
         instance=inst,
         asset_selection=keys,

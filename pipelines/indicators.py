@@ -97,6 +97,14 @@ def build_indicator(con: duckdb.DuckDBPyConnection, ind: Indicator) -> int:
             f"{path}: returns columns {found}; expected {wanted} "
             f"(missing {missing}, unexpected {extra})"
         )
+    try:
+        _create(con, ind, body)
+    except duckdb.Error as exc:
+        raise IndicatorSQLError(f"{path}: building {ind.table} failed: {exc}") from exc
+    return con.execute(f"SELECT count(*) FROM {ind.table}").fetchone()[0]
+
+
+def _create(con: duckdb.DuckDBPyConnection, ind: Indicator, body: str) -> None:
     casts = ",\n       ".join(f"CAST(q.{c} AS {t}) AS {c}" for c, t in SQL_COLUMNS)
     con.execute(f"""
         CREATE OR REPLACE TABLE {ind.table} AS
@@ -106,8 +114,11 @@ def build_indicator(con: duckdb.DuckDBPyConnection, ind: Indicator) -> int:
                COALESCE(s.sample, FALSE) AS is_sample,
                'published' AS value_origin
         FROM ({body}) AS q
-        LEFT JOIN meta.snapshots AS s
-               ON s.sha256 = q.snapshot_sha256 AND s.dataset = q.source_dataset
+        -- The same content can be snapshotted more than once (A, B, then A again): one row
+        -- per content, with the latest fetch (staging uses the newest snapshot).
+        LEFT JOIN (
+            SELECT dataset, sha256, max(fetched_at) AS fetched_at, bool_or(sample) AS sample
+            FROM meta.snapshots GROUP BY dataset, sha256
+        ) AS s ON s.sha256 = q.snapshot_sha256 AND s.dataset = q.source_dataset
         ORDER BY measure, geo, period, substance, sex, age, breakdown
     """)
-    return con.execute(f"SELECT count(*) FROM {ind.table}").fetchone()[0]

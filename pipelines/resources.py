@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import requests
 from dagster import ConfigurableResource
 
 from pipelines.catalogue import Catalogue, load_catalogue
@@ -44,6 +45,14 @@ class EudapResource(ConfigurableResource):  # type: ignore[misc]
     def fetcher(self) -> Fetcher:
         location = self.mirror or os.environ.get("EUDAP_MIRROR", "")
         return Fetcher(self.store(), Mirror(location) if location else None)
+
+    def sample_run(self) -> bool:
+        """Whether this run is fed by a sample mirror (the demo): only then may sample
+        snapshots be staged."""
+        location = self.mirror or os.environ.get("EUDAP_MIRROR", "")
+        if not location:
+            return False
+        return Mirror(location).is_sample(requests.Session())
 
     @contextlib.contextmanager
     def build(self, build_id: str) -> Iterator[duckdb.DuckDBPyConnection]:

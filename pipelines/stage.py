@@ -202,13 +202,19 @@ def stage_dataset(
     *,
     published_sha: str | None,
     fetch_problem: str | None,
+    allow_sample: bool = True,
 ) -> StageResult:
     """Stage the newest snapshot that passes the gate; quarantine the ones that do not.
 
     For a collection, the newest passing snapshot of every member table is staged.
     `snapshots` newest first; `published_sha` is the (newest) snapshot the published
-    release used; `fetch_problem` is why this run's download failed, if it did.
+    release used; `fetch_problem` is why this run's download failed, if it did. Without
+    `allow_sample` (any run not fed by a sample mirror), sample snapshots are never used:
+    a live release never falls back on synthetic data.
     """
+    sample_only = [s for s in snapshots if s.meta.sample]
+    if not allow_sample:
+        snapshots = [s for s in snapshots if not s.meta.sample]
     # A collection's members are first staged together and validated once (the common case:
     # every member passes); only when that fails is each member validated on its own, so
     # that the failing member, and only it, is quarantined.
@@ -219,7 +225,12 @@ def stage_dataset(
     if fetch_problem:
         reasons.insert(0, f"download failed: {fetch_problem}")
     if not used:
-        if not snapshots:
+        if not snapshots and sample_only:
+            reasons.append(
+                f"only sample snapshots ({len(sample_only)}): a run that is not fed "
+                "by a sample mirror never publishes sample data"
+            )
+        elif not snapshots:
             reasons.append("no snapshot in the store")
         return StageResult(ds.id, "missing", None, 0, "; ".join(reasons), quarantined, None)
     if reasons:
@@ -266,6 +277,14 @@ def _stage_members(
             rows, member = load_snapshot(con, candidate, ds, snap, geo)
             if member in members:
                 continue  # an older version of a member table already staged
+            if rows == 0 and not ds.allow_empty:
+                raise ParseError(
+                    snap.path,
+                    "no observations",
+                    "the file holds no value (a filter that matched nothing, or "
+                    "a truncated export); set allow_empty in the catalogue if "
+                    "that is expected",
+                )
             report = validate_table(con, candidate, ds.table) if each else None
         except (ParseError, SnapshotError) as exc:
             quarantined.append(_quarantine_entry(snap, str(exc)))

@@ -13,11 +13,11 @@ store, changing the served files between runs; each test reads what one step rec
    euda.edr_gps_current, and a crim_off_cat TSV with an unknown geo code `ZZ` (sniffing
    passes, its staging gate fails): both stale with their reasons, the rest unchanged, the
    release published from the last good snapshots;
-4. upstream fixes the HTML page, but crim_off_cat gains a 1975 column: that passes the
-   staging gate and fails the blocking indicator gate of ind01 (period outside the
-   monitoring horizon). Indicator-level failures are not pinned on one dataset: nothing
-   is published and the published warehouse stays byte-identical. (This relies on the
-   staging suite of crim_off_cat not checking the horizon; the test says so if it does.)
+4. upstream fixes both, but the mirror now stands in for the curated ESPAD file with a row
+   for indicator 1 that duplicates a Eurostat observation (AT drug offences): each dataset
+   passes its own staging gate, and ind01's blocking gate (one value per series key and
+   period) fails. A conflict between datasets is not pinned on one of them: nothing is
+   published and the published warehouse stays byte-identical.
 
 Expected figures are read from the sample files here, independently of the parsers.
 Over HTTP the mirror's `repository/` stand-ins for curated files are not used (only a
@@ -96,6 +96,15 @@ def mirror_file(mirror: Path, cat: Catalogue, ds_id: str) -> Path:
 
 def tsv_lines(path: Path) -> list[str]:
     return gzip.decompress(path.read_bytes()).decode("utf-8").splitlines()
+
+
+def conflicting_year(crim: Path) -> str:
+    """A year with a value in the AT drug offences (ICCS0601, NR) series of the TSV."""
+    lines = tsv_lines(crim)
+    periods = [p.strip() for p in lines[0].split("\t")[1:]]
+    row = next(line for line in lines[1:] if line.split("\t")[0].endswith("ICCS0601,NR,AT"))
+    cells = row.split("\t")[1:]
+    return next(p for p, c in zip(periods, cells, strict=True) if not c.strip().startswith(":"))
 
 
 def write_tsv(path: Path, lines: list[str]) -> None:
@@ -231,15 +240,22 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
             write_tsv(crim, lines)
             run("broken").extra.update({"zz_line": zz_line + 1, "zz_series": key})
 
-            # 4. the HTML page is fixed; crim_off_cat fails an indicator gate
+            # 4. both fixed; a curated stand-in now conflicts with crim_off_cat in ind01
             html_target.write_bytes(good_html_target)
             crim.write_bytes(good_crim)
-            lines = tsv_lines(crim)
-            lines[0] = lines[0].replace("\t", "\t1975 \t", 1)
-            lines[1] = lines[1].replace("\t", "\t12 \t", 1)
-            lines[2:] = [line.replace("\t", "\t: \t", 1) for line in lines[2:]]
-            write_tsv(crim, lines)
-            run("unpublishable").extra["series_1975"] = lines[1].split("\t")[0]
+            year = conflicting_year(crim)
+            stand_in = mirror / "repository" / "assets" / "curated" / "espad.csv"
+            stand_in.parent.mkdir(parents=True, exist_ok=True)
+            stand_in.write_text(
+                (PROJECT_ROOT / "assets" / "curated" / "espad.csv").read_text(encoding="utf-8")
+                + f"1,drug_law_offences,AT,{year},1,count,,,,,,,Conflict test document,"
+                "test,p. 1,https://example.org/conflict,2026-11-29,S,duplicates Eurostat\n",
+                encoding="utf-8",
+            )
+            manifest = json.loads((mirror / "MIRROR.json").read_text(encoding="utf-8"))
+            manifest["datasets"]["curated.espad"] = ["repository/assets/curated/espad.csv"]
+            (mirror / "MIRROR.json").write_text(json.dumps(manifest), encoding="utf-8")
+            run("unpublishable").extra["conflict_year"] = year
         finally:
             server.clear()
             server.stop()
@@ -563,17 +579,15 @@ def test_indicator_gate_failure_publishes_nothing(story: Story) -> None:
     assert step.report.skipped_publish_reason
     failed = [c for c in step.report.failed_checks if c["check"] == "gate"]
     assert [c["asset"] for c in failed] == ["indicators/ind01_organised_crime"], failed
-    assert "period within the monitoring horizon" in failed[0]["description"]
+    assert "one value per series key and period" in failed[0]["description"]
     assert not step.report.failed_steps, step.report.failed_steps  # no crash, a gate
     first_line = step.printed.splitlines()[0]
     assert first_line.startswith("FAILED: gate failed on indicators/ind01_organised_crime")
     assert "nothing was published" in step.printed
-    # the dataset itself passed its own gate: this is not a quarantine
-    assert step.report.datasets[GATE_DATASET]["state"] == "fresh", (
-        "this step needs a file that passes its staging gate and fails an indicator gate; "
-        "if the staging suite now rejects years before 1980, pick another indicator-level "
-        f"failure: {step.report.datasets[GATE_DATASET]}"
-    )
+    # each dataset passed its own gate: this is not a quarantine
+    # (crim_off_cat is back to the content the published release used: unchanged)
+    assert step.report.datasets[GATE_DATASET]["state"] == "unchanged"
+    assert step.report.datasets["curated.espad"]["state"] == "fresh"
     # byte-identical: the published release and the previous one are untouched
     assert step.warehouse_sha == before.warehouse_sha
     assert step.previous_sha == before.previous_sha
@@ -584,5 +598,6 @@ def test_indicator_gate_failure_publishes_nothing(story: Story) -> None:
         ).fetchone()
         assert release == before.report.run_id
         assert con.execute(
-            "SELECT count(*) FROM indicators.ind01_organised_crime WHERE period < 1980"
+            "SELECT count(*) FROM indicators.ind01_organised_crime "
+            "WHERE source_dataset = 'curated.espad'"
         ).fetchone() == (0,)

@@ -113,11 +113,14 @@ IND09 = [
     obs("drug_induced_deaths", "FR", 2021, 999.0, sex="total", source_dataset=BULLETIN),
     obs("drug_induced_deaths", "DE", 2021, 10.0, sex="male", age="15-19",
         source_dataset=BULLETIN),
-    obs("deaths_drug_dependence", "AT", 2021, 200.0, sex="total",
+    obs("deaths_drug_dependence", "AT", 2021, 200.0, sex="total", age="total",
         source_dataset="eurostat.hlth_cd_aro"),
-    obs("deaths_drug_dependence", "IT", 2021, 300.0, sex="total",
+    obs("deaths_drug_dependence", "IT", 2021, 300.0, sex="total", age="total",
         source_dataset="eurostat.hlth_cd_aro"),
-    obs("deaths_drug_dependence", "IT", 2021, 250.0, sex="male",
+    obs("deaths_drug_dependence", "IT", 2021, 250.0, sex="male", age="total",
+        source_dataset="eurostat.hlth_cd_aro"),
+    # an age band of a full hlth_cd_aro file must not be added to the total
+    obs("deaths_drug_dependence", "IT", 2021, 40.0, sex="total", age="Y15-19",
         source_dataset="eurostat.hlth_cd_aro"),
 ]  # fmt: skip
 

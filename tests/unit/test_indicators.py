@@ -216,16 +216,16 @@ def sql_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def real_ind01_sql() -> str:
-    return (SQL_DIR / "indicators" / "ind01_organised_crime.sql").read_text(encoding="utf-8")
+def real_ind02_sql() -> str:
+    return (SQL_DIR / "indicators" / "ind02_emerging_threats.sql").read_text(encoding="utf-8")
 
 
 def test_sql_with_wrong_columns_raises_naming_file_and_columns(
     cat: Catalogue, store: SnapshotStore, paths: Paths, con, sql_dir: Path
 ) -> None:
     empty_build(con, cat, store, paths)
-    ind = cat.indicators[1]
-    body = real_ind01_sql()
+    ind = cat.indicators[2]
+    body = real_ind02_sql()
     assert body.count("line AS source_line") == 1
     # The first branch of the UNION returns `line` instead of `source_line`: a union takes
     # its column names from its first branch.
