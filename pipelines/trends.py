@@ -201,11 +201,38 @@ def series_breaks(series: Series, cat: Catalogue) -> tuple[dict[int, str], list[
     return breaks, suspected
 
 
+def _pair_key(key: dict[str, Any], measure: str) -> tuple[Any, ...]:
+    """A series' key with its measure replaced and its unit left out (a count and its rate)."""
+    return (
+        key["indicator_id"],
+        measure,
+        key["geo"],
+        key["substance"],
+        key["sex"],
+        key["age"],
+        key["breakdown"],
+        key["value_origin"],
+    )
+
+
 def build_series(all_series: list[Series], cat: Catalogue) -> tuple[list[dict], list[dict]]:
     series_rows: list[dict[str, Any]] = []
     suspected_rows: list[dict[str, Any]] = []
+    found = {s.series_id: series_breaks(s, cat) for s in all_series}
+    # A rate declared with `rate_of` is split wherever its count series is: a level shift
+    # in the counts (a change of recording) is one in the rates too.
+    rate_of = {
+        (i.number, m.name): m.rate_of for i in cat.indicator_list() for m in i.measures if m.rate_of
+    }
+    counts = {_pair_key(s.key, s.key["measure"]): s.series_id for s in all_series}
     for s in all_series:
-        breaks, suspected = series_breaks(s, cat)
+        breaks, suspected = found[s.series_id]
+        count_measure = rate_of.get((int(s.key["indicator_id"]), s.key["measure"]))
+        count_id = counts.get(_pair_key(s.key, count_measure)) if count_measure else None
+        if count_id is not None:
+            for period, reason in found[count_id][0].items():
+                if reason.startswith("suspected break"):
+                    breaks.setdefault(period, f"{reason} (in the count series {count_id})")
         suspected_rows += suspected
         seg = ts.segments(s.periods, set(breaks))
         changes: list[ts.PeriodChange] = []
