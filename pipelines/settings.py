@@ -49,4 +49,3 @@ class Paths:
 
 def data_dir_from_env() -> Path:
     return Path(os.environ.get("EUDAP_DATA_DIR", str(PROJECT_ROOT / "data"))).resolve()
-

@@ -18,10 +18,14 @@ import codecs
 import gzip
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
 
 # Keys every row dict carries besides its dimension columns.
 PERIOD = "period"  # str: "2022", "2022-Q1", survey year ...
@@ -100,6 +104,19 @@ def open_text(path: Path, encoding: str | None = None) -> TextIO:
     if enc.replace("_", "-").lower() in ("utf-8", "utf8"):
         enc = "utf-8-sig"
     return io.TextIOWrapper(open_binary(path), encoding=enc, newline=None)
+
+
+def validate_options(model: type[M], options: Mapping[str, Any], file: Path | str) -> M:
+    """A parser's `parser_options` checked against its pydantic model; a mistake is a
+    ParseError "invalid options" naming each wrong field."""
+    try:
+        return model.model_validate(dict(options))
+    except ValidationError as exc:
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'options'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ParseError(file, "invalid options", detail) from None
 
 
 # A published number: optional sign, digits with an optional decimal part, optional exponent

@@ -57,7 +57,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from python_calamine import CalamineWorkbook
 
 from pipelines.parsers.base import (
@@ -70,6 +70,7 @@ from pipelines.parsers.base import (
     ParsedFile,
     ParseError,
     parse_number,
+    validate_options,
 )
 from pipelines.parsers.tabular_csv import compile_regex
 
@@ -122,14 +123,7 @@ class BulletinOptions(BaseModel):
 
 def load_options(options: Mapping[str, Any], file: Path | str) -> BulletinOptions:
     """Validate `parser_options`; a mistake is a ParseError "invalid options"."""
-    try:
-        return BulletinOptions.model_validate(dict(options))
-    except ValidationError as exc:
-        detail = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'options'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise ParseError(file, RULE_OPTIONS, detail) from None
+    return validate_options(BulletinOptions, options, file)
 
 
 def cell_text(cell: object) -> str:

@@ -61,7 +61,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipelines.parsers.base import (
     FLAGS,
@@ -76,6 +76,7 @@ from pipelines.parsers.base import (
     detect_encoding,
     open_text,
     parse_number,
+    validate_options,
 )
 
 DEFAULT_MISSING: tuple[str, ...] = ("", "NA", "N/A", "n/a", "..", "‒", "–", "—", "-")
@@ -209,14 +210,7 @@ class TabularOptions(BaseModel):
 
 def load_options(options: Mapping[str, Any], file: Path | str) -> TabularOptions:
     """Validate `parser_options`; a mistake is a ParseError "invalid options"."""
-    try:
-        return TabularOptions.model_validate(dict(options))
-    except ValidationError as exc:
-        detail = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'options'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise ParseError(file, RULE_OPTIONS, detail) from None
+    return validate_options(TabularOptions, options, file)
 
 
 def sniff_delimiter(header_line: str) -> str:

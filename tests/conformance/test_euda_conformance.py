@@ -14,98 +14,25 @@ from typing import Any
 
 import pytest
 
+from pipelines.catalogue import load_catalogue
 from pipelines.parsers.tabular_csv import DEFAULT_MISSING, parse
 
 pytestmark = pytest.mark.conformance
 
-WW_DAYS = [
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-    "Monday",
-    "Tuesday",
-    "Weekday mean",
-    "Weekend mean",
-    "Daily mean",
-]
-WASTEWATER: dict[str, Any] = {
-    "dimensions": {
-        "Metabolite": "substance",
-        "Site ID": "site_id",
-        "Country": "country",
-        "City": "city",
-    },
-    "period": "Year",
-    "melt": {"columns": WW_DAYS, "to": "statistic"},
-    "zero_flag": "<LOQ",
-}
-SITES: dict[str, Any] = {
-    "dimensions": {
-        "SiteID": "site_id",
-        "Country": "country",
-        "City": "city",
-        "Location": "location",
-        "Institution": "institution",
-        "Website": "website",
-    },
-    "melt": {"columns": ["Latitude", "Longitude", "Population"], "to": "attribute"},
-    "dimension_missing": ["N/A"],
-}
-GPS_CURRENT: dict[str, Any] = {
-    "dimensions": {
-        "Country": "country",
-        "Country code": "country_code",
-        "Substance": "substance",
-        "Recall period": "recall_period",
-        "Age": "age",
-    },
-    "period": "Survey year",
-    "melt": {
-        "columns": ["Prevalence (%)", "Males (%)", "Females (%)", "Sample size"],
-        "to": "measure_column",
-    },
-}
-GPS_TRENDS: dict[str, Any] = {
-    "dimensions": {
-        "Country": "country",
-        "Country code": "country_code",
-        "Geographical scope": "geographical_scope",
-        "Substance": "substance",
-        "Recall period": "recall_period",
-        "Age": "age",
-    },
-    "melt": {"regex": r"^\d{4}$", "to": "period"},
-}
-ANNEX_5A: dict[str, Any] = {
-    "dimensions": {"Country": "country"},
-    "period": "Year of survey",
-    "melt": {
-        "columns": {
-            "General population surveys - lifetime, all adults (15-64)": "gps_lifetime_15_64",
-            "General population surveys - last 12 months, young adults (15-34)": (
-                "gps_last_year_15_34"
-            ),
-            "School surveys - lifetime, students (15-16)": "school_lifetime_15_16",
-        },
-        "to": "measure_column",
-    },
-}
-ANNEX_5B: dict[str, Any] = {
-    "dimensions": {"Country": "country"},
-    "melt": {
-        "columns": [
-            "All cannabis entrants - %",
-            "All cannabis entrants - count",
-            "First-time cannabis entrants - %",
-            "First-time cannabis entrants - count",
-            "Previously treated cannabis entrants - %",
-            "Previously treated cannabis entrants - count",
-        ],
-        "to": "measure_column",
-    },
-}
+CATALOGUE = load_catalogue()
+
+
+def catalogue_options(dataset_id: str) -> dict[str, Any]:
+    """The parser options a catalogue entry ships with: what the pipeline really uses."""
+    return dict(CATALOGUE.dataset(dataset_id).parser_options)
+
+
+WASTEWATER = catalogue_options("euda.wastewater")
+SITES = catalogue_options("euda.wastewater_sites")
+GPS_CURRENT = catalogue_options("euda.edr_gps_current")
+GPS_TRENDS = catalogue_options("euda.edr_gps_trends")
+ANNEX_5A = catalogue_options("euda.edr_cannabis_annex_prevalence")
+ANNEX_5B = catalogue_options("euda.edr_cannabis_annex_treatment")
 CANNABIS_3: dict[str, Any] = {
     "dimensions": {
         "Country": "country",
