@@ -13,7 +13,8 @@ One observation per row::
 - The labels variant (values `Annual`, `Austria`) is mapped back to codes with the bundled
   Eurostat code lists (pipelines/codelists.py). A dimension without a bundled list, or a
   label the list does not have, is a ParseError (rule "labels variant") naming the
-  dimension: download the codes variant instead.
+  dimension: download the codes variant instead. Option `keep_labels: true` keeps the
+  labels as published (to inspect a file, never for staging).
 
 - Dimensions are the columns between `LAST UPDATE` (or `DATAFLOW` when there is no
   `LAST UPDATE`; or the first column when there is neither) and `TIME_PERIOD`, lowercased.
@@ -271,7 +272,8 @@ def parse(path: Path, options: Mapping[str, Any]) -> ParsedFile:
                 raise ParseError(
                     path, RULE_LABELS, "dimension values are labels, codes were expected", line
                 )
-            layout.label_maps = _label_maps(path, layout, line)
+            if not options.get("keep_labels"):
+                layout.label_maps = _label_maps(path, layout, line)
     if layout.extras:
         attributes["attribute_columns"] = [layout.ids[i] for i in layout.extras]
     return ParsedFile(

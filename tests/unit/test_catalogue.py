@@ -273,12 +273,22 @@ def test_unquoted_norway_code_in_geo_yaml_is_refused(tmp_path: Path):
     root = make_catalogue_dir(tmp_path / "cat")
     geo = root / "reference" / "geo.yaml"
     text = geo.read_text(encoding="utf-8")
-    assert '{code: "NO", name: "Norway"' in text
-    geo.write_text(text.replace('{code: "NO", name: "Norway"', '{code: NO, name: "Norway"'))
+    assert '  "CZ": ["Czech Republic"]' in text
+    geo.write_text(text.replace('  "CZ": ["Czech Republic"]', '  NO: ["Norge"]'))
     with pytest.raises(CatalogueError) as exc:
         Catalogue(root)
     message = str(exc.value)
-    assert str(geo) in message and "(entry " in message and "code:" in message
+    assert str(geo) in message and "neither ESTAT_GEO nor extra: [False]" in message
+
+
+def test_geo_reference_is_generated_from_the_geo_code_list(catalogue: Catalogue):
+    entries = {g.code: g for g in catalogue.geo}
+    # every code of Eurostat's GEO list, plus the EUDA's own aggregates
+    assert len(entries) == 4278 + 4
+    assert entries["FX"].level == "country" and entries["EU28"].level == "aggregate"
+    assert entries["AT13"].level == "region" and entries["EA20"].level == "aggregate"
+    assert entries["EL"].name == "Greece" and entries["EL"].eu27
+    assert "Czech Republic" in entries["CZ"].aliases and entries["SCORE"].level == "aggregate"
 
 
 def test_a_dataset_must_list_the_indicators_that_use_it(tmp_path: Path):
