@@ -315,3 +315,21 @@ def test_no_invented_icd10_code_remains_anywhere() -> None:
             if path.is_file() and wrong in path.name:
                 hits.append(path.name)
     assert hits == []
+
+
+def test_format_is_detected_from_content_not_the_name(upstream_dir: Path, tmp_path: Path) -> None:
+    """A Data Browser download is parsed by what it is, whatever the catalogue requests."""
+    from pipelines.parsers.detect import effective_format
+
+    eurostat = upstream_dir / "eurostat"
+    for tsv in ("estat_crim_off_cat.tsv", "hlth_cd_acdr_subset_alcohol_geo_time.tsv"):
+        assert effective_format("sdmx_csv", eurostat / tsv) == "eurostat_tsv"
+    for csv_file in [
+        *(eurostat / "sdmx_csv").glob("*.csv"),
+        *(eurostat / "sdmx_csv_2_0").glob("*"),
+    ]:
+        assert effective_format("eurostat_tsv", csv_file) == "sdmx_csv"
+    renamed = tmp_path / "download.tsv"
+    renamed.write_text('{"version":"2.0","class":"dataset","id":[],"size":[],"value":{}}')
+    assert effective_format("eurostat_tsv", renamed) == "jsonstat"
+    assert effective_format("tabular_csv", eurostat / "estat_crim_off_cat.tsv") == "tabular_csv"
