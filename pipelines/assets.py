@@ -227,6 +227,13 @@ def _staging_asset(cat: Catalogue, ds: Dataset) -> AssetsDefinition:
                 description="Warns when the data are stale (a newer snapshot or "
                 "download failed) or missing",
             ),
+            AssetCheckSpec(
+                name="geo_known",
+                asset=key,
+                blocking=False,
+                description="Warns about well-formed geographic codes that are not in "
+                "Eurostat's GEO code list (kept with level 'other')",
+            ),
         ],
     )
     def _stage(context: AssetExecutionContext, eudap: EudapResource):
@@ -244,6 +251,7 @@ def _staging_asset(cat: Catalogue, ds: Dataset) -> AssetsDefinition:
             record_release_dataset(con, build_id(context), result)
             report = result.report or validate_table(con, ds.table, ds.table)
             table_preview = preview(con, ds.table)
+            unknown_geo = geo_other_codes(con, ds)
         if result.state in ("stale", "missing"):
             context.log.warning(f"{ds.id}: {result.state}: {result.reason}")
         snap = result.snapshot
@@ -269,8 +277,32 @@ def _staging_asset(cat: Catalogue, ds: Dataset) -> AssetsDefinition:
             description=f"{result.state}: {result.reason}" if result.reason else result.state,
             metadata={"state": result.state},
         )
+        yield AssetCheckResult(
+            check_name="geo_known",
+            passed=not unknown_geo,
+            severity=AssetCheckSeverity.WARN,
+            description=(
+                f"{ds.id}: geographic codes not in Eurostat's GEO code list, kept with level "
+                f"'other': {', '.join(f'{c} ({n} rows)' for c, n in unknown_geo)}"
+                if unknown_geo
+                else "every geographic code is in the reference"
+            ),
+        )
 
     return _stage
+
+
+def geo_other_codes(con: duckdb.DuckDBPyConnection, ds: Dataset) -> list[tuple[str, int]]:
+    """(code, rows) of the staged codes resolved to level 'other' (well formed, unknown)."""
+    if ds.geo_dimension is None:
+        return []
+    return [
+        (str(code), int(n))
+        for code, n in con.execute(
+            f"SELECT geo, count(*) FROM {ds.table} WHERE geo_level = 'other' "
+            "GROUP BY geo ORDER BY geo"
+        ).fetchall()
+    ]
 
 
 def record_release_dataset(

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from pipelines.codelists import codelist_for, load_codelist
 from pipelines.settings import ASSETS_DIR
 
 FORMATS = ("eurostat_tsv", "sdmx_csv", "jsonstat", "tabular_csv", "bulletin_xlsx", "curated_csv")
@@ -26,6 +27,20 @@ IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 
 class CatalogueError(ValueError):
     """A catalogue file that does not describe a usable dataset or indicator."""
+
+
+class FilterError(CatalogueError):
+    """A dataset filter code that the publisher's code list does not have."""
+
+
+def filter_style(url: str) -> str | None:
+    """How a Eurostat URL takes named filters: "sdmx3", "statistics" or None."""
+    path = urlsplit(url).path
+    if "/sdmx/3.0/data/" in path:
+        return "sdmx3"
+    if "/statistics/1.0/data/" in path:
+        return "statistics"
+    return None
 
 
 class _Strict(BaseModel):
@@ -79,6 +94,9 @@ class Dataset(_Strict):
     geo_codes: Literal["eurostat", "names"] = "eurostat"
     code_maps: dict[str, dict[str, str]] = Field(default_factory=dict)
     filters: dict[str, list[str]] = Field(default_factory=dict)
+    # Filter dimensions whose codes cannot be checked (no bundled code list): dimension ->
+    # the evidence for the code. They are sent as declared and named as unverified.
+    unverified_codes: dict[str, str] = Field(default_factory=dict)
     parser_options: dict[str, Any] = Field(default_factory=dict)
     value_range: tuple[float, float] = (0.0, 1e12)
     max_bytes: int = Field(default=200_000_000, gt=0)
@@ -125,6 +143,19 @@ class Dataset(_Strict):
         unknown = sorted(set(self.filters) - set(self.dimensions))
         if unknown:
             raise ValueError(f"filters name unknown dimensions {unknown}")
+        if self.url and "{key}" in self.url:
+            raise ValueError(
+                "url: positional SDMX keys ({key}) are not allowed: a wrong dimension order "
+                "selects the wrong data silently; use named filters ({filters})"
+            )
+        if self.url and "{filters}" in self.url and not filter_style(self.url):
+            raise ValueError(
+                "url: {filters} needs an SDMX 3.0 (/sdmx/3.0/) or statistics 1.0 "
+                "(/statistics/1.0/) Eurostat URL"
+            )
+        stray = sorted(set(self.unverified_codes) - set(self.filters))
+        if stray:
+            raise ValueError(f"unverified_codes name dimensions without a filter: {stray}")
         if self.urls and not self.collection:
             raise ValueError("urls (several files) is only for collection datasets; use url")
         return self
@@ -147,18 +178,62 @@ class Dataset(_Strict):
         return f"{self.source}_{self.name}"
 
     def resolved_url(self) -> str | None:
-        """The download URL with `{key}` filled from the filters (SDMX key: dims in order)."""
+        """The download URL with `{filters}` filled with named dimension filters.
+
+        SDMX 3.0: `c[icd10]=TOXICO&c[sex]=T,M,F`; statistics 1.0 (JSON-stat):
+        `icd10=TOXICO&sex=T&sex=M&sex=F`. Filters are named, so their order cannot matter.
+        """
         if self.url is None:
             return None
-        if "{key}" not in self.url:
+        if "{filters}" not in self.url:
             return self.url
-        key_dims = [d for d in self.dimensions]
-        key = ".".join("+".join(self.filters.get(d, [])) for d in key_dims)
-        return self.url.replace("{key}", key)
+        style = filter_style(self.url)
+        if style == "sdmx3":
+            pairs = [f"c[{dim}]={','.join(codes)}" for dim, codes in self.filters.items()]
+        else:
+            pairs = [f"{dim}={code}" for dim, codes in self.filters.items() for code in codes]
+        return self.url.replace("{filters}", "&".join(pairs))
+
+    def filter_problems(self) -> tuple[list[str], list[str]]:
+        """(refused, unverified): filter codes the publisher's code list does not have, and
+        filter dimensions that no bundled code list covers."""
+        refused: list[str] = []
+        unverified: list[str] = []
+        for dim, codes in self.filters.items():
+            known = codelist_for(dim)
+            if known is None:
+                note = self.unverified_codes.get(dim)
+                if note is None:
+                    refused.append(
+                        f"dimension {dim}: no bundled code list, and the dataset does not "
+                        "declare it in unverified_codes"
+                    )
+                else:
+                    unverified.append(f"{dim}={','.join(codes)} ({note})")
+                continue
+            for code in codes:
+                if code not in known:
+                    refused.append(
+                        f"dimension {dim}: code {code!r} is not in Eurostat's "
+                        f"{dim.upper()} code list"
+                    )
+        return refused, unverified
+
+    def check_filters(self) -> None:
+        """Refuse, before any request, a filter code unknown to the publisher."""
+        refused, _ = self.filter_problems()
+        if refused:
+            raise FilterError(
+                f"{self.id}: request refused before download: "
+                + "; ".join(refused)
+                + f" (assets/datasets/{self.id}.yaml)"
+            )
 
     def download_targets(self) -> list[tuple[str, str]]:
         """(url, snapshot file name) of every file this dataset downloads."""
         targets = []
+        if self.filters and self.url and "{filters}" in self.url:
+            self.check_filters()
         if (url := self.resolved_url()) is not None:
             targets.append((url, self.file_name))
         for member in self.urls:
@@ -212,7 +287,7 @@ class Indicator(_Strict):
 class GeoEntry(_Strict):
     code: str
     name: str
-    level: Literal["country", "aggregate"]
+    level: Literal["country", "aggregate", "region"]
     eu27: bool = False
     aliases: list[str] = Field(default_factory=list)
 
@@ -285,11 +360,7 @@ class Catalogue:
                         f"{number} does not list {ds.id} among its datasets"
                     )
         ref = root / "reference"
-        geo_path = ref / "geo.yaml"
-        self.geo: list[GeoEntry] = [
-            _validate(GeoEntry, item, Path(f"{geo_path} (entry {n})"))
-            for n, item in enumerate(_load_yaml(geo_path)["geo"], start=1)
-        ]
+        self.geo: list[GeoEntry] = _geo_reference(ref / "geo.yaml")
         self.trend_method: TrendMethod = _validate(
             TrendMethod, _load_yaml(ref / "trend_method.yaml"), ref / "trend_method.yaml"
         )
@@ -307,6 +378,20 @@ class Catalogue:
 
     def indicator_list(self) -> list[Indicator]:
         return [self.indicators[n] for n in sorted(self.indicators)]
+
+
+def _geo_reference(geo_path: Path) -> list[GeoEntry]:
+    """The geo reference: Eurostat's GEO code list plus the project's geo.yaml additions."""
+    from pipelines.geo import generate_reference
+
+    overrides = _load_yaml(geo_path)
+    if not isinstance(overrides, dict):
+        raise CatalogueError(f"{geo_path}: expected a mapping with eu27, levels, aliases, extra")
+    try:
+        rows = generate_reference(load_codelist("GEO"), overrides)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CatalogueError(f"{geo_path}: {exc}") from exc
+    return [_validate(GeoEntry, row, Path(f"{geo_path} ({row.get('code')})")) for row in rows]
 
 
 def load_catalogue(root: Path = ASSETS_DIR) -> Catalogue:

@@ -26,6 +26,7 @@ from pipelines.catalogue import Dataset
 from pipelines.checks import ValidationReport, validate_frame
 from pipelines.geo import GeoResolver
 from pipelines.parsers.base import ParsedFile, ParseError
+from pipelines.parsers.detect import effective_format
 from pipelines.snapshots import Snapshot, SnapshotError
 
 BATCH_ROWS = 50_000
@@ -173,7 +174,7 @@ def load_snapshot(
     Raises ParseError / SnapshotError.
     """
     path = snap.verified_path()
-    parsed = parser_for(ds.format)(path, ds.parser_options)
+    parsed = parser_for(effective_format(ds.format, path))(path, ds.parser_options)
     check_layout(ds, parsed, path)
     constants = file_columns(ds, parsed, path)
     create_table(con, table, ds)

@@ -18,9 +18,9 @@ committed mirror.
 
 The formats copy the real publishers' files (see ../shared/upstream/README.md):
 
-- Eurostat SDMX 2.1 `format=TSV&compressed=true`: gzip, LF, `dims\\TIME_PERIOD` header with
-  a space after each period, cells `value flags` (`88 `, `1.5 p`, `: `, `: c`); the gzip
-  header's file name says SYNTHETIC-SAMPLE.
+- Eurostat SDMX 3.0 `format=TSV&compress=false`: plain TSV, LF, `dims\\TIME_PERIOD` header
+  with a space after each period, cells `value flags` (`88 `, `1.5 p`, `: `, `: c`).
+  crim_off_cat is the real file (scripts/real_captures/), cut to the catalogue's filters.
 - Eurostat statistics API JSON-stat 2.0: compact JSON, sparse `value`/`status` objects.
 - EUDA European Drug Report CSVs: UTF-8 with BOM; annex tables CRLF with minimal quoting
   and `‒`/`–` for missing values; source-data tables LF with every text field quoted.
@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import gzip
 import hashlib
 import io
 import json
@@ -88,14 +87,6 @@ def quoted(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def gzipped(data: bytes, name: str) -> bytes:
-    """gzip with a fixed mtime; the header's original-file-name field labels the sample."""
-    buf = io.BytesIO()
-    with gzip.GzipFile(filename=name, mode="wb", fileobj=buf, mtime=0, compresslevel=9) as gz:
-        gz.write(data)
-    return buf.getvalue()
-
-
 def noisy_series(
     rng: random.Random, years: Sequence[int], start: float, growth: float, noise: float
 ) -> dict[int, float]:
@@ -122,32 +113,6 @@ def eurostat_tsv(
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def sdmx_csv(
-    dataflow: str, dims: list[str], periods: list[str], series: dict[tuple[str, ...], list[Cell]]
-) -> bytes:
-    """The SDMX 2.1 SDMX-CSV answer (codes variant, with CONF_STATUS): one observation a row,
-    CRLF; cells with neither a value nor a flag are left out, as the API does."""
-    header = [
-        "DATAFLOW",
-        "LAST UPDATE",
-        *dims,
-        "TIME_PERIOD",
-        "OBS_VALUE",
-        "OBS_FLAG",
-        "CONF_STATUS",
-    ]
-    lines = [",".join(header)]
-    for key in sorted(series):
-        for period, (value, flags) in zip(periods, series[key], strict=True):
-            if value is None and not flags:
-                continue
-            obs = "" if value is None else str(value)
-            lines.append(
-                ",".join([dataflow, "15/05/25 23:00:00", *key, period, obs, flags or "", "F"])
-            )
-    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
-
-
 def _codes(ds: Dataset, geo: str, **codes: str) -> tuple[str, ...]:
     """A series key in the dataset's dimension order (filters give single-valued codes)."""
     out = []
@@ -162,61 +127,40 @@ def _codes(ds: Dataset, geo: str, **codes: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+REAL_CAPTURES = PROJECT_ROOT / "scripts" / "real_captures"
+# Bundled real publisher files: mirror origin records for MIRROR.json (see
+# scripts/real_captures/README.md). Every other file of the mirror is synthetic.
+REAL_ORIGINS: dict[str, dict[str, str | None]] = {
+    "eurostat.crim_off_cat": {
+        "kind": "real",
+        "file": "scripts/real_captures/eurostat/estat_crim_off_cat.tsv",
+        "publisher_url": "https://ec.europa.eu/eurostat/api/dissemination/sdmx/2.1/data/"
+        "crim_off_cat?format=TSV&compressed=true",
+        "repo": "klbek/Analysis-of-Crime-in-the-EU",
+        "path": "data/estat_crim_off_cat.tsv",
+        "commit": "e3174b2ac0f3e7004a55331b6517695dcadd55c5",
+        "sha256_of_full_file": "0cf2d8fc94f28f922fea92807485f0471b2d884678024a2dcb8965b255e468af",
+        "manifest": "../shared/upstream/MANIFEST.json: eurostat/estat_crim_off_cat.tsv",
+        "captured": None,
+        "capture_note": "capture date not recorded by the source; last period in the file 2022",
+        "cut": "series with freq A, iccs ICCS0601/ICCS07041/ICCS0101, unit NR/P_HTHAB",
+    },
+}
+SYNTHETIC_NOTES = {
+    "eurostat.hlth_cd_aro": "no real hlth_cd_aro file available: synthetic values in the real "
+    "TSV layout (freq,unit,sex,age,icd10,resid,geo; icd10 TOXICO; geo incl. FX and EU28)",
+    "eurostat.hlth_cd_asdr2": "no real TOXICO file available: synthetic values in the layout of "
+    "the real hlth_cd_asdr2 TSVs (freq,unit,sex,age,icd10,geo)",
+    "eurostat.sdg_16_10": "no real sdg_16_10 response available: synthetic JSON-stat in the "
+    "documented layout (id freq,unit,icd10,sex,age,geo,time; age code TOTAL is a guess)",
+    "eurostat.sdg_16_20": "no evidence of sdg_16_20's layout: synthetic TSV with the "
+    "catalogue's unverified dimension names",
+}
+
+
 def gen_crim_off_cat(ds: Dataset, url: str) -> bytes:
-    """Police-recorded offences, ICCS x unit (NR, P_HTHAB) x geo, 2010-2023.
-
-    AT drug offences jump x10 in 2013 without a flag (as the real file does), for the
-    suspected-break detector; UK regions stop after 2019; PT money laundering is
-    confidential (`: c`) in 2016-2017; 2023 is provisional (`p`) for DE, FR, IT.
-    """
-    years = list(range(2010, 2024))
-    ranges = {"ICCS0601": (40.0, 420.0, 0.05), "ICCS0101": (0.6, 2.2, 0.08)}
-    ranges["ICCS07041"] = (2.0, 25.0, 0.06)
-    geos = [*EU_MEMBERS, "NO", "RS", "TR", "UKC-L", "UKM"]
-    series: dict[tuple[str, ...], list[Cell]] = {}
-    for iccs in ds.filters["iccs"]:
-        lo, hi, noise = ranges[iccs]
-        for geo in geos:
-            rng = rng_for(ds.id, iccs, geo)
-            pop = POPULATION_M[geo]
-            rates = noisy_series(rng, years, rng.uniform(lo, hi), rng.uniform(-0.04, 0.05), noise)
-            counts: dict[int, float | None] = {}
-            for y in years:
-                rate = rates[y]
-                if geo == "AT" and iccs == "ICCS0601":
-                    rate = rate / 10 if y < 2013 else rate  # the unflagged level shift
-                counts[y] = float(max(20, round(rate * pop * 10)))
-            flags = dict.fromkeys(years, "")
-            if geo in ("UKC-L", "UKM"):
-                counts.update(dict.fromkeys(range(2020, 2024)))
-            if geo == "RS":
-                counts[2010] = None
-            if geo == "TR" and iccs == "ICCS07041":
-                counts = dict.fromkeys(years)  # no data at all: the series is left out
-            if geo == "PT" and iccs == "ICCS07041":
-                counts[2016] = counts[2017] = None
-                flags[2016] = flags[2017] = "c"
-            if geo == "PL" and iccs == "ICCS07041":
-                flags[2018] = "e"
-            if geo in ("DE", "FR", "IT"):
-                flags[2023] = "p"
-            for unit in ds.filters["unit"]:
-                cells: list[Cell] = []
-                for y in years:
-                    c = counts[y]
-                    if c is None:
-                        cells.append((None, flags[y]))
-                    elif unit == "NR":
-                        cells.append((num(c, 0), flags[y]))
-                    else:
-                        cells.append((num(c / (pop * 10)), flags[y]))
-                series[_codes(ds, geo, iccs=iccs, unit=unit)] = cells
-    return gzipped(eurostat_tsv(ds.dimensions, [str(y) for y in years], series), _gz_name(ds))
-
-
-def _gz_name(ds: Dataset) -> str:
-    extension = {"sdmx_csv": "csv"}.get(ds.format, "tsv")
-    return f"SYNTHETIC-SAMPLE_{ds.name}.{extension}"
+    """The real crim_off_cat TSV, cut to the catalogue's filters (scripts/real_captures/)."""
+    return (PROJECT_ROOT / str(REAL_ORIGINS[ds.id]["file"])).read_bytes()
 
 
 def _deaths(ds_id: str, geos: list[str], years: list[int]) -> dict[str, dict[str, dict[int, int]]]:
@@ -259,7 +203,10 @@ def _cause_of_death_flags(geo: str, year: int) -> str | None:
 
 
 def gen_hlth_cd_aro(ds: Dataset, url: str) -> bytes:
-    """Deaths from drug dependence (F11-F16, F18-F19), residents, by sex, 2011-2022."""
+    """Deaths from drug dependence (TOXICO: F11-F16, F18-F19), residents, by sex, 2011-2022.
+
+    Plain TSV (the request says compress=false); FX and EU28 rows as the real dataset has.
+    """
     deaths = _deaths("eurostat.causes_of_death", CAUSE_OF_DEATH_GEOS, CAUSE_OF_DEATH_YEARS)
     series: dict[tuple[str, ...], list[Cell]] = {}
     for geo, by_sex in deaths.items():
@@ -269,12 +216,20 @@ def gen_hlth_cd_aro(ds: Dataset, url: str) -> bytes:
                 flags = _cause_of_death_flags(geo, y)
                 cells.append((None, "") if flags is None else (str(by_sex[sex][y]), flags))
             series[_codes(ds, geo, sex=sex)] = cells
+    for geo, base in (("FX", "FR"), ("EU28", "EU27_2020")):
+        for sex in ds.filters["sex"]:
+            cells = []
+            for y in CAUSE_OF_DEATH_YEARS:
+                value = deaths[base][sex][y] * (1.1 if geo == "EU28" else 0.97)
+                cells.append((str(round(value)), "") if y <= 2019 else (None, ""))
+            series[_codes(ds, geo, sex=sex)] = cells
     periods = [str(y) for y in CAUSE_OF_DEATH_YEARS]
-    return gzipped(eurostat_tsv(ds.dimensions, periods, series), _gz_name(ds))
+    return eurostat_tsv(ds.dimensions, periods, series)
 
 
 def gen_hlth_cd_asdr2(ds: Dataset, url: str) -> bytes:
-    """Standardised death rates (per 100 000) from the same synthetic deaths, by sex."""
+    """Standardised death rates (per 100 000) from the same synthetic deaths, by sex: TSV in
+    the layout of the real hlth_cd_asdr2 files (freq,unit,sex,age,icd10,geo)."""
     deaths = _deaths("eurostat.causes_of_death", CAUSE_OF_DEATH_GEOS, CAUSE_OF_DEATH_YEARS)
     series: dict[tuple[str, ...], list[Cell]] = {}
     for geo, by_sex in deaths.items():
@@ -294,8 +249,7 @@ def gen_hlth_cd_asdr2(ds: Dataset, url: str) -> bytes:
                 cells.append((num(rate), flags))
             series[_codes(ds, geo, sex=sex)] = cells
     periods = [str(y) for y in CAUSE_OF_DEATH_YEARS]
-    body = sdmx_csv("ESTAT:HLTH_CD_ASDR2(1.0)", ds.dimensions, periods, series)
-    return gzipped(body, _gz_name(ds))
+    return eurostat_tsv(ds.dimensions, periods, series)
 
 
 def gen_sdg_16_20(ds: Dataset, url: str) -> bytes:
@@ -325,14 +279,17 @@ def gen_sdg_16_20(ds: Dataset, url: str) -> bytes:
                 continue
             cells.append((num(max(value, 0.5), 1), flags))
         series[_codes(ds, geo)] = cells
-    return gzipped(eurostat_tsv(ds.dimensions, [str(y) for y in years], series), _gz_name(ds))
+    return eurostat_tsv(ds.dimensions, [str(y) for y in years], series)
 
 
 # -- Eurostat JSON-stat 2.0 -------------------------------------------------------------------
 def gen_sdg_16_10(ds: Dataset, url: str, cat: Catalogue) -> bytes:
-    """Standardised death rate due to homicide, JSON-stat 2.0 as the statistics API sends it."""
+    """Standardised death rate due to homicide, JSON-stat 2.0 in the documented layout of the
+    real response: id [freq, unit, icd10, sex, age, geo, time], geo with EA20 and EA21 (EA21
+    with no data, listed in extension.positions-with-no-data), status labels in
+    extension.status.label. The age code TOTAL is not verified."""
     years = [str(y) for y in range(2010, 2022)]
-    geos = ["EU27_2020", *EU_MEMBERS, "NO", "RS"]
+    geos = ["EU27_2020", "EA20", "EA21", *EU_MEMBERS, "NO", "RS"]
     names = {g.code: g.name for g in cat.geo}
     values: dict[str, float] = {}
     status: dict[str, str] = {}
@@ -341,7 +298,7 @@ def gen_sdg_16_10(ds: Dataset, url: str, cat: Catalogue) -> bytes:
         rate = noisy_series(rng, list(range(len(years))), rng.uniform(0.4, 2.0), -0.02, 0.08)
         for ti, year in enumerate(years):
             flat = gi * len(years) + ti
-            if geo == "RS" and year in ("2010", "2011"):
+            if (geo == "RS" and year in ("2010", "2011")) or geo == "EA21":
                 continue  # no data: not in `value`
             values[str(flat)] = round(rate[ti], 2)
             if year == "2021" and geo in ("EU27_2020", "FR", "IT"):
@@ -366,12 +323,19 @@ def gen_sdg_16_10(ds: Dataset, url: str, cat: Catalogue) -> bytes:
         "updated": "2024-04-26T11:00:00+0200",
         "value": values,
         "status": status,
-        "id": ["freq", "unit", "sex", "geo", "time"],
-        "size": [1, 1, 1, len(geos), len(years)],
+        "id": ["freq", "unit", "icd10", "sex", "age", "geo", "time"],
+        "size": [1, 1, 1, 1, 1, len(geos), len(years)],
         "dimension": {
             "freq": dim("Time frequency", ["A"], {"A": "Annual"}),
             "unit": dim("Unit of measure", ["RT"], {"RT": "Rate"}),
+            "icd10": dim(
+                "International Statistical Classification of Diseases and Related Health "
+                "Problems (ICD-10 2010)",
+                ["X85-Y09_Y871"],
+                {"X85-Y09_Y871": "Assault"},
+            ),
             "sex": dim("Sex", ["T"], {"T": "Total"}),
+            "age": dim("Age class", ["TOTAL"], {"TOTAL": "Total"}),
             "geo": dim("Geopolitical entity (reporting)", geos, names),
             "time": dim("Time", years, {}),
         },
@@ -383,6 +347,15 @@ def gen_sdg_16_10(ds: Dataset, url: str, cat: Catalogue) -> bytes:
             "annotation": [{"type": "DISCLAIMER", "title": LABEL}],
             "status": {
                 "label": {"e": "estimated", "p": "provisional"},
+            },
+            "positions-with-no-data": {
+                "freq": [],
+                "unit": [],
+                "icd10": [],
+                "sex": [],
+                "age": [],
+                "geo": [geos.index("EA21")],
+                "time": [],
             },
         },
     }
@@ -1091,11 +1064,24 @@ def build(cat: Catalogue) -> dict[str, bytes]:
         "layout": "<host>/<path>[@<sorted query>] per pipelines.fetch.mirror_key; "
         "repository/<path> stands in for curated files kept in the repository",
         "datasets": datasets,
+        "origins": origins(datasets),
         "files": {p: hashlib.sha256(files[p]).hexdigest() for p in sorted(files)},
     }
     files["MIRROR.json"] = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
     files["README.md"] = readme(cat, datasets, files).encode("utf-8")
     return files
+
+
+def origins(datasets: dict[str, list[str]]) -> dict[str, dict[str, str | None]]:
+    """Per mirror file of a Eurostat dataset: a real capture (its origin) or synthetic."""
+    out: dict[str, dict[str, str | None]] = {}
+    for ds_id, paths in datasets.items():
+        for path in paths:
+            if ds_id in REAL_ORIGINS:
+                out[path] = {"dataset": ds_id, **REAL_ORIGINS[ds_id]}
+            elif ds_id in SYNTHETIC_NOTES:
+                out[path] = {"dataset": ds_id, "kind": "synthetic", "note": SYNTHETIC_NOTES[ds_id]}
+    return out
 
 
 def readme(cat: Catalogue, datasets: dict[str, list[str]], files: dict[str, bytes]) -> str:
@@ -1117,7 +1103,6 @@ def readme(cat: Catalogue, datasets: dict[str, list[str]], files: dict[str, byte
         "",
         "- `<host>/<path>[@<query>]`: the file of one download URL, named as",
         "  `pipelines.fetch.mirror_key(url)` gives it (the query parameters sorted by name).",
-        "  Eurostat `compressed=true` answers are stored gzipped, as Eurostat sends them.",
         "- `repository/<path>`: stands in for a curated file kept in the repository at",
         "  `<path>` while that file has no verified rows yet (`Fetcher.fetch_local`).",
         "- `MIRROR.json`: the sample marker, the generator, its seed, and every file's sha256.",

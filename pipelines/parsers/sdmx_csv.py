@@ -1,8 +1,20 @@
-"""Eurostat SDMX-CSV (SDMX 2.1 API `format=SDMX-CSV`, Data Browser "SDMX-CSV" export).
+"""Eurostat SDMX-CSV 1.0 and 2.0 (API `format=SDMX-CSV` / `format=csvdata&formatVersion=2.0`,
+Data Browser "SDMX-CSV" exports).
 
 One observation per row::
 
     DATAFLOW,LAST UPDATE,freq,<dims...>,TIME_PERIOD,OBS_VALUE,OBS_FLAG[,CONF_STATUS,...]
+    STRUCTURE,STRUCTURE_ID[,STRUCTURE_NAME][,ACTION],freq,<dims...>,TIME_PERIOD,OBS_VALUE,...
+
+- SDMX-CSV 2.0 starts with `STRUCTURE,STRUCTURE_ID`. The Data Browser's 2.0 export adds
+  `STRUCTURE_NAME` and a label column after every column (`freq,Time frequency,...,
+  TIME_PERIOD,Time,OBS_VALUE,Observation value,OBS_FLAG,...`): the code columns are read,
+  the label columns are left out. `STRUCTURE_ID` goes into `attributes["dataflow"]`.
+- The labels variant (values `Annual`, `Austria`) is mapped back to codes with the bundled
+  Eurostat code lists (pipelines/codelists.py). A dimension without a bundled list, or a
+  label the list does not have, is a ParseError (rule "labels variant") naming the
+  dimension: download the codes variant instead. Option `keep_labels: true` keeps the
+  labels as published (to inspect a file, never for staging).
 
 - Dimensions are the columns between `LAST UPDATE` (or `DATAFLOW` when there is no
   `LAST UPDATE`; or the first column when there is neither) and `TIME_PERIOD`, lowercased.
@@ -32,6 +44,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from pipelines.codelists import DIMENSION_CODELISTS, label_index
 from pipelines.parsers.base import (
     FLAGS,
     LINE,
@@ -52,6 +65,8 @@ OBS_FLAG = "OBS_FLAG"
 DATAFLOW = "DATAFLOW"
 LAST_UPDATE = "LAST UPDATE"
 CONF_STATUS = "CONF_STATUS"
+STRUCTURE = "STRUCTURE"
+STRUCTURE_PREFIX = ("STRUCTURE", "STRUCTURE_ID", "STRUCTURE_NAME", "ACTION")
 
 RULE_NOT_CSV = "not an SDMX-CSV"
 RULE_COLUMNS = "missing column"
@@ -96,14 +111,27 @@ class _Layout:
         self.time = upper.index(TIME_PERIOD)
         self.value = upper.index(OBS_VALUE)
         self.flag = upper.index(OBS_FLAG) if OBS_FLAG in upper else None
-        self.dataflow = upper.index(DATAFLOW) if DATAFLOW in upper else None
-        self.last_update = upper.index(LAST_UPDATE) if LAST_UPDATE in upper else None
-        start = max((i for i in (self.dataflow, self.last_update) if i is not None), default=-1)
-        self.dims = list(range(start + 1, self.time))
+        self.version = "2.0" if upper[0] == STRUCTURE else "1.0"
+        # The Data Browser's 2.0 export: every column is followed by its label column.
+        self.paired = self.version == "2.0" and upper[self.time + 1 : self.time + 2] != [OBS_VALUE]
+        labels = {i + 1 for i in range(len(header) - 1)} if self.paired else set()
+        if self.version == "2.0":
+            self.dataflow = upper.index("STRUCTURE_ID") if "STRUCTURE_ID" in upper else None
+            self.last_update = None
+            prefix = [i for i, u in enumerate(upper[:4]) if u in STRUCTURE_PREFIX]
+            start = max(prefix)
+            labels = {i + 1 for i in range(start + 1, len(header) - 1, 2)} if self.paired else set()
+        else:
+            self.dataflow = upper.index(DATAFLOW) if DATAFLOW in upper else None
+            self.last_update = upper.index(LAST_UPDATE) if LAST_UPDATE in upper else None
+            start = max((i for i in (self.dataflow, self.last_update) if i is not None), default=-1)
+        self.dims = [i for i in range(start + 1, self.time) if i not in labels]
         self.names = [self.ids[i].lower() for i in self.dims]
         taken = {self.time, self.value, self.flag, self.dataflow, self.last_update, *self.dims}
+        taken |= set(range(start + 1)) | labels
         self.extras = [i for i in range(len(header)) if i not in taken]
         self.width = len(header)
+        self.label_maps: dict[int, dict[str, str]] = {}
 
     def variant(self, row: list[str]) -> str:
         if self.both:
@@ -120,6 +148,46 @@ class _Layout:
             if text and not (self.ids[i].upper() == CONF_STATUS and code_of(text, True) == "F"):
                 parts.append(f"{self.ids[i]}={text}")
         return "; ".join(parts) or None
+
+
+def _code(path: Path, layout: _Layout, name: str, i: int, raw: str, line: int) -> str:
+    """The code of one dimension cell; in the labels variant, the code its label stands for."""
+    if i not in layout.label_maps:
+        return code_of(raw, layout.both)
+    label = raw.strip()
+    code = layout.label_maps[i].get(label)
+    if code is None:
+        raise ParseError(
+            path,
+            RULE_LABELS,
+            f"dimension {name}: label {label!r} is not in Eurostat's "
+            f"{DIMENSION_CODELISTS[name].upper()} code list; download the file with codes "
+            "(SDMX-CSV 'codes' / labels=id, or TSV) instead",
+            line,
+        )
+    return code
+
+
+def _label_maps(path: Path, layout: _Layout, line: int) -> dict[int, dict[str, str]]:
+    """{column: {label: code}} for the labels variant; refuses dimensions with no code list."""
+    maps: dict[int, dict[str, str]] = {}
+    missing = []
+    for name, i in zip(layout.names, layout.dims, strict=True):
+        index = label_index(name)
+        if index is None:
+            missing.append(name)
+        else:
+            maps[i] = index
+    if missing:
+        raise ParseError(
+            path,
+            RULE_LABELS,
+            f"dimension values are labels (e.g. 'Annual', 'Austria'), and the project has no "
+            f"Eurostat code list for dimension(s) {', '.join(missing)} to map them back to "
+            "codes; download the codes variant (SDMX-CSV with codes / labels=id, or TSV)",
+            line,
+        )
+    return maps
 
 
 def _records(path: Path, encoding: str) -> Iterator[tuple[int, list[str]]]:
@@ -156,7 +224,7 @@ def _rows(path: Path, encoding: str, layout: _Layout) -> Iterator[dict[str, Any]
         if value is None and not flags and note is None:
             continue
         out: dict[str, Any] = {
-            name: code_of(row[i], layout.both)
+            name: _code(path, layout, name, i, row[i], line)
             for name, i in zip(layout.names, layout.dims, strict=True)
         }
         out.update(
@@ -183,7 +251,11 @@ def parse(path: Path, options: Mapping[str, Any]) -> ParsedFile:
         first = next(records, None)
     finally:
         records.close()
-    attributes: dict[str, Any] = {"encoding": encoding, "variant": None}
+    attributes: dict[str, Any] = {
+        "encoding": encoding,
+        "variant": None,
+        "sdmx_csv_version": layout.version,
+    }
     if first is not None:
         line, row = first
         if len(row) != layout.width:
@@ -195,10 +267,13 @@ def parse(path: Path, options: Mapping[str, Any]) -> ParsedFile:
             attributes["dataflow"] = row[layout.dataflow].strip()
         if layout.last_update is not None:
             attributes["last_update"] = row[layout.last_update].strip()
-        if options.get("codes_only") and attributes["variant"] == "labels":
-            raise ParseError(
-                path, RULE_LABELS, "dimension values are labels, codes were expected", line
-            )
+        if attributes["variant"] == "labels":
+            if options.get("codes_only"):
+                raise ParseError(
+                    path, RULE_LABELS, "dimension values are labels, codes were expected", line
+                )
+            if not options.get("keep_labels"):
+                layout.label_maps = _label_maps(path, layout, line)
     if layout.extras:
         attributes["attribute_columns"] = [layout.ids[i] for i in layout.extras]
     return ParsedFile(

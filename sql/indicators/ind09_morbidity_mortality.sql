@@ -1,5 +1,5 @@
 -- Indicator 9: drug-related morbidity and mortality.
---   deaths_drug_dependence        Eurostat hlth_cd_aro: deaths, ICD-10 F11-F16, F18-F19
+--   deaths_drug_dependence        Eurostat hlth_cd_aro: deaths, ICD-10 TOXICO (F11-F16, F18-F19)
 --   death_rate_drug_dependence    Eurostat hlth_cd_asdr2: standardised death rate, same causes
 --   drug_induced_deaths (...)     Statistical Bulletin overdose death tables (by sex, by age)
 --   EU headline figures           curated from the European Drug Report
@@ -11,7 +11,7 @@ SELECT
     NULL AS breakdown, value, value_text, 'count' AS unit, flags, note, source_dataset,
     snapshot_sha256, line AS source_line
 FROM staging.eurostat_hlth_cd_aro
-WHERE freq = 'A' AND unit = 'NR' AND icd10 = 'F11-F16_F18_F19' AND resid = 'TOT_IN'
+WHERE freq = 'A' AND unit = 'NR' AND icd10 = 'TOXICO' AND resid = 'TOT_IN'
 UNION ALL
 SELECT
     'death_rate_drug_dependence' AS measure, geo, geo_level, CAST(period AS INTEGER) AS period,
@@ -21,7 +21,7 @@ SELECT
     NULL AS breakdown, value, value_text, 'per 100 000 inhabitants (age-standardised)' AS unit,
     flags, note, source_dataset, snapshot_sha256, line AS source_line
 FROM staging.eurostat_hlth_cd_asdr2
-WHERE freq = 'A' AND unit = 'RT' AND icd10 = 'F11-F16_F18_F19'
+WHERE freq = 'A' AND unit = 'RT' AND icd10 = 'TOXICO'
 UNION ALL
 SELECT measure, geo, geo_level, period, substance, sex,
        -- the 5-year age tables' breadcrumb ends in the age band (15-19, >=65)

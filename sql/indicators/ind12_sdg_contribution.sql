@@ -15,6 +15,6 @@ SELECT
     'per 100 000 persons (age-standardised)' AS unit, flags, note, source_dataset,
     snapshot_sha256, line AS source_line
 FROM staging.eurostat_sdg_16_10
-WHERE unit = 'RT' AND sex = 'T'
+WHERE unit = 'RT' AND sex = 'T' AND icd10 = 'X85-Y09_Y871'
 UNION ALL
 SELECT * FROM curated_rows(12)

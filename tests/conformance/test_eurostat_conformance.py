@@ -153,7 +153,7 @@ def expected_sdmx_rows(path: Path) -> list[tuple[str, str]]:
 def test_sdmx_row_count_and_flags_match_the_file(upstream_dir: Path, name: str) -> None:
     path = upstream_dir / "eurostat" / "sdmx_csv" / name
     expected = expected_sdmx_rows(path)
-    parsed = sdmx_csv.parse(path, {})
+    parsed = sdmx_csv.parse(path, {"keep_labels": True})
     rows = list(parsed.rows)
     assert len(rows) == len(expected)
     got = [(r["value"], r["flags"] or "") for r in rows]
@@ -169,11 +169,36 @@ def test_sdmx_flags_seen_across_the_samples(upstream_dir: Path) -> None:
     flags: set[str] = set()
     empty_with_flag = 0
     for name in SDMX_FILES:
-        for row in sdmx_csv.parse(upstream_dir / "eurostat" / "sdmx_csv" / name, {}).rows:
+        path = upstream_dir / "eurostat" / "sdmx_csv" / name
+        for row in sdmx_csv.parse(path, {"keep_labels": True}).rows:
             flags.add(row["flags"] or "")
             empty_with_flag += row["value"] is None
     assert flags == {"", "b", "e", "p", "u", "d", "bu", "bd"}
     assert empty_with_flag == 115  # lfsa_ugadra: empty OBS_VALUE with u / bu
+
+
+@pytest.mark.parametrize("name", SDMX_FILES)
+def test_real_labels_files_are_refused_naming_the_unmappable_dimensions(
+    upstream_dir: Path, name: str
+) -> None:
+    """Each real labels file has a dimension with no bundled code list (wstatus, na_item...)."""
+    path = upstream_dir / "eurostat" / "sdmx_csv" / name
+    with pytest.raises(ParseError) as exc:
+        sdmx_csv.parse(path, {})
+    header = path.read_text(encoding="utf-8").splitlines()[0].split(",")
+    unmappable = [h for h in header[2:-3] if h not in ("freq", "unit", "sex", "geo")]
+    assert exc.value.rule == "labels variant" and exc.value.line == 2
+    assert f"dimension(s) {', '.join(unmappable)}" in str(exc.value)
+
+
+def test_real_sdmx_csv_2_0_file_parses_with_codes(upstream_dir: Path) -> None:
+    path = upstream_dir / "eurostat" / "sdmx_csv_2_0" / "tps00001__custom_20122499_linear_2_0.csv"
+    parsed = sdmx_csv.parse(path, {})
+    rows = list(parsed.rows)
+    assert parsed.dimensions == ["freq", "indic_de", "geo"]
+    assert len(rows) == 312 and {r["freq"] for r in rows} == {"A"}
+    assert {r["flags"] for r in rows} >= {None, "p", "b"}
+    assert all(r["value"] is not None for r in rows)
 
 
 def test_sdmx_labels_variant_rejected_when_codes_only(upstream_dir: Path) -> None:
@@ -181,3 +206,130 @@ def test_sdmx_labels_variant_rejected_when_codes_only(upstream_dir: Path) -> Non
     with pytest.raises(ParseError) as exc:
         sdmx_csv.parse(path, {"codes_only": True})
     assert exc.value.rule == "labels variant" and exc.value.line == 2
+
+
+# --------------------------------------------------------------------------- catalogue vs reality
+# Dimension order of each Eurostat dataset: the header of a real file of that dataset, or the
+# documented order (../shared/upstream/README.md "Facts about the live endpoints").
+# sdg_16_20: no evidence exists; its order is the catalogue's unverified guess.
+DOCUMENTED_DIMENSIONS = {
+    "eurostat.crim_off_cat": ["freq", "iccs", "unit", "geo"],
+    "eurostat.hlth_cd_asdr2": ["freq", "unit", "sex", "age", "icd10", "geo"],
+    "eurostat.hlth_cd_aro": ["freq", "unit", "sex", "age", "icd10", "resid", "geo"],
+    "eurostat.sdg_16_10": ["freq", "unit", "icd10", "sex", "age", "geo"],
+}
+REAL_HEADER_FILES = {
+    "eurostat.crim_off_cat": "estat_crim_off_cat.tsv",
+    "eurostat.hlth_cd_asdr2": "estat_hlth_cd_asdr2_filtered.tsv",
+}
+
+
+def _real_codes(upstream_dir: Path, dim: str) -> set[str] | None:
+    from pipelines.codelists import DIMENSION_CODELISTS
+
+    name = DIMENSION_CODELISTS.get(dim)
+    if name is None:
+        return None
+    path = upstream_dir / "eurostat" / "codelists" / f"ESTAT_{name}.tsv"
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return {row["CODE"] for row in csv.DictReader(fh, delimiter="\t")}
+
+
+def _eurostat_datasets():
+    from pipelines.catalogue import load_catalogue
+
+    return [d for d in load_catalogue().datasets.values() if d.source == "eurostat"]
+
+
+def test_every_eurostat_filter_code_is_in_the_real_code_lists(upstream_dir: Path) -> None:
+    """Checked against the real files in ../shared, not the bundled copies; a dimension with
+    no real list must be declared unverified in the catalogue."""
+    for ds in _eurostat_datasets():
+        for dim, codes in ds.filters.items():
+            real = _real_codes(upstream_dir, dim)
+            if real is None:
+                assert dim in ds.unverified_codes, f"{ds.id}: {dim} is neither checked nor declared"
+            else:
+                assert set(codes) <= real, (ds.id, dim, sorted(set(codes) - real))
+
+
+def test_bundled_code_lists_are_the_real_lists(upstream_dir: Path) -> None:
+    from pipelines.codelists import DIMENSION_CODELISTS, load_codelist
+
+    for dim, name in DIMENSION_CODELISTS.items():
+        path = upstream_dir / "eurostat" / "codelists" / f"ESTAT_{name}.tsv"
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            real = {r["CODE"]: r["Label - English"] for r in csv.DictReader(fh, delimiter="\t")}
+        assert load_codelist(name) == real, dim
+
+
+def test_eurostat_layouts_match_the_real_reference(upstream_dir: Path) -> None:
+    for ds in _eurostat_datasets():
+        if ds.id in DOCUMENTED_DIMENSIONS:
+            assert ds.dimensions == DOCUMENTED_DIMENSIONS[ds.id], ds.id
+        if ds.id in REAL_HEADER_FILES:
+            real = eurostat_tsv.parse(upstream_dir / "eurostat" / REAL_HEADER_FILES[ds.id], {})
+            assert real.dimensions == ds.dimensions, ds.id
+
+
+def test_every_bundled_eurostat_file_matches_the_real_reference(upstream_dir: Path) -> None:
+    """Each mirror file: the dataset's real dimension order, codes in the real code lists
+    (geo: also the documented new aggregate EA21), and the real crim_off_cat bytes."""
+    from pipelines.fetch import mirror_key
+    from pipelines.parsers.detect import effective_format
+    from pipelines.settings import SAMPLE_MIRROR_DIR
+    from pipelines.stage import parser_for
+
+    for ds in _eurostat_datasets():
+        for url, _ in ds.download_targets():
+            path = SAMPLE_MIRROR_DIR / mirror_key(url)
+            fmt = effective_format(ds.format, path)
+            assert fmt == ds.format, path
+            parsed = parser_for(fmt)(path, {})
+            assert parsed.dimensions == DOCUMENTED_DIMENSIONS.get(ds.id, ds.dimensions), path
+            rows = list(parsed.rows)
+            for dim in parsed.dimensions:
+                real = _real_codes(upstream_dir, dim)
+                if real is not None:
+                    unknown = {r[dim] for r in rows} - real - ({"EA21"} if dim == "geo" else set())
+                    assert not unknown, (ds.id, dim, sorted(unknown))
+            for dim, codes in ds.filters.items():
+                assert {r[dim] for r in rows} <= set(codes), (ds.id, dim)
+    real = (upstream_dir / "eurostat" / "estat_crim_off_cat.tsv").read_bytes().split(b"\n")
+    crim = _eurostat_datasets()[0]
+    assert crim.id == "eurostat.crim_off_cat"
+    bundled = (SAMPLE_MIRROR_DIR / mirror_key(crim.download_targets()[0][0])).read_bytes()
+    lines = bundled.split(b"\n")
+    assert lines[0] == real[0] and set(lines) <= set(real) and len(lines) > 200
+
+
+def test_no_invented_icd10_code_remains_anywhere() -> None:
+    from pipelines.settings import PROJECT_ROOT
+
+    wrong = "F11-F16_F18" + "_F19"  # split so that this test file does not match itself
+    hits = []
+    for folder in ("assets", "pipelines", "sql", "scripts", "tests", "data/sample", "expectations"):
+        for path in (PROJECT_ROOT / folder).rglob("*"):
+            if path.is_file() and wrong.encode() in path.read_bytes():
+                hits.append(str(path.relative_to(PROJECT_ROOT)))
+            if path.is_file() and wrong in path.name:
+                hits.append(path.name)
+    assert hits == []
+
+
+def test_format_is_detected_from_content_not_the_name(upstream_dir: Path, tmp_path: Path) -> None:
+    """A Data Browser download is parsed by what it is, whatever the catalogue requests."""
+    from pipelines.parsers.detect import effective_format
+
+    eurostat = upstream_dir / "eurostat"
+    for tsv in ("estat_crim_off_cat.tsv", "hlth_cd_acdr_subset_alcohol_geo_time.tsv"):
+        assert effective_format("sdmx_csv", eurostat / tsv) == "eurostat_tsv"
+    for csv_file in [
+        *(eurostat / "sdmx_csv").glob("*.csv"),
+        *(eurostat / "sdmx_csv_2_0").glob("*"),
+    ]:
+        assert effective_format("eurostat_tsv", csv_file) == "sdmx_csv"
+    renamed = tmp_path / "download.tsv"
+    renamed.write_text('{"version":"2.0","class":"dataset","id":[],"size":[],"value":{}}')
+    assert effective_format("eurostat_tsv", renamed) == "jsonstat"
+    assert effective_format("tabular_csv", eurostat / "estat_crim_off_cat.tsv") == "tabular_csv"

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from helpers import dataset_fields, make_dataset
 
-from pipelines.catalogue import Catalogue, CatalogueError
+from pipelines.catalogue import Catalogue, CatalogueError, FilterError
 from pipelines.settings import ASSETS_DIR
 
 
@@ -60,26 +60,61 @@ def test_real_download_urls_are_complete_https_urls(catalogue: Catalogue):
     assert eurostat and all(d.allowed_hosts() == {"ec.europa.eu"} for d in eurostat)
 
 
-def test_resolved_url_builds_the_sdmx_key_in_dimension_order(catalogue: Catalogue):
-    base = "https://ec.europa.eu/eurostat/api/dissemination/sdmx/2.1/data"
+def test_resolved_url_sends_named_filters(catalogue: Catalogue):
+    base = "https://ec.europa.eu/eurostat/api/dissemination/sdmx/3.0/data/dataflow/ESTAT"
     assert catalogue.dataset("eurostat.crim_off_cat").resolved_url() == (
-        f"{base}/crim_off_cat/A.ICCS0601+ICCS07041+ICCS0101.NR+P_HTHAB.?format=TSV&compressed=true"
+        f"{base}/crim_off_cat/1.0/*?c[freq]=A&c[iccs]=ICCS0601,ICCS07041,ICCS0101"
+        "&c[unit]=NR,P_HTHAB&format=TSV&compress=false"
     )
-    # dimensions [freq, unit, sex, age, icd10, resid, geo]; geo unfiltered: empty last part
-    assert catalogue.dataset("eurostat.hlth_cd_aro").resolved_url() == (
-        f"{base}/hlth_cd_aro/A.NR.T+M+F.TOTAL.F11-F16_F18_F19.TOT_IN.?format=TSV&compressed=true"
-    )
+    aro = catalogue.dataset("eurostat.hlth_cd_aro").resolved_url() or ""
+    assert "c[icd10]=TOXICO" in aro and "c[resid]=TOT_IN" in aro and "c[sex]=T,M,F" in aro
+    sdg = catalogue.dataset("eurostat.sdg_16_10").resolved_url() or ""
+    assert "/statistics/1.0/data/sdg_16_10?" in sdg and "icd10=X85-Y09_Y871" in sdg
 
 
-def test_resolved_url_follows_dimension_order_not_filter_order():
+def test_named_filters_do_not_depend_on_order():
+    url = "https://ec.europa.eu/eurostat/api/dissemination/statistics/1.0/data/x?{filters}"
     ds = make_dataset(
-        url="https://x.eu/data/{key}?format=TSV",
+        url=url,
         dimensions=["freq", "unit", "geo"],
-        filters={"geo": ["AT", "BE"], "freq": ["A"]},  # written out of order, unit unfiltered
+        filters={"geo": ["AT", "BE"], "freq": ["A"]},
     )
-    assert ds.resolved_url() == "https://x.eu/data/A..AT+BE?format=TSV"
+    assert ds.resolved_url() == url.replace("{filters}", "geo=AT&geo=BE&freq=A")
     assert make_dataset(url="https://x.eu/plain.csv").resolved_url() == "https://x.eu/plain.csv"
     assert make_dataset(url=None).resolved_url() is None
+
+
+def test_positional_key_urls_are_refused():
+    with pytest.raises(Exception, match=r"positional SDMX keys"):
+        make_dataset(url="https://x.eu/data/{key}?format=TSV", filters={"freq": ["A"]})
+
+
+SDMX3 = "https://ec.europa.eu/eurostat/api/dissemination/sdmx/3.0/data/dataflow/ESTAT/x/1.0/*"
+
+
+def test_unknown_filter_code_is_refused_before_any_request():
+    ds = make_dataset(
+        id="eurostat.x",
+        url=SDMX3 + "?{filters}&format=TSV",
+        dimensions=["freq", "unit", "geo"],
+        filters={"freq": ["A"], "unit": ["NOT_A_UNIT"]},
+    )
+    with pytest.raises(FilterError, match=r"eurostat\.x: .*dimension unit: code 'NOT_A_UNIT'"):
+        ds.download_targets()
+
+
+def test_filter_without_code_list_must_be_declared_unverified():
+    fields = dict(
+        id="eurostat.x",
+        url=SDMX3 + "?{filters}&format=TSV",
+        dimensions=["icd10", "geo"],
+        filters={"icd10": ["TOXICO"]},
+    )
+    with pytest.raises(FilterError, match=r"dimension icd10: no bundled code list"):
+        make_dataset(**fields).download_targets()
+    ds = make_dataset(**fields, unverified_codes={"icd10": "public evidence"})
+    assert ds.download_targets()
+    assert ds.filter_problems() == ([], ["icd10=TOXICO (public evidence)"])
 
 
 def test_reference_lists_load(catalogue: Catalogue):
@@ -238,12 +273,22 @@ def test_unquoted_norway_code_in_geo_yaml_is_refused(tmp_path: Path):
     root = make_catalogue_dir(tmp_path / "cat")
     geo = root / "reference" / "geo.yaml"
     text = geo.read_text(encoding="utf-8")
-    assert '{code: "NO", name: "Norway"' in text
-    geo.write_text(text.replace('{code: "NO", name: "Norway"', '{code: NO, name: "Norway"'))
+    assert '  "CZ": ["Czech Republic"]' in text
+    geo.write_text(text.replace('  "CZ": ["Czech Republic"]', '  NO: ["Norge"]'))
     with pytest.raises(CatalogueError) as exc:
         Catalogue(root)
     message = str(exc.value)
-    assert str(geo) in message and "(entry " in message and "code:" in message
+    assert str(geo) in message and "neither ESTAT_GEO nor extra: [False]" in message
+
+
+def test_geo_reference_is_generated_from_the_geo_code_list(catalogue: Catalogue):
+    entries = {g.code: g for g in catalogue.geo}
+    # every code of Eurostat's GEO list, plus the EUDA's own aggregates
+    assert len(entries) == 4278 + 4
+    assert entries["FX"].level == "country" and entries["EU28"].level == "aggregate"
+    assert entries["AT13"].level == "region" and entries["EA20"].level == "aggregate"
+    assert entries["EL"].name == "Greece" and entries["EL"].eu27
+    assert "Czech Republic" in entries["CZ"].aliases and entries["SCORE"].level == "aggregate"
 
 
 def test_a_dataset_must_list_the_indicators_that_use_it(tmp_path: Path):

@@ -38,13 +38,25 @@ def test_nuts_regions_of_a_known_country_are_kept(geo: GeoResolver, raw: str):
     assert geo.resolve(raw) == GeoMatch(raw, "region")
 
 
+@pytest.mark.parametrize("raw", ["EA21", "ZZ", "XX1", "ZZ12", "AT1234", "EU27_2031"])
+def test_well_formed_unknown_codes_are_kept_as_other(geo: GeoResolver, raw: str):
+    """A new aggregate (EA21) or code is kept with level 'other' (a warning, not a failure)."""
+    assert geo.resolve(raw) == GeoMatch(raw, "other")
+
+
+@pytest.mark.parametrize(("raw", "level"), [("FX", "country"), ("EU28", "aggregate")])
+def test_codes_of_real_hlth_cd_aro_pass(geo: GeoResolver, raw: str, level: str):
+    assert geo.resolve(raw) == GeoMatch(raw, level)
+
+
+def test_euda_eu_means_eu27_in_names_mode_only(geo: GeoResolver):
+    assert geo.resolve("EU", mode="names") == GeoMatch("EU27_2020", "aggregate")
+    assert geo.resolve("EU") == GeoMatch("EU", "aggregate")  # Eurostat's own EU code
+
+
 @pytest.mark.parametrize(
     "raw",
     [
-        "ZZ",  # no such country
-        "XX1",  # region-shaped, but XX is no known country
-        "ZZ12",
-        "AT1234",  # too long for a NUTS code
         "at13",  # lower case is not a Eurostat code
         "Atlantis",
         "",

@@ -210,7 +210,7 @@ def test_sdmx_codes_variant_with_conf_status(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("gz", "bom"), [(False, False), (True, True)])
 def test_sdmx_labels_variant_crlf(tmp_path: Path, gz: bool, bom: bool) -> None:
     path = write(tmp_path, "l.csv", SDMX_LABELS, gz=gz, bom=bom)
-    parsed = sdmx_csv.parse(path, {})
+    parsed = sdmx_csv.parse(path, {"keep_labels": True})
     assert parsed.dimensions == ["freq", "unit", "geo"]
     assert parsed.attributes["variant"] == "labels"
     assert parsed.attributes["dataflow"] == "ESTAT:TIPSNA40(1.0)"
@@ -222,6 +222,47 @@ def test_sdmx_labels_variant_crlf(tmp_path: Path, gz: bool, bom: bool) -> None:
         ("Percentage", "Belgium", "1997", 12.5, "bd", 5),
     ]
     assert rows[0]["freq"] == "Annual"
+
+
+def test_sdmx_labels_variant_is_mapped_to_codes_with_the_code_lists(tmp_path: Path) -> None:
+    body = (
+        "DATAFLOW,LAST UPDATE,freq,unit,geo,TIME_PERIOD,OBS_VALUE,OBS_FLAG\r\n"
+        "ESTAT:X(1.0),06/12/24 23:00:00,Annual,Percentage,Austria,2022,1.5,p\r\n"
+        "ESTAT:X(1.0),06/12/24 23:00:00,Annual,Percentage,Greece,2022,2,\r\n"
+    )
+    rows = rows_of(sdmx_csv, write(tmp_path, "l.csv", body))
+    assert [(r["freq"], r["unit"], r["geo"], r["value"]) for r in rows] == [
+        ("A", "PC", "AT", 1.5),
+        ("A", "PC", "EL", 2.0),
+    ]
+
+
+def test_sdmx_labels_variant_refused_where_no_code_list_exists(tmp_path: Path) -> None:
+    path = write(tmp_path, "l.csv", SDMX_LABELS.replace(",unit,", ",na_item,", 1))
+    with pytest.raises(ParseError) as exc:
+        sdmx_csv.parse(path, {})
+    assert_error(exc, path, "labels variant", 2)
+    assert "dimension(s) na_item" in str(exc.value) and "codes variant" in str(exc.value)
+    bad = write(tmp_path, "b.csv", SDMX_LABELS.replace("Austria", "Atlantis"))
+    with pytest.raises(ParseError, match=r"dimension (unit|geo): label '.*' is not in"):
+        rows_of(sdmx_csv, bad)
+
+
+def test_sdmx_csv_2_0_data_browser_pairs_code_and_label_columns(tmp_path: Path) -> None:
+    body = (
+        "STRUCTURE,STRUCTURE_ID,STRUCTURE_NAME,freq,Time frequency,geo,Geopolitical entity "
+        "(reporting),TIME_PERIOD,Time,OBS_VALUE,Observation value,OBS_FLAG,Observation status "
+        "(Flag) V2 structure,CONF_STATUS,Confidentiality status (flag)\n"
+        "dataflow,ESTAT:TPS00001(1.0),Population,A,Annual,AT,Austria,2014,,8507786,,,,,\n"
+        "dataflow,ESTAT:TPS00001(1.0),Population,A,Annual,DE,Germany,2023,,83118501,,b,"
+        "break in time series,,\n"
+    )
+    parsed = sdmx_csv.parse(write(tmp_path, "t.csv", body), {})
+    assert parsed.dimensions == ["freq", "geo"]
+    assert parsed.attributes["sdmx_csv_version"] == "2.0"
+    assert parsed.attributes["dataflow"] == "ESTAT:TPS00001(1.0)"
+    got = [(r["geo"], r["period"], r["value"], r["flags"], r["note"]) for r in parsed.rows]
+    assert got == [("AT", "2014", 8507786.0, None, None), ("DE", "2023", 83118501.0, "b", None)]
 
 
 def test_sdmx_labels_variant_rejected_with_codes_only(tmp_path: Path) -> None:
