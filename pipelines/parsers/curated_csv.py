@@ -44,7 +44,9 @@ from pipelines.parsers.base import (
     VALUE_TEXT,
     ParsedFile,
     ParseError,
+    ReadLimits,
     detect_encoding,
+    guarded,
     open_text,
     parse_number,
 )
@@ -150,11 +152,13 @@ def _check_options(options: Mapping[str, Any], file: Path) -> str | None:
     return options.get("encoding")
 
 
-def parse(path: Path, options: Mapping[str, Any]) -> ParsedFile:
+@guarded
+def parse(path: Path, options: Mapping[str, Any], limits: ReadLimits | None = None) -> ParsedFile:
     """Check the header of a curated CSV and stream its validated rows."""
     path = Path(path)
-    encoding = _check_options(options, path) or detect_encoding(path)
-    with open_text(path, encoding) as fh:
+    limits = limits or ReadLimits()
+    encoding = _check_options(options, path) or detect_encoding(path, limits=limits)
+    with open_text(path, encoding, limits) as fh:
         lines = _Lines(fh)
         reader = csv.reader(lines)
         header = [h.strip() for h in next(reader, [])]
@@ -163,7 +167,7 @@ def parse(path: Path, options: Mapping[str, Any]) -> ParsedFile:
     _check_header(header, path, header_line)
     return ParsedFile(
         dimensions=list(DIMENSIONS),
-        rows=_rows(path, encoding, header),
+        rows=_rows(path, encoding, header, limits),
         attributes={"encoding": encoding, "header": header, "description": description},
     )
 
@@ -184,8 +188,10 @@ def _check_header(header: list[str], file: Path, line: int) -> None:
         )
 
 
-def _rows(path: Path, encoding: str, header: list[str]) -> Iterator[dict[str, Any]]:
-    with open_text(path, encoding) as fh:
+def _rows(
+    path: Path, encoding: str, header: list[str], limits: ReadLimits
+) -> Iterator[dict[str, Any]]:
+    with open_text(path, encoding, limits) as fh:
         lines = _Lines(fh)
         reader = csv.reader(lines)
         next(reader, None)
