@@ -132,7 +132,7 @@ class _BoundedRaw(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        data = self._src.read(len(buffer))
+        data = self._src.read(min(len(buffer), 1 << 16))  # check the limits in small steps
         self.produced += len(data)
         self._check()
         buffer[: len(data)] = data
