@@ -50,7 +50,9 @@ from __future__ import annotations
 
 import html
 import re
+import struct
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -449,6 +451,7 @@ ROW_TAG_RE = re.compile(rb"<(?:\w+:)?row[\s/>]")
 ROW_REF_RE = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="(\d+)"')
 MAX_TAG_BYTES = 1 << 20
 RULE_WORKBOOK = "unreadable workbook"
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError)
 
 
 def column_number(letters: bytes) -> int:
@@ -469,10 +472,18 @@ def inspect_workbook(path: Path, limits: ReadLimits) -> None:
     and its cell count.
     """
     try:
-        archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as exc:
-        raise ParseError(path, RULE_WORKBOOK, f"not a readable ZIP archive: {exc}") from None
-    with archive:
+        _inspect_archive(path, limits)
+    except ParseError:
+        raise
+    # What Python's zipfile raises on damaged archives (fuzzing found OSError on a bad
+    # offset, NotImplementedError on an unknown compression method).
+    except (*ZIP_ERRORS, OSError, ValueError, NotImplementedError, struct.error) as exc:
+        detail = f"not a readable ZIP archive: {type(exc).__name__}: {exc}"
+        raise ParseError(path, RULE_WORKBOOK, detail) from None
+
+
+def _inspect_archive(path: Path, limits: ReadLimits) -> None:
+    with zipfile.ZipFile(path) as archive:
         members = archive.infolist()
         total = sum(m.file_size for m in members)
         if total > limits.max_decompressed_bytes:
