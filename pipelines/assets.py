@@ -38,7 +38,13 @@ from pipelines.catalogue import Catalogue, Dataset, Indicator
 from pipelines.checks import ValidationReport
 from pipelines.fetch import FetchOutcome
 from pipelines.geo import GeoResolver
-from pipelines.meta import fetch_problem, init_build, published_snapshot, run_sql_file
+from pipelines.meta import (
+    fetch_problem,
+    init_build,
+    published_snapshot,
+    published_use,
+    run_sql_file,
+)
 from pipelines.resources import EudapResource
 from pipelines.settings import PROJECT_ROOT
 from pipelines.stage import StageResult, stage_dataset, validate_table
@@ -247,6 +253,7 @@ def _staging_asset(cat: Catalogue, ds: Dataset) -> AssetsDefinition:
                 published_sha=published_snapshot(con, ds.id),
                 fetch_problem=fetch_problem(con, ds.id),
                 allow_sample=eudap.sample_run(),
+                published=published_use(con, ds.id),
             )
             record_release_dataset(con, build_id(context), result)
             report = result.report or validate_table(con, ds.table, ds.table)

@@ -65,6 +65,28 @@ class BulletinRule(_Strict):
     role: Literal["indicator", "context"] = "indicator"
 
 
+class ReadLimits(_Strict):
+    """What reading one snapshot may cost, checked while streaming, before memory is committed.
+
+    A file over a limit is refused at admission (`eudap load`, a download) and, if an older
+    store already holds it, quarantined at staging; the refusal names the limit.
+    """
+
+    # Bytes after gzip/zip decompression (per file; per member and in total for an XLSX).
+    max_decompressed_bytes: int = Field(default=1_000_000_000, gt=0)
+    # Decompressed / compressed bytes, checked once the output passes `ratio_check_after_bytes`
+    # (small files compress well without being bombs).
+    max_expansion_ratio: float = Field(default=100.0, gt=1)
+    ratio_check_after_bytes: int = Field(default=16_000_000, ge=0)
+    # One line of a line-based format (TSV, CSV); bytes at admission, characters when parsed.
+    max_line_bytes: int = Field(default=1_000_000, gt=0)
+    # Cells a reader allocates: an XLSX sheet's grid (rows x columns, from the sheet's
+    # dimension and its cell references) and cell count; a JSON-stat cube's size.
+    max_sheet_rows: int = Field(default=100_000, gt=0)
+    max_sheet_cols: int = Field(default=2_000, gt=0)
+    max_cells: int = Field(default=5_000_000, gt=0)
+
+
 class Dataset(_Strict):
     """One upstream dataset: where it lives, its format, its layout and how its codes map."""
 
@@ -100,6 +122,12 @@ class Dataset(_Strict):
     parser_options: dict[str, Any] = Field(default_factory=dict)
     value_range: tuple[float, float] = (0.0, 1e12)
     max_bytes: int = Field(default=200_000_000, gt=0)
+    limits: ReadLimits = Field(default_factory=ReadLimits)
+    # A new snapshot with more than this share fewer observations than the previous good one
+    # (the published release's, else the last that staged) is quarantined; null: no check.
+    max_row_drop: float | None = Field(default=0.2, ge=0, le=1)
+    # Snapshots (sha256, or its first 12+ hex digits) whose drop is known to be real.
+    expected_drop: list[str] = Field(default_factory=list)
     breaks: list[DocumentedBreak] = Field(default_factory=list)
     bulletin_rules: list[BulletinRule] = Field(default_factory=list)
     description: str = ""
@@ -156,6 +184,9 @@ class Dataset(_Strict):
         stray = sorted(set(self.unverified_codes) - set(self.filters))
         if stray:
             raise ValueError(f"unverified_codes name dimensions without a filter: {stray}")
+        short = [s for s in self.expected_drop if not re.fullmatch(r"[0-9a-f]{12,64}", s)]
+        if short:
+            raise ValueError(f"expected_drop: {short} are not sha256 prefixes (12+ hex digits)")
         if self.urls and not self.collection:
             raise ValueError("urls (several files) is only for collection datasets; use url")
         return self

@@ -39,6 +39,7 @@ from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 import requests
 
 from pipelines.catalogue import Dataset
+from pipelines.parsers.admission import content_problem
 from pipelines.settings import PROJECT_ROOT
 from pipelines.snapshots import Snapshot, SnapshotMeta, SnapshotStore, utc_now
 
@@ -135,6 +136,8 @@ def sniff(fmt: str, head: bytes) -> str | None:
         return "body is an HTML page, not data"
     if fmt == "bulletin_xlsx":
         return None if head.startswith(b"PK\x03\x04") else "not an XLSX (zip) file"
+    if head.startswith(b"PK\x03\x04"):
+        return "body is a ZIP archive (an XLSX?), not text"
     if fmt == "jsonstat":
         return None if text.startswith(b"{") else "not a JSON document"
     if text.startswith(b"{") and b'"error"' in text[:512]:
@@ -441,6 +444,8 @@ class Fetcher:
         )
         with open(tmp, "rb") as fh:
             problem = sniff(ds.format, fh.read(SNIFF_BYTES))
+        encoding = ds.parser_options.get("encoding")
+        problem = problem or content_problem(ds.format, tmp, ds.limits, encoding)
         if problem is not None:
             kept = self.store.reject(ds.id, tmp, {**meta.__dict__, "reason": problem})
             raise FetchError(

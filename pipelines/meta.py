@@ -12,6 +12,7 @@ from pipelines.catalogue import Catalogue
 from pipelines.resources import open_published
 from pipelines.settings import SQL_DIR, Paths
 from pipelines.snapshots import SnapshotStore
+from pipelines.stage import PublishedUse
 
 
 def run_sql_file(con: duckdb.DuckDBPyConnection, relative: str, **params: Any) -> None:
@@ -184,6 +185,24 @@ def published_snapshot(con: duckdb.DuckDBPyConnection, dataset: str) -> str | No
         [dataset],
     ).fetchone()
     return row[0] if row else None
+
+
+def published_use(con: duckdb.DuckDBPyConnection, dataset: str) -> PublishedUse | None:
+    """What the latest published release used for `dataset`: snapshot, rows, members."""
+    row = con.execute(
+        """
+        SELECT rd.snapshot_sha256, rd.fetched_at, rd.staged_rows, rd.member_snapshots, rd.is_sample
+        FROM meta.release_datasets rd JOIN meta.releases r USING (release_id)
+        WHERE rd.dataset = ? AND r.published_at IS NOT NULL
+        ORDER BY r.published_at DESC LIMIT 1
+        """,
+        [dataset],
+    ).fetchone()
+    if row is None:
+        return None
+    sha, fetched_at, rows, members, is_sample = row
+    when = f"{fetched_at:%Y-%m-%dT%H:%M:%SZ}" if fetched_at is not None else None
+    return PublishedUse(sha, when, rows, list(members or []), bool(is_sample))
 
 
 def fetch_problem(con: duckdb.DuckDBPyConnection, dataset: str) -> str | None:

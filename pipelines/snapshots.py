@@ -10,6 +10,13 @@ A snapshot is written to a temporary name and renamed into place, sidecar last, 
 killed run never leaves a half snapshot: a folder without its sidecar is ignored (and
 reported by `eudap status`). Identical content to the latest snapshot makes no new one.
 Reading a snapshot back verifies its sha256 against the sidecar.
+
+A data file may never be taken for a sidecar: a file name ending in `.meta.json` (or
+starting with a dot) is stored as `<name>.data` (the original name is kept in the sidecar's
+`extra.original_file`). Stores written before that rule stay readable: a sidecar is only a
+`*.meta.json` file that holds a valid sidecar for the file its name points to, and a file
+that another sidecar names as its data is data. An unreadable sidecar makes its folder
+incomplete (ignored, reported by `eudap status`), never a crash.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -73,6 +80,29 @@ class Snapshot:
         return self.path
 
 
+def stored_file_name(name: str) -> str:
+    """The name a data file is stored under: never one a sidecar or a temp file can take."""
+    if name.endswith(META_SUFFIX) or name.startswith("."):
+        return f"{name}.data"
+    return name
+
+
+def read_folder(folder: Path) -> list[Snapshot]:
+    """The snapshots of one snapshot folder; unreadable or foreign `*.meta.json` are skipped."""
+    found: list[Snapshot] = []
+    for meta_path in sorted(folder.glob(f"*{META_SUFFIX}")):
+        try:
+            payload = json.loads(meta_path.read_text(encoding="utf-8"))
+            meta = SnapshotMeta(**payload) if isinstance(payload, dict) else None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, TypeError):
+            meta = None
+        if meta is not None and f"{meta.file}{META_SUFFIX}" == meta_path.name:
+            found.append(Snapshot(folder / meta.file, meta))
+    data_files = {s.meta.file for s in found}
+    # A data file named `*.meta.json` (an older store) that happens to be sidecar-shaped.
+    return [s for s in found if f"{s.meta.file}{META_SUFFIX}" not in data_files]
+
+
 def _folder_order(folder: str) -> tuple[str, int]:
     """`2026-11-29-10` after `2026-11-29-9`: the day, then the same-day sequence number."""
     day, _, seq = folder[:10], folder[10:11], folder[11:]
@@ -118,9 +148,7 @@ class SnapshotStore:
         for folder in base.iterdir():
             if not folder.is_dir() or folder.name.startswith("."):
                 continue
-            for meta_path in folder.glob(f"*{META_SUFFIX}"):
-                meta = SnapshotMeta(**json.loads(meta_path.read_text(encoding="utf-8")))
-                found.append(Snapshot(folder / meta.file, meta))
+            found.extend(read_folder(folder))
         found.sort(key=lambda s: (s.meta.fetched_at, _folder_order(s.folder)), reverse=True)
         return found
 
@@ -130,14 +158,15 @@ class SnapshotStore:
 
     def incomplete_folders(self, dataset_id: str) -> list[Path]:
         """Folders left by a killed write, ignored by readers: a staging folder (`.incoming-*`,
-        even one whose sidecar was written before the rename) or data without a sidecar."""
+        even one whose sidecar was written before the rename) or data without a readable
+        sidecar."""
         base = self.dataset_dir(dataset_id)
         if not base.is_dir():
             return []
         return [
             f
             for f in base.iterdir()
-            if f.is_dir() and (f.name.startswith(".") or not any(f.glob(f"*{META_SUFFIX}")))
+            if f.is_dir() and (f.name.startswith(".") or not read_folder(f))
         ]
 
     def add(
@@ -150,6 +179,13 @@ class SnapshotStore:
         dataset whose content returns to an older version gets a new snapshot: the latest
         snapshot is what the publisher publishes now.
         """
+        if stored_file_name(meta.file) != meta.file:
+            original = meta.file
+            meta = replace(
+                meta,
+                file=stored_file_name(original),
+                extra={**meta.extra, "original_file": original},
+            )
         existing = self.snapshots(dataset_id)
         compare = existing if dedupe_any else existing[:1]
         if any(s.meta.sha256 == meta.sha256 for s in compare):

@@ -6,6 +6,13 @@ is quarantined: the table is built from the previous good snapshot and the datas
 says `stale` with the reason. With no good snapshot the table is created empty (the
 catalogue's declared layout) and the state is `missing`.
 
+Any failure while reading a snapshot (a truncated gzip, bytes that are not text, a read
+limit) is a ParseError (see `parsers.base.guarded`), so it quarantines that snapshot like a
+layout drift does. A snapshot whose observations drop by more than the dataset's
+`max_row_drop` against the previous good snapshot (the one the published release used,
+else the last older snapshot that stages; per member table for a collection) is quarantined
+too, unless the catalogue lists it in `expected_drop`.
+
 Columns: the catalogue's dimensions (the geo dimension becomes `geo_raw`, plus the mapped
 `geo` and its `geo_level`), then `period, value, value_text, flags, note, line,
 source_dataset, snapshot_sha256`.
@@ -22,7 +29,7 @@ from typing import Any, Literal
 import duckdb
 import pyarrow as pa
 
-from pipelines.catalogue import Dataset
+from pipelines.catalogue import Dataset, ReadLimits
 from pipelines.checks import ValidationReport, validate_frame
 from pipelines.geo import GeoResolver
 from pipelines.parsers.base import ParsedFile, ParseError
@@ -56,9 +63,36 @@ class StageResult:
     members: list[Snapshot] = field(default_factory=list)  # every snapshot staged
 
 
-def parser_for(fmt: str) -> Callable[[Path, dict[str, Any]], ParsedFile]:
+@dataclass(frozen=True)
+class PublishedUse:
+    """What the latest published release used for a dataset (meta.release_datasets)."""
+
+    snapshot_sha256: str | None
+    fetched_at: str | None
+    rows: int | None
+    members: list[str] = field(default_factory=list)  # sha256 of every member snapshot
+    is_sample: bool = False
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The previous good figure a new snapshot's observation count is compared with."""
+
+    sha256: str
+    fetched_at: str
+    rows: int
+    origin: str  # "the published release" | "the previous snapshot"
+
+
+def parser_for(fmt: str) -> Callable[[Path, dict[str, Any], ReadLimits], ParsedFile]:
     module = importlib.import_module(f"pipelines.parsers.{fmt}")
     return module.parse  # type: ignore[no-any-return]
+
+
+def parse_file(ds: Dataset, path: Path) -> ParsedFile:
+    """Parse one snapshot file of `ds` within its read limits (format detected from content
+    where the publisher hands out several)."""
+    return parser_for(effective_format(ds.format, path))(path, ds.parser_options, ds.limits)
 
 
 # File-level columns of datasets mapped by breadcrumb rules (the Statistical Bulletin): the
@@ -174,7 +208,7 @@ def load_snapshot(
     Raises ParseError / SnapshotError.
     """
     path = snap.verified_path()
-    parsed = parser_for(effective_format(ds.format, path))(path, ds.parser_options)
+    parsed = parse_file(ds, path)
     check_layout(ds, parsed, path)
     constants = file_columns(ds, parsed, path)
     create_table(con, table, ds)
@@ -204,6 +238,7 @@ def stage_dataset(
     published_sha: str | None,
     fetch_problem: str | None,
     allow_sample: bool = True,
+    published: PublishedUse | None = None,
 ) -> StageResult:
     """Stage the newest snapshot that passes the gate; quarantine the ones that do not.
 
@@ -211,7 +246,8 @@ def stage_dataset(
     `snapshots` newest first; `published_sha` is the (newest) snapshot the published
     release used; `fetch_problem` is why this run's download failed, if it did. Without
     `allow_sample` (any run not fed by a sample mirror), sample snapshots are never used:
-    a live release never falls back on synthetic data.
+    a live release never falls back on synthetic data. `published` (what the published
+    release used, with its row counts) is the baseline of the row-drop check.
     """
     sample_only = [s for s in snapshots if s.meta.sample]
     if not allow_sample:
@@ -219,9 +255,12 @@ def stage_dataset(
     # A collection's members are first staged together and validated once (the common case:
     # every member passes); only when that fails is each member validated on its own, so
     # that the failing member, and only it, is quarantined.
-    used, quarantined, rows_total = _stage_members(con, ds, snapshots, geo, each=not ds.collection)
+    drops = RowDropCheck(ds, snapshots, published)
+    used, quarantined, rows_total = _stage_members(
+        con, ds, snapshots, geo, drops, each=not ds.collection
+    )
     if ds.collection and used and not validate_table(con, ds.table, ds.table).success:
-        used, quarantined, rows_total = _stage_members(con, ds, snapshots, geo, each=True)
+        used, quarantined, rows_total = _stage_members(con, ds, snapshots, geo, drops, each=True)
     reasons = [q["reason"] for q in quarantined]
     if fetch_problem:
         reasons.insert(0, f"download failed: {fetch_problem}")
@@ -259,6 +298,7 @@ def _stage_members(
     ds: Dataset,
     snapshots: list[Snapshot],
     geo: GeoResolver,
+    drops: RowDropCheck,
     *,
     each: bool,
 ) -> tuple[list[Snapshot], list[dict[str, str]], int]:
@@ -293,6 +333,10 @@ def _stage_members(
         if report is not None and not report.success:
             quarantined.append(_quarantine_entry(snap, report.summary()))
             continue
+        drops.record(snap, member, rows)
+        if (dropped := drops.problem(snap, member)) is not None:
+            quarantined.append(_quarantine_entry(snap, dropped))
+            continue
         con.execute(f"INSERT INTO {ds.table} SELECT * FROM {candidate}")
         used.append(snap)
         members.add(member)
@@ -311,3 +355,102 @@ def _quarantine_entry(snap: Snapshot, reason: str) -> dict[str, str]:
         "reason": f"snapshot {snap.meta.sha256[:12]} of {snap.meta.fetched_at} "
         f"quarantined: {reason}",
     }
+
+
+class RowDropCheck:
+    """Is a snapshot's observation count a sharp drop against the previous good snapshot?
+
+    The baseline of a snapshot is the figure of the published release (per member table for
+    a collection), else the newest older snapshot (of the same member) that itself reads and
+    passes this check. Older snapshots are counted by parsing them, once, only when needed.
+    """
+
+    PUBLISHED = "the published release"
+    PREVIOUS = "the previous snapshot"
+
+    def __init__(self, ds: Dataset, snapshots: list[Snapshot], published: PublishedUse | None):
+        self.ds = ds
+        self.snapshots = snapshots
+        self.published = published
+        self._counts: dict[str, tuple[str, int] | None] = {}  # sha -> (member, rows) | unreadable
+        self._verdicts: dict[str, str | None] = {}
+
+    def record(self, snap: Snapshot, member: str, rows: int) -> None:
+        self._counts[snap.meta.sha256] = (member, rows)
+
+    def problem(self, snap: Snapshot, member: str) -> str | None:
+        """Why `snap` is quarantined for a drop, or None."""
+        sha = snap.meta.sha256
+        if sha not in self._verdicts:
+            self._verdicts[sha] = self._judge(snap, member)
+        return self._verdicts[sha]
+
+    def _judge(self, snap: Snapshot, member: str) -> str | None:
+        threshold = self.ds.max_row_drop
+        counted = self._count(snap)
+        if threshold is None or counted is None:
+            return None
+        if any(snap.meta.sha256.startswith(p) for p in self.ds.expected_drop):
+            return None
+        base = self.baseline(snap, member)
+        rows = counted[1]
+        if base is None or base.sha256 == snap.meta.sha256 or base.rows <= 0:
+            return None
+        drop = (base.rows - rows) / base.rows
+        if drop <= threshold:
+            return None
+        what = f"member table {member!r}: " if self.ds.collection else ""
+        return (
+            f"{what}observations dropped by {drop:.1%}: {rows:,} rows against {base.rows:,} "
+            f"in {base.origin} (snapshot {base.sha256} of {base.fetched_at}; this snapshot "
+            f"{snap.meta.sha256}), more than max_row_drop {threshold:.0%}; if the drop is "
+            f"real, add {snap.meta.sha256[:12]} to expected_drop in "
+            f"assets/datasets/{self.ds.id}.yaml"
+        )
+
+    def baseline(self, snap: Snapshot, member: str) -> Baseline | None:
+        published = self._published_baseline(member, snap.meta.sample)
+        if published is not None:
+            return published
+        older = self.snapshots[self.snapshots.index(snap) + 1 :] if snap in self.snapshots else []
+        for candidate in older:
+            if candidate.meta.sample != snap.meta.sample:
+                continue  # synthetic and real counts say nothing about each other
+            counted = self._count(candidate)
+            if counted is None or counted[1] == 0:
+                continue
+            if self.ds.collection and counted[0] != member:
+                continue
+            if self.problem(candidate, member) is not None:
+                continue  # itself a drop: not a good snapshot
+            return Baseline(
+                candidate.meta.sha256, candidate.meta.fetched_at, counted[1], self.PREVIOUS
+            )
+        return None
+
+    def _published_baseline(self, member: str, sample: bool) -> Baseline | None:
+        pub = self.published
+        if pub is None or pub.is_sample != sample:
+            return None
+        if not self.ds.collection:
+            if pub.snapshot_sha256 is None or not pub.rows:
+                return None
+            return Baseline(pub.snapshot_sha256, pub.fetched_at or "?", pub.rows, self.PUBLISHED)
+        by_sha = {s.meta.sha256: s for s in self.snapshots}
+        for sha in pub.members:
+            snap = by_sha.get(sha)
+            counted = self._count(snap) if snap is not None else None
+            if snap is not None and counted is not None and counted[0] == member:
+                return Baseline(sha, snap.meta.fetched_at, counted[1], self.PUBLISHED)
+        return None
+
+    def _count(self, snap: Snapshot) -> tuple[str, int] | None:
+        sha = snap.meta.sha256
+        if sha not in self._counts:
+            try:
+                parsed = parse_file(self.ds, snap.verified_path())
+                rows = sum(1 for _ in parsed.rows)
+                self._counts[sha] = (member_key(parsed, snap), rows)
+            except (ParseError, SnapshotError):
+                self._counts[sha] = None
+        return self._counts[sha]

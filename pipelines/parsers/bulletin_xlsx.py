@@ -50,6 +50,9 @@ from __future__ import annotations
 
 import html
 import re
+import struct
+import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -67,8 +70,11 @@ from pipelines.parsers.base import (
     PERIOD,
     VALUE,
     VALUE_TEXT,
+    LimitExceeded,
     ParsedFile,
     ParseError,
+    ReadLimits,
+    guarded,
     parse_number,
     validate_options,
 )
@@ -419,10 +425,12 @@ def read_sheet(path: Path, sheet: int | str = 0) -> list[list[object]]:
     return workbook.get_sheet_by_name(sheet).to_python()
 
 
-def parse(path: Path, options: Mapping[str, Any]) -> ParsedFile:
+@guarded
+def parse(path: Path, options: Mapping[str, Any], limits: ReadLimits | None = None) -> ParsedFile:
     """Parse one Statistical Bulletin XLSX export (see the module docstring)."""
     path = Path(path)
     opts = load_options(options, path)
+    inspect_workbook(path, limits or ReadLimits())
     try:
         rows = read_sheet(path, opts.sheet)
     except Exception as exc:  # calamine raises its own error types for broken workbooks
@@ -430,3 +438,136 @@ def parse(path: Path, options: Mapping[str, Any]) -> ParsedFile:
     parsed = parse_rows(rows, path, options)
     parsed.attributes["sheet"] = opts.sheet
     return parsed
+
+
+# -- limits, checked before calamine allocates anything ---------------------------------------
+SHEET_MEMBER = re.compile(r"xl/worksheets/[^/]+\.xml")
+DIMENSION_RE = re.compile(
+    rb'<(?:\w+:)?dimension\b[^>]*?\bref="([A-Za-z]+)?(\d+)?(?::([A-Za-z]+)(\d+))?"'
+)
+CELL_REF_RE = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Za-z]+)(\d+)"')
+CELL_TAG_RE = re.compile(rb"<(?:\w+:)?c[\s/>]")
+ROW_TAG_RE = re.compile(rb"<(?:\w+:)?row[\s/>]")
+ROW_REF_RE = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="(\d+)"')
+MAX_TAG_BYTES = 1 << 20
+RULE_WORKBOOK = "unreadable workbook"
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError)
+
+
+def column_number(letters: bytes) -> int:
+    """`A` -> 1, `XFD` -> 16384."""
+    number = 0
+    for ch in letters.upper():
+        number = number * 26 + ch - 64
+    return number
+
+
+def inspect_workbook(path: Path, limits: ReadLimits) -> None:
+    """Refuse a workbook that would cost more than `limits` to read, before calamine sees it.
+
+    Checks the ZIP central directory (a truncated file has none), every member's declared
+    and actual uncompressed size and expansion ratio (members are read in bounded chunks;
+    Python's zipfile stops at the declared size and checks the CRC), and for every sheet
+    the cell grid it spans (its `<dimension ref>`, the largest cell and row references)
+    and its cell count.
+    """
+    try:
+        _inspect_archive(path, limits)
+    except ParseError:
+        raise
+    # What Python's zipfile raises on damaged archives (fuzzing found OSError on a bad
+    # offset, NotImplementedError on an unknown compression method).
+    except (*ZIP_ERRORS, OSError, ValueError, NotImplementedError, struct.error) as exc:
+        detail = f"not a readable ZIP archive: {type(exc).__name__}: {exc}"
+        raise ParseError(path, RULE_WORKBOOK, detail) from None
+
+
+def _inspect_archive(path: Path, limits: ReadLimits) -> None:
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+        total = sum(m.file_size for m in members)
+        if total > limits.max_decompressed_bytes:
+            raise LimitExceeded(
+                path,
+                "max_decompressed_bytes",
+                f"the members declare {total} bytes uncompressed "
+                f"(limit {limits.max_decompressed_bytes})",
+            )
+        for member in members:
+            _check_member_ratio(path, member, limits)
+        for member in members:
+            if SHEET_MEMBER.fullmatch(member.filename):
+                _scan_sheet(path, archive, member, limits)
+            else:
+                _drain(archive, member)
+
+
+def _check_member_ratio(path: Path, member: zipfile.ZipInfo, limits: ReadLimits) -> None:
+    if member.file_size <= limits.ratio_check_after_bytes:
+        return
+    ratio = member.file_size / max(1, member.compress_size)
+    if ratio > limits.max_expansion_ratio:
+        raise LimitExceeded(
+            path,
+            "max_expansion_ratio",
+            f"member {member.filename} expands {ratio:.0f}-fold "
+            f"(limit {limits.max_expansion_ratio:g})",
+        )
+
+
+def _drain(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
+    """Read a member to its end (bounded by its declared size; the CRC is checked)."""
+    with archive.open(member) as fh:
+        while fh.read(1 << 16):
+            pass
+
+
+def _scan_sheet(
+    path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo, limits: ReadLimits
+) -> None:
+    """Stream a sheet's XML, tracking the grid it spans; refuse it past the limits."""
+    rows = cols = cells = row_tags = 0
+    tail = b""
+    with archive.open(member) as fh:
+        while chunk := fh.read(1 << 16):
+            buffer = tail + chunk
+            cut = buffer.rfind(b"<")  # an incomplete tag waits for the next chunk
+            done, tail = (buffer[:cut], buffer[cut:]) if cut >= 0 else (buffer, b"")
+            if len(tail) > MAX_TAG_BYTES:
+                raise ParseError(path, RULE_WORKBOOK, f"{member.filename}: a tag over 1 MiB")
+            for m in DIMENSION_RE.finditer(done):
+                for letters, digits in ((m[1], m[2]), (m[3], m[4])):
+                    if letters:
+                        cols = max(cols, column_number(letters))
+                    if digits:
+                        rows = max(rows, int(digits))
+            for m in CELL_REF_RE.finditer(done):
+                cols = max(cols, column_number(m[1]))
+                rows = max(rows, int(m[2]))
+            for m in ROW_REF_RE.finditer(done):
+                rows = max(rows, int(m[1]))
+            cells += len(CELL_TAG_RE.findall(done))
+            row_tags += len(ROW_TAG_RE.findall(done))
+            _check_grid(path, member.filename, max(rows, row_tags), cols, cells, limits)
+    _check_grid(path, member.filename, max(rows, row_tags), cols, cells, limits)
+
+
+def _check_grid(
+    path: Path, sheet: str, rows: int, cols: int, cells: int, limits: ReadLimits
+) -> None:
+    if rows > limits.max_sheet_rows:
+        raise LimitExceeded(
+            path, "max_sheet_rows", f"{sheet} spans {rows} rows (limit {limits.max_sheet_rows})"
+        )
+    if cols > limits.max_sheet_cols:
+        raise LimitExceeded(
+            path,
+            "max_sheet_cols",
+            f"{sheet} spans {cols} columns (limit {limits.max_sheet_cols})",
+        )
+    if rows * cols > limits.max_cells or cells > limits.max_cells:
+        raise LimitExceeded(
+            path,
+            "max_cells",
+            f"{sheet} spans {rows} x {cols} cells, holds {cells} (limit {limits.max_cells})",
+        )

@@ -44,7 +44,9 @@ from pipelines.parsers.base import (
     VALUE_TEXT,
     ParsedFile,
     ParseError,
+    ReadLimits,
     detect_encoding,
+    guarded,
     open_text,
     parse_number,
 )
@@ -119,28 +121,38 @@ RULE_CONFIDENCE = "confidence"
 class _Lines:
     """Feed csv.reader the lines of a file, skipping `#` comment lines between records.
 
-    Records the physical line where each record starts, so rows can cite their line even
-    after comments and multi-line quoted fields.
+    Keeps the physical line number of every line handed to the reader, so a record can cite
+    the line it starts on (after comments and multi-line quoted fields) from the reader's own
+    count of lines consumed: the quote heuristic that spots comments never decides a line.
     """
 
     def __init__(self, lines: Iterable[str]):
         self._lines = iter(lines)
         self.lineno = 0
-        self.starts: deque[int] = deque()
+        self._fed: deque[int] = deque()  # physical line numbers not yet claimed by a record
+        self._claimed = 0  # lines the reader consumed for earlier records
         self.comments: list[tuple[int, str]] = []
         self._in_quotes = False
 
     def __iter__(self) -> Iterator[str]:
         for line in self._lines:
             self.lineno += 1
-            if not self._in_quotes:
-                if line.startswith("#"):
-                    self.comments.append((self.lineno, line[1:].strip()))
-                    continue
-                self.starts.append(self.lineno)
+            if not self._in_quotes and line.startswith("#"):
+                self.comments.append((self.lineno, line[1:].strip()))
+                continue
             if line.count('"') % 2:
                 self._in_quotes = not self._in_quotes
+            self._fed.append(self.lineno)
             yield line
+
+    def record_start(self, consumed: int) -> int:
+        """The physical line where the record just read began; `consumed` is the reader's
+        `line_num` after reading it."""
+        start = self._fed[0] if self._fed else self.lineno
+        while self._claimed < consumed and self._fed:
+            self._fed.popleft()
+            self._claimed += 1
+        return start
 
 
 def _check_options(options: Mapping[str, Any], file: Path) -> str | None:
@@ -150,20 +162,22 @@ def _check_options(options: Mapping[str, Any], file: Path) -> str | None:
     return options.get("encoding")
 
 
-def parse(path: Path, options: Mapping[str, Any]) -> ParsedFile:
+@guarded
+def parse(path: Path, options: Mapping[str, Any], limits: ReadLimits | None = None) -> ParsedFile:
     """Check the header of a curated CSV and stream its validated rows."""
     path = Path(path)
-    encoding = _check_options(options, path) or detect_encoding(path)
-    with open_text(path, encoding) as fh:
+    limits = limits or ReadLimits()
+    encoding = _check_options(options, path) or detect_encoding(path, limits=limits)
+    with open_text(path, encoding, limits) as fh:
         lines = _Lines(fh)
         reader = csv.reader(lines)
         header = [h.strip() for h in next(reader, [])]
-        header_line = lines.starts.popleft() if lines.starts else 1
+        header_line = lines.record_start(reader.line_num)
         description = "\n".join(text for _, text in lines.comments)
     _check_header(header, path, header_line)
     return ParsedFile(
         dimensions=list(DIMENSIONS),
-        rows=_rows(path, encoding, header),
+        rows=_rows(path, encoding, header, limits),
         attributes={"encoding": encoding, "header": header, "description": description},
     )
 
@@ -184,14 +198,16 @@ def _check_header(header: list[str], file: Path, line: int) -> None:
         )
 
 
-def _rows(path: Path, encoding: str, header: list[str]) -> Iterator[dict[str, Any]]:
-    with open_text(path, encoding) as fh:
+def _rows(
+    path: Path, encoding: str, header: list[str], limits: ReadLimits
+) -> Iterator[dict[str, Any]]:
+    with open_text(path, encoding, limits) as fh:
         lines = _Lines(fh)
         reader = csv.reader(lines)
         next(reader, None)
-        lines.starts.popleft()
+        lines.record_start(reader.line_num)
         for record in reader:
-            line = lines.starts.popleft()
+            line = lines.record_start(reader.line_num)
             if not any(cell.strip() for cell in record):
                 continue
             if len(record) != len(header):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines.parsers.base import open_binary
+from pipelines.parsers.base import READ_ERRORS, open_binary
 
 EUROSTAT_FORMATS = ("eurostat_tsv", "sdmx_csv", "jsonstat")
 SNIFF_BYTES = 8192
@@ -18,8 +18,12 @@ SNIFF_BYTES = 8192
 
 def sniff(path: Path) -> str | None:
     """ "jsonstat", "eurostat_tsv", "sdmx_csv" or None (none of them, or unreadable)."""
-    with open_binary(path) as fh:
-        head = fh.read(SNIFF_BYTES).decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+    try:
+        with open_binary(path) as fh:
+            raw = fh.read(SNIFF_BYTES)
+    except READ_ERRORS:  # the declared format's parser names what is wrong, with the file
+        return None
+    head = raw.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
     if head.startswith("{"):
         return "jsonstat"
     first = head.splitlines()[0] if head else ""

@@ -39,7 +39,9 @@ from pipelines.parsers.base import (
     VALUE_TEXT,
     ParsedFile,
     ParseError,
+    ReadLimits,
     detect_encoding,
+    guarded,
     open_text,
     parse_number,
 )
@@ -74,9 +76,9 @@ def check_flags(flags: str, allowed: frozenset[str] = FLAG_LETTERS) -> str | Non
     return next((ch for ch in flags if ch not in allowed), None)
 
 
-def _read_header(path: Path, encoding: str) -> tuple[list[str], str, list[str]]:
+def _read_header(path: Path, encoding: str, limits: ReadLimits) -> tuple[list[str], str, list[str]]:
     """Return (dimensions, time_key, periods) from the first line, or raise ParseError."""
-    with open_text(path, encoding) as fh:
+    with open_text(path, encoding, limits) as fh:
         first = fh.readline()
     header = first.rstrip("\r\n")
     probe = header.lstrip()
@@ -105,10 +107,10 @@ def _read_header(path: Path, encoding: str) -> tuple[list[str], str, list[str]]:
 
 
 def _rows(
-    path: Path, encoding: str, dims: list[str], periods: list[str]
+    path: Path, encoding: str, dims: list[str], periods: list[str], limits: ReadLimits
 ) -> Iterator[dict[str, Any]]:
     n_cells = len(periods) + 1
-    with open_text(path, encoding) as fh:
+    with open_text(path, encoding, limits) as fh:
         fh.readline()  # header, already validated
         for line_no, raw in enumerate(fh, start=2):
             line = raw.rstrip("\r\n")
@@ -163,13 +165,15 @@ def _rows(
                 }
 
 
-def parse(path: Path, options: Mapping[str, Any]) -> ParsedFile:
+@guarded
+def parse(path: Path, options: Mapping[str, Any], limits: ReadLimits | None = None) -> ParsedFile:
     """Parse a Eurostat TSV file: header now, observations lazily (see module docstring)."""
     path = Path(path)
-    encoding = options.get("encoding") or detect_encoding(path)
-    dims, time_key, periods = _read_header(path, encoding)
+    limits = limits or ReadLimits()
+    encoding = options.get("encoding") or detect_encoding(path, limits=limits)
+    dims, time_key, periods = _read_header(path, encoding, limits)
     return ParsedFile(
         dimensions=dims,
-        rows=_rows(path, encoding, dims, periods),
+        rows=_rows(path, encoding, dims, periods, limits),
         attributes={"time_key": time_key, "encoding": encoding},
     )

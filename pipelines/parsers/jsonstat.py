@@ -40,8 +40,11 @@ from pipelines.parsers.base import (
     PERIOD,
     VALUE,
     VALUE_TEXT,
+    LimitExceeded,
     ParsedFile,
     ParseError,
+    ReadLimits,
+    guarded,
     open_text,
 )
 
@@ -54,9 +57,9 @@ RULE_RANGE = "index out of range"
 RULE_VALUE = "non-numeric value"
 
 
-def _load(path: Path) -> dict[str, Any]:
+def _load(path: Path, limits: ReadLimits) -> dict[str, Any]:
     try:
-        with open_text(path) as fh:
+        with open_text(path, limits=limits) as fh:
             doc = json.load(fh)
     except json.JSONDecodeError as exc:
         raise ParseError(path, RULE_JSON, exc.msg, exc.lineno) from exc
@@ -180,10 +183,12 @@ def _rows(
         yield row
 
 
-def parse(path: Path, options: Mapping[str, Any]) -> ParsedFile:
+@guarded
+def parse(path: Path, options: Mapping[str, Any], limits: ReadLimits | None = None) -> ParsedFile:
     """Parse a JSON-stat 2.0 dataset: structure checked now, observations lazily."""
     path = Path(path)
-    doc = _load(path)
+    limits = limits or ReadLimits()
+    doc = _load(path, limits)
     for key in ("id", "size", "value", "dimension"):
         if key not in doc:
             raise ParseError(path, RULE_STRUCTURE, f"missing {key!r}")
@@ -206,6 +211,8 @@ def parse(path: Path, options: Mapping[str, Any]) -> ParsedFile:
     ]
     time_pos = _time_dimension(path, doc, ids)
     total = math.prod(sizes)
+    if total > limits.max_cells:
+        raise LimitExceeded(path, "max_cells", f"size {sizes} gives {total} cells")
     values = _cells(path, "value", doc["value"], total)
     status = doc.get("status")
     if isinstance(status, str):

@@ -54,7 +54,9 @@ from pipelines.parsers.base import (
     VALUE_TEXT,
     ParsedFile,
     ParseError,
+    ReadLimits,
     detect_encoding,
+    guarded,
     open_text,
     parse_number,
 )
@@ -190,9 +192,9 @@ def _label_maps(path: Path, layout: _Layout, line: int) -> dict[int, dict[str, s
     return maps
 
 
-def _records(path: Path, encoding: str) -> Iterator[tuple[int, list[str]]]:
+def _records(path: Path, encoding: str, limits: ReadLimits) -> Iterator[tuple[int, list[str]]]:
     """Yield (start line, fields) for every non-blank CSV record, header included."""
-    with open_text(path, encoding) as fh:
+    with open_text(path, encoding, limits) as fh:
         reader = csv.reader(fh)
         end = 0
         while True:
@@ -207,8 +209,10 @@ def _records(path: Path, encoding: str) -> Iterator[tuple[int, list[str]]]:
                 yield start, record
 
 
-def _rows(path: Path, encoding: str, layout: _Layout) -> Iterator[dict[str, Any]]:
-    records = _records(path, encoding)
+def _rows(
+    path: Path, encoding: str, layout: _Layout, limits: ReadLimits
+) -> Iterator[dict[str, Any]]:
+    records = _records(path, encoding, limits)
     next(records)  # header, already resolved
     for line, row in records:
         if len(row) != layout.width:
@@ -240,11 +244,13 @@ def _rows(path: Path, encoding: str, layout: _Layout) -> Iterator[dict[str, Any]
         yield out
 
 
-def parse(path: Path, options: Mapping[str, Any]) -> ParsedFile:
+@guarded
+def parse(path: Path, options: Mapping[str, Any], limits: ReadLimits | None = None) -> ParsedFile:
     """Parse an SDMX-CSV file: header and first row now, observations lazily."""
     path = Path(path)
-    encoding = options.get("encoding") or detect_encoding(path)
-    records = _records(path, encoding)
+    limits = limits or ReadLimits()
+    encoding = options.get("encoding") or detect_encoding(path, limits=limits)
+    records = _records(path, encoding, limits)
     try:
         header = next(records, (1, []))[1]
         layout = _Layout(path, header)
@@ -277,5 +283,5 @@ def parse(path: Path, options: Mapping[str, Any]) -> ParsedFile:
     if layout.extras:
         attributes["attribute_columns"] = [layout.ids[i] for i in layout.extras]
     return ParsedFile(
-        dimensions=layout.names, rows=_rows(path, encoding, layout), attributes=attributes
+        dimensions=layout.names, rows=_rows(path, encoding, layout, limits), attributes=attributes
     )

@@ -73,7 +73,9 @@ from pipelines.parsers.base import (
     VALUE_TEXT,
     ParsedFile,
     ParseError,
+    ReadLimits,
     detect_encoding,
+    guarded,
     open_text,
     parse_number,
     validate_options,
@@ -311,8 +313,10 @@ def plan_columns(header: list[str], opts: TabularOptions, file: Path | str) -> P
     )
 
 
-def _read_header(path: Path, opts: TabularOptions, encoding: str) -> tuple[list[str], str]:
-    with open_text(path, encoding) as fh:
+def _read_header(
+    path: Path, opts: TabularOptions, encoding: str, limits: ReadLimits
+) -> tuple[list[str], str]:
+    with open_text(path, encoding, limits) as fh:
         first = fh.readline()
     first = first.lstrip("\ufeff")
     if not first.strip():
@@ -322,12 +326,14 @@ def _read_header(path: Path, opts: TabularOptions, encoding: str) -> tuple[list[
     return [h.strip() for h in header], delimiter
 
 
-def parse(path: Path, options: Mapping[str, Any]) -> ParsedFile:
+@guarded
+def parse(path: Path, options: Mapping[str, Any], limits: ReadLimits | None = None) -> ParsedFile:
     """Read the header of a delimited file, check it against `options`, stream its rows."""
     path = Path(path)
+    limits = limits or ReadLimits()
     opts = load_options(options, path)
-    encoding = opts.encoding or detect_encoding(path)
-    header, delimiter = _read_header(path, opts, encoding)
+    encoding = opts.encoding or detect_encoding(path, limits=limits)
+    header, delimiter = _read_header(path, opts, encoding, limits)
     plan = plan_columns(header, opts, path)
     attributes: dict[str, Any] = {
         "encoding": encoding,
@@ -337,13 +343,18 @@ def parse(path: Path, options: Mapping[str, Any]) -> ParsedFile:
     }
     return ParsedFile(
         dimensions=opts.dimension_names(),
-        rows=_rows(path, opts, plan, encoding, delimiter),
+        rows=_rows(path, opts, plan, encoding, delimiter, limits),
         attributes=attributes,
     )
 
 
 def _rows(
-    path: Path, opts: TabularOptions, plan: Plan, encoding: str, delimiter: str
+    path: Path,
+    opts: TabularOptions,
+    plan: Plan,
+    encoding: str,
+    delimiter: str,
+    limits: ReadLimits,
 ) -> Iterator[dict[str, Any]]:
     missing = set(opts.missing) | {""}
     dim_missing = set(opts.dimension_missing) | {""}
@@ -353,7 +364,7 @@ def _rows(
     else:
         repair = set(opts.repair_mojibake or [])
 
-    with open_text(path, encoding) as fh:
+    with open_text(path, encoding, limits) as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         next(reader, None)  # header, already checked
         last_line = reader.line_num

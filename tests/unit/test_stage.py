@@ -32,8 +32,9 @@ GOOD_TSV = HEADER + (
     b"A,ICCS0601,NR,EU27_2020\t1000 \t1100 e\n"
     b"A,ICCS0601,P_HTHAB,AT13\t5.5 \t:\n"
 )
-# A newer revision whose line 3 carries a geo code no reference list knows.
-BAD_GEO_TSV = HEADER + b"A,ICCS0601,NR,AT\t11 \t13 \nA,ICCS0601,NR,ZZ\t1 \t2 \n"
+# A newer revision whose line 3 carries a malformed geo code (a well-formed unknown code such
+# as EA21 is kept with level `other`; only a code of no Eurostat shape fails the gate).
+BAD_GEO_TSV = GOOD_TSV.replace(b"AT\t10 \t12 p", b"AT\t11 \t13 ").replace(b"NR,EL\t", b"NR,zz\t")
 # A newer revision whose header lost the iccs dimension and gained nace_r2.
 DRIFT_TSV = b"freq,nace_r2,unit,geo\\TIME_PERIOD\t2020 \nA,TOTAL,NR,AT\t10 \n"
 
@@ -162,7 +163,7 @@ def test_bad_newer_snapshot_is_quarantined_and_the_good_one_staged(
     assert "geo code known" in reason  # the rule of the failed expectation
     assert "geo_level" in reason
     assert "line=3" in reason  # the sample row names the file line
-    assert "geo_raw='ZZ'" in reason
+    assert "geo_raw='zz'" in reason
     assert result.quarantined[0]["snapshot"] == str(bad.path)
 
 
