@@ -860,7 +860,8 @@ def test_no_output_file_or_record_holds_the_secret(fault_story: FaultStory) -> N
             "WHERE data_type LIKE 'VARCHAR%' AND table_schema = 'meta'"
         ).fetchall():
             hits = con.execute(
-                f'SELECT count(*) FROM "{schema}"."{table}" WHERE "{column}" LIKE ?',
+                f'SELECT count(*) FROM "{schema}"."{table}" '
+                f'WHERE CAST("{column}" AS VARCHAR) LIKE ?',
                 [f"%{SECRET}%"],
             ).fetchone()
             assert hits == (0,), f"{schema}.{table}.{column} holds the secret"
