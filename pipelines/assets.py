@@ -45,6 +45,7 @@ from pipelines.meta import (
     published_use,
     run_sql_file,
 )
+from pipelines.redact import redact_text
 from pipelines.resources import EudapResource
 from pipelines.settings import PROJECT_ROOT
 from pipelines.stage import StageResult, stage_dataset, validate_table
@@ -111,12 +112,12 @@ def _raw_asset(ds: Dataset) -> AssetsDefinition:
         group_name="raw",
         kinds={"python", "file"},
         description=f"{ds.title} ({ds.publisher}). Snapshots of "
-        + ", ".join(url for url, _ in ds.download_targets())
+        + ", ".join(redact_text(url) for url, _ in ds.download_targets())
         if not ds.local_file
         else f"{ds.title}. Curated file {ds.local_file} registered as a snapshot.",
         metadata={
             "dataset": ds.id,
-            "url": ds.resolved_url() or "",
+            "url": redact_text(ds.resolved_url() or ""),
             "licence": ds.licence,
             "attribution": ds.attribution,
             "update_cadence": ds.update_cadence,
@@ -138,9 +139,9 @@ def _raw_asset(ds: Dataset) -> AssetsDefinition:
             else:
                 outcomes = fetcher.fetch(ds)
         except Exception as exc:  # noqa: BLE001 - one dataset's download never stops the run
-            where = ds.resolved_url() or ds.local_file or ds.id
-            reason = f"{ds.id}: download failed: {type(exc).__name__}: {exc}"
-            outcomes = [FetchOutcome(ds.id, "failed", None, reason, str(where), 0)]
+            where = redact_text(str(ds.resolved_url() or ds.local_file or ds.id))
+            reason = redact_text(f"{ds.id}: download failed: {type(exc).__name__}: {exc}")
+            outcomes = [FetchOutcome(ds.id, "failed", None, reason, where, 0)]
         with eudap.build(build_id(context)) as con:
             run_sql_file(con, "meta/schema.sql")
             now = datetime.now(UTC).replace(tzinfo=None)
@@ -259,14 +260,15 @@ def _staging_asset(cat: Catalogue, ds: Dataset) -> AssetsDefinition:
             report = result.report or validate_table(con, ds.table, ds.table)
             table_preview = preview(con, ds.table)
             unknown_geo = geo_other_codes(con, ds)
+        reason = redact_text(result.reason or "")
         if result.state in ("stale", "missing"):
-            context.log.warning(f"{ds.id}: {result.state}: {result.reason}")
+            context.log.warning(f"{ds.id}: {result.state}: {reason}")
         snap = result.snapshot
         yield MaterializeResult(
             metadata={
                 "dataset": ds.id,
                 "state": result.state,
-                "reason": result.reason or "",
+                "reason": reason,
                 "rows": result.rows,
                 "snapshot_sha256": snap.meta.sha256 if snap else "",
                 "fetched_at": snap.meta.fetched_at if snap else "",
@@ -281,7 +283,7 @@ def _staging_asset(cat: Catalogue, ds: Dataset) -> AssetsDefinition:
             check_name="current",
             passed=result.state in ("fresh", "unchanged"),
             severity=AssetCheckSeverity.WARN,
-            description=f"{result.state}: {result.reason}" if result.reason else result.state,
+            description=f"{result.state}: {reason}" if reason else result.state,
             metadata={"state": result.state},
         )
         yield AssetCheckResult(
@@ -326,7 +328,7 @@ def record_release_dataset(
             release_id,
             result.dataset,
             result.state,
-            result.reason,
+            redact_text(result.reason) if result.reason else None,
             snap.meta.sha256 if snap else None,
             str(snap.path) if snap else None,
             pd.Timestamp(snap.meta.fetched_at).tz_localize(None) if snap else None,

@@ -9,6 +9,8 @@ published from last good snapshots.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import signal
@@ -18,9 +20,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pipelines.redact import redact_text
 from pipelines.settings import PROJECT_ROOT, SAMPLE_MIRROR_DIR, Paths, data_dir_from_env
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(ValueError):
+    """A command line that cannot run (exit 2); the message never repeats a credential."""
 
 
 def ensure_dagster_home() -> None:
@@ -85,8 +92,13 @@ def execute(
 
     from pipelines.catalogue import load_catalogue
     from pipelines.definitions import build_definitions
+    from pipelines.fetch import mirror_url_problem
     from pipelines.resources import EudapResource
 
+    if mirror.startswith(("http://", "https://")):
+        problem = mirror_url_problem(mirror)
+        if problem:
+            raise UsageError(problem)  # before the URL reaches Dagster's run records
     cat = load_catalogue()
     for ds_id in select or []:
         cat.dataset(ds_id)  # unknown ids fail before anything runs
@@ -161,11 +173,30 @@ def _save(report: RunReport, paths: Paths) -> None:
     paths.runs_dir.mkdir(parents=True, exist_ok=True)
     payload = {**report.__dict__, "ok": report.ok, "problems": report.problems}
     (paths.runs_dir / f"{report.run_id}.json").write_text(
-        json.dumps(payload, indent=2, default=str), encoding="utf-8"
+        redact_text(json.dumps(payload, indent=2, default=str)), encoding="utf-8"
     )
 
 
 def print_report(report: RunReport) -> int:
+    with contextlib.redirect_stdout(_Redacting(sys.stdout)):
+        return _print_report(report)
+
+
+class _Redacting(io.TextIOBase):
+    """A text stream that masks credentials in URLs before passing text on."""
+
+    def __init__(self, target: Any):
+        self.target = target
+
+    def write(self, text: str) -> int:
+        self.target.write(redact_text(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+
+def _print_report(report: RunReport) -> int:
     if report.ok:
         print(f"OK: published release {report.run_id}: {report.release_summary}")
     else:
@@ -208,14 +239,17 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    return print_report(
-        execute(
+    try:
+        report = execute(
             "offline" if args.offline else "run",
             mirror=mirror,
             offline=args.offline,
             select=args.select,
         )
-    )
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return print_report(report)
 
 
 def cmd_load(args: argparse.Namespace) -> int:
@@ -289,7 +323,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--mirror",
         help="folder or http(s) URL laid out as <mirror>/<host>/<path> "
-        "(default: $EUDAP_MIRROR, else the real upstream)",
+        "(default: $EUDAP_MIRROR, else the real upstream); credentials come from ~/.netrc "
+        "(or $NETRC), never the URL",
     )
     run.add_argument(
         "--offline",

@@ -21,15 +21,15 @@ entries that start with ``repository/`` stand in for files kept in this reposito
 from __future__ import annotations
 
 import email.utils
-import gzip
 import hashlib
 import json
 import os
 import random
 import tempfile
 import time
+import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -37,9 +37,11 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 
 import requests
+import urllib3
 
 from pipelines.catalogue import Dataset
 from pipelines.parsers.admission import content_problem
+from pipelines.redact import redact_text, redact_url, url_credentials
 from pipelines.settings import PROJECT_ROOT
 from pipelines.snapshots import Snapshot, SnapshotMeta, SnapshotStore, utc_now
 
@@ -51,6 +53,10 @@ class FetchError(RuntimeError):
     """A download that failed or whose content was refused; the message says why."""
 
 
+class IncompleteTransfer(FetchError):
+    """The body could not be proven complete (cut short, or no way to tell): retried."""
+
+
 @dataclass(frozen=True)
 class FetchPolicy:
     connect_timeout: float = 10.0
@@ -59,6 +65,18 @@ class FetchPolicy:
     backoff_base: float = 2.0  # seconds; wait = base * 2**n + jitter
     max_wait: float = 120.0  # cap for backoff and Retry-After
     max_redirects: int = 5
+
+    @classmethod
+    def from_env(cls) -> FetchPolicy:
+        """The defaults, overridden by EUDAP_FETCH_ATTEMPTS, EUDAP_FETCH_BACKOFF (seconds)
+        and EUDAP_FETCH_READ_TIMEOUT (seconds)."""
+        env = os.environ
+        default = cls()
+        return cls(
+            attempts=int(env.get("EUDAP_FETCH_ATTEMPTS", default.attempts)),
+            backoff_base=float(env.get("EUDAP_FETCH_BACKOFF", default.backoff_base)),
+            read_timeout=float(env.get("EUDAP_FETCH_READ_TIMEOUT", default.read_timeout)),
+        )
 
 
 @dataclass(frozen=True)
@@ -82,6 +100,30 @@ def mirror_key(url: str) -> str:
     return key
 
 
+class MirrorLocationError(ValueError):
+    """A mirror location that cannot be used (the message never repeats a credential)."""
+
+
+def mirror_url_problem(location: str) -> str | None:
+    """Why an http(s) mirror location is refused, or None.
+
+    Credentials are never taken from a URL (it would end up in logs, sidecars and the
+    warehouse): requests reads them from ~/.netrc (or the file $NETRC names) for the
+    mirror's host. A mirror is a base folder, so it has no query string either.
+    """
+    shown = redact_url(location)
+    why = url_credentials(location)
+    if why:
+        return (
+            f"the mirror URL {shown} is refused: {why}. Put the credentials in ~/.netrc "
+            "(or the file named by $NETRC): `machine <host> login <user> password <secret>`"
+        )
+    parts = urlsplit(location)
+    if parts.query or parts.fragment:
+        return f"the mirror URL {shown} is refused: a mirror is a base URL, without ?query or #"
+    return None
+
+
 class Mirror:
     """Redirects upstream URLs to a local folder or a local HTTP server."""
 
@@ -89,6 +131,10 @@ class Mirror:
         self.location = location.rstrip("/")
         self.is_http = self.location.startswith(("http://", "https://"))
         self._manifest: dict[str, Any] | None = None
+        if self.is_http:
+            problem = mirror_url_problem(self.location)
+            if problem:
+                raise MirrorLocationError(problem)
 
     def resolve(self, url: str) -> str:
         key = mirror_key(url)
@@ -118,8 +164,17 @@ class Mirror:
         if not self.is_http:
             path = Path(self.location) / "MIRROR.json"
             return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-        resp = session.get(f"{self.location}/MIRROR.json", timeout=10)
-        return resp.json() if resp.status_code == 200 else {}
+        url = f"{self.location}/MIRROR.json"
+        try:
+            with session.get(url, timeout=10) as resp:
+                if resp.status_code != 200:
+                    return {}
+                manifest = resp.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise FetchError(
+                f"the mirror's manifest {url} cannot be read: {type(exc).__name__}: {exc}"
+            ) from exc
+        return manifest if isinstance(manifest, dict) else {}
 
 
 def sniff(fmt: str, head: bytes) -> str | None:
@@ -201,13 +256,13 @@ class Fetcher:
         return [self.fetch_url(ds, url, file_name) for url, file_name in targets]
 
     def fetch_url(self, ds: Dataset, url: str, file_name: str) -> FetchOutcome:
-        self._requests = 0
+        self._requests = self._failures = 0
         try:
             if self.mirror is not None and not self.mirror.is_http:
                 return self._from_folder(ds, url, file_name)
             return self._from_http(ds, url, file_name)
         except FetchError as exc:
-            return FetchOutcome(ds.id, "failed", None, str(exc), url, self._requests)
+            return _failed_outcome(ds, exc, url, self._requests)
 
     def load_file(self, ds: Dataset, path: Path, origin: str = "load") -> FetchOutcome:
         """Register a local file as a snapshot, with the checks of a download.
@@ -215,7 +270,13 @@ class Fetcher:
         Used by `eudap load` (a file downloaded by hand) and for curated files kept in the
         repository (origin "repository"). Raises FetchError when the file is refused.
         """
-        self._requests = 0
+        self._requests = self._failures = 0
+        if path.is_symlink():
+            # Only the name and the reason are kept: the link may point at anything.
+            reason = "a symbolic link is refused: load the file itself"
+            meta = {"dataset": ds.id, "file": path.name, "origin": origin, "reason": reason}
+            kept = self.store.reject(ds.id, None, meta)
+            raise FetchError(f"{ds.id}: {path}: {reason} (refusal recorded at {kept})")
         if not path.is_file():
             raise FetchError(f"{ds.id}: {path} is not a file")
         return self._admit_copy(
@@ -236,7 +297,7 @@ class Fetcher:
         covers indicators whose curated file has no verified rows yet, with its rows marked
         as sample data. Without a stand-in, the repository file itself is registered.
         """
-        self._requests = 0
+        self._requests = self._failures = 0
         path = path.resolve()
         try:
             relative = (
@@ -252,7 +313,7 @@ class Fetcher:
                 return self._from_folder(ds, stand_in.as_uri(), ds.file_name, path=stand_in)
             return self.load_file(ds, path, origin="repository")
         except FetchError as exc:
-            return FetchOutcome(ds.id, "failed", None, str(exc), path.as_uri(), 0)
+            return _failed_outcome(ds, exc, path.as_uri(), self._requests)
 
     # -- sources ------------------------------------------------------------------------
     def _from_folder(
@@ -305,26 +366,42 @@ class Fetcher:
     def _from_http(
         self, ds: Dataset, url: str, file_name: str, direct: bool = False
     ) -> FetchOutcome:
-        """GET `url` (through the mirror, unless `direct`: the URL is the mirror's own)."""
+        """GET `url` (through the mirror, unless `direct`: the URL is the mirror's own).
+
+        A body cut short is retried like a failed request, within the same attempt budget.
+        """
         target = self.mirror.resolve(url) if self.mirror and not direct else url
         allowed = set(ds.allowed_hosts())
         if self.mirror and self.mirror.host:
             allowed.add(self.mirror.host)
-        latest = next((s for s in self.store.snapshots(ds.id) if s.meta.url == url), None)
+        recorded = {url, redact_url(url)}  # sidecars hold the redacted URL
+        latest = next((s for s in self.store.snapshots(ds.id) if s.meta.url in recorded), None)
         headers = {"Accept-Encoding": "gzip, deflate"}
         if latest is not None:
             if latest.meta.etag:
                 headers["If-None-Match"] = latest.meta.etag
             if latest.meta.last_modified:
                 headers["If-Modified-Since"] = latest.meta.last_modified
-        resp, final_url = self._get_following(ds, target, headers, allowed)
-        with resp:
-            if resp.status_code == 304:
-                return FetchOutcome(ds.id, "unchanged", latest, None, url, self._requests)
-            if resp.status_code != 200:
-                raise FetchError(f"{ds.id}: HTTP {resp.status_code} from {final_url}")
-            tmp = self._temp_for(ds)
-            digest, size = _stream_hashing(resp, tmp, ds)
+        while True:
+            resp, final_url = self._get_following(ds, target, headers, allowed)
+            with resp:
+                if resp.status_code == 304:
+                    return FetchOutcome(
+                        ds.id, "unchanged", latest, None, redact_url(url) or "", self._requests
+                    )
+                if resp.status_code != 200:
+                    raise FetchError(f"{ds.id}: HTTP {resp.status_code} from {final_url}")
+                tmp = self._temp_for(ds)
+                try:
+                    digest, size = _stream_verified(resp, tmp, ds, final_url)
+                except IncompleteTransfer as exc:
+                    tmp.unlink(missing_ok=True)
+                    self._attempt_failed(ds, target, str(exc).removeprefix(f"{ds.id}: "))
+                    continue
+                except FetchError:
+                    tmp.unlink(missing_ok=True)
+                    raise
+            break
         return self._admit(
             ds,
             tmp,
@@ -364,12 +441,7 @@ class Fetcher:
     def _get_with_retries(
         self, ds: Dataset, url: str, headers: dict[str, str]
     ) -> requests.Response:
-        last_problem = ""
-        retry_after: float | None = None  # what the server asked for in its last answer
-        for attempt in range(self.policy.attempts):
-            if attempt:
-                self.sleep(self._wait(attempt, retry_after))
-                retry_after = None
+        while True:
             self._requests += 1
             try:
                 resp = self.session.get(
@@ -380,17 +452,26 @@ class Fetcher:
                     timeout=(self.policy.connect_timeout, self.policy.read_timeout),
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
-                last_problem = f"{type(exc).__name__}: {exc}"
+                self._attempt_failed(ds, url, f"{type(exc).__name__}: {exc}")
                 continue
             if resp.status_code == 429 or resp.status_code >= 500:
                 retry_after = _retry_after_seconds(resp.headers.get("Retry-After"))
-                last_problem = f"HTTP {resp.status_code}"
                 resp.close()
+                self._attempt_failed(ds, url, f"HTTP {resp.status_code}", retry_after)
                 continue
             return resp
-        raise FetchError(
-            f"{ds.id}: gave up on {url} after {self.policy.attempts} attempts: {last_problem}"
-        )
+
+    def _attempt_failed(
+        self, ds: Dataset, url: str, problem: str, retry_after: float | None = None
+    ) -> None:
+        """Count a failed attempt (request or body): wait before the next one, or give up
+        when the policy's attempts are used up. One budget for a whole file."""
+        self._failures += 1
+        if self._failures >= self.policy.attempts:
+            raise FetchError(
+                f"{ds.id}: gave up on {url} after {self._failures} attempts: {problem}"
+            )
+        self.sleep(self._wait(self._failures, retry_after))
 
     def _wait(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -431,8 +512,8 @@ class Fetcher:
             bytes=size,
             fetched_at=utc_now().isoformat(timespec="seconds").replace("+00:00", "Z"),
             origin=origin,
-            url=url,
-            final_url=final_url,
+            url=redact_url(url),
+            final_url=redact_url(final_url),
             status=status,
             etag=etag,
             last_modified=last_modified,
@@ -450,14 +531,14 @@ class Fetcher:
             kept = self.store.reject(ds.id, tmp, {**meta.__dict__, "reason": problem})
             raise FetchError(
                 f"{ds.id}: rejected {'file' if origin == 'load' else 'download'} from "
-                f"{final_url}: {problem} (kept for inspection at {kept})"
+                f"{meta.final_url}: {problem} (kept for inspection at {kept})"
             )
         # A collection's members are all current: identical to any member is not new.
         snap = self.store.add(ds.id, tmp, meta, dedupe_any=ds.collection)
         if snap is None:
             same = next(s for s in self.store.snapshots(ds.id) if s.meta.sha256 == digest)
-            return FetchOutcome(ds.id, "unchanged", same, None, url or "", self._requests)
-        return FetchOutcome(ds.id, "new", snap, None, url or "", self._requests)
+            return FetchOutcome(ds.id, "unchanged", same, None, meta.url or "", self._requests)
+        return FetchOutcome(ds.id, "new", snap, None, meta.url or "", self._requests)
 
 
 def _copy_hashing(src: Path, dst: Path, ds: Dataset) -> tuple[str, int]:
@@ -473,23 +554,176 @@ def _copy_hashing(src: Path, dst: Path, ds: Dataset) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _stream_hashing(resp: requests.Response, dst: Path, ds: Dataset) -> tuple[str, int]:
-    """Stream the (transfer-decoded) body to `dst`, hashing as it goes; enforce max_bytes."""
-    digest, size = hashlib.sha256(), 0
+def _failed_outcome(ds: Dataset, exc: FetchError, url: str, requests_made: int) -> FetchOutcome:
+    reason = redact_text(str(exc))
+    return FetchOutcome(ds.id, "failed", None, reason, redact_url(url) or "", requests_made)
+
+
+class EncodingError(ValueError):
+    """A Content-Encoding that is unsupported, or a stream that is not valid in it."""
+
+
+DECODE_STEP = 1 << 20  # decoded bytes per step: memory stays flat whatever the ratio
+
+
+class _BodyDecoder:
+    """Undoes a Content-Encoding (gzip, deflate, or none) and tells whether the encoded
+    stream reached its own end: urllib3 does not check that, so a gzip body cut short
+    would otherwise pass for a complete one."""
+
+    def __init__(self, encoding: str):
+        self.encoding = encoding
+        if encoding in ("", "identity"):
+            self._obj = None
+        elif encoding in ("gzip", "x-gzip"):
+            self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self._obj = zlib.decompressobj(zlib.MAX_WBITS)
+        else:
+            raise EncodingError(f"unsupported Content-Encoding {encoding!r}")
+        self._started = False
+
+    @property
+    def complete(self) -> bool:
+        return self._obj is None or self._obj.eof
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if self._obj is None:
+            yield data
+            return
+        pending = data
+        while pending:
+            try:
+                out = self._obj.decompress(pending, DECODE_STEP)
+            except zlib.error as exc:
+                if self.encoding == "deflate" and not self._started:
+                    self._obj = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, no header
+                    self._started = True
+                    continue
+                raise EncodingError(f"corrupt {self.encoding} stream: {exc}") from exc
+            self._started = True
+            yield out
+            if self._obj.eof:
+                pending = self._obj.unused_data
+                if pending and self.encoding in ("gzip", "x-gzip"):
+                    self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS)  # a next member
+                elif pending:
+                    raise EncodingError(f"data after the end of the {self.encoding} stream")
+            else:
+                pending = self._obj.unconsumed_tail
+
+
+def _content_length(resp: requests.Response) -> int | None:
+    if "chunked" in resp.headers.get("Transfer-Encoding", "").lower():
+        return None  # chunked framing wins over a Content-Length (RFC 9112 6.3)
+    value = resp.headers.get("Content-Length")
+    if value is None:
+        return None
+    if not value.strip().isdigit():
+        raise FetchError(f"invalid Content-Length {value!r}")
+    return int(value)
+
+
+def _stream_verified(resp: requests.Response, dst: Path, ds: Dataset, url: str) -> tuple[str, int]:
+    """Stream the body to `dst` (content-decoded), hashing as it goes; enforce max_bytes.
+
+    The body counts only when the transport proves it whole: the raw bytes on the wire
+    match Content-Length, chunked encoding ended with its last chunk (urllib3 raises
+    otherwise), and a gzip/deflate Content-Encoding reached its trailer. A body ended by
+    the connection closing, with neither, is accepted only when the file's own format
+    has an end that can be checked. Otherwise IncompleteTransfer (retried by the caller).
+    """
+    chunked = "chunked" in resp.headers.get("Transfer-Encoding", "").lower()
+    length = _content_length(resp)
+    digest, size, wire = hashlib.sha256(), 0, 0
     try:
+        decoder = _BodyDecoder(resp.headers.get("Content-Encoding", "").strip().lower())
         with open(dst, "wb") as fout:
-            for chunk in resp.iter_content(chunk_size=1 << 16):
-                size += len(chunk)
-                if size > ds.max_bytes:
-                    raise FetchError(
-                        f"{ds.id}: download from {resp.url} exceeds max_bytes={ds.max_bytes}"
-                    )
-                digest.update(chunk)
-                fout.write(chunk)
-    except (requests.RequestException, gzip.BadGzipFile, zlib.error) as exc:
-        dst.unlink(missing_ok=True)
-        raise FetchError(f"{ds.id}: download from {resp.url} broke off: {exc}") from exc
-    except FetchError:
-        dst.unlink(missing_ok=True)
-        raise
+            for raw in resp.raw.stream(1 << 16, decode_content=False):
+                wire += len(raw)
+                for piece in decoder.feed(raw):
+                    size += len(piece)
+                    if size > ds.max_bytes:
+                        raise FetchError(
+                            f"{ds.id}: download from {url} exceeds max_bytes={ds.max_bytes}"
+                        )
+                    digest.update(piece)
+                    fout.write(piece)
+    except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
+        got = f"got {wire} of {length} bytes (Content-Length)" if length else f"got {wire} bytes"
+        raise IncompleteTransfer(
+            f"{ds.id}: incomplete transfer from {url}: {got}, then {type(exc).__name__}: {exc}"
+        ) from exc
+    except EncodingError as exc:
+        raise FetchError(f"{ds.id}: download from {url}: {exc}") from exc
+    if length is not None and wire != length:
+        raise IncompleteTransfer(
+            f"{ds.id}: incomplete transfer from {url}: got {wire} of {length} bytes "
+            "(Content-Length)"
+        )
+    if not decoder.complete:
+        raise IncompleteTransfer(
+            f"{ds.id}: incomplete transfer from {url}: the {decoder.encoding} stream ended "
+            f"without its trailer (got {wire} bytes)"
+        )
+    if length is None and not chunked and decoder.encoding in ("", "identity"):
+        problem = close_delimited_problem(dst, ds.format)
+        if problem:
+            raise IncompleteTransfer(f"{ds.id}: incomplete transfer from {url}: {problem}")
     return digest.hexdigest(), size
+
+
+# -- formats whose own end can be checked ------------------------------------------------
+GZIP_MAGIC = b"\x1f\x8b"
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def format_end_problem(path: Path) -> str | None:
+    """Why a file whose format marks its own end is not whole (None: whole, or a format
+    without such a mark). A gzip file is decompressed in full (CRC-32 and size trailer of
+    every member checked); a ZIP (XLSX) must have a readable central directory."""
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic[:2] == GZIP_MAGIC:
+        return _gzip_end_problem(path)
+    if magic == ZIP_MAGIC:
+        try:
+            with zipfile.ZipFile(path) as zf:
+                zf.infolist()
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            return f"ZIP central directory missing or unreadable (truncated file?): {exc}"
+    return None
+
+
+def _gzip_end_problem(path: Path) -> str | None:
+    decoder = _BodyDecoder("gzip")
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 16):
+                for _ in decoder.feed(chunk):
+                    pass
+    except EncodingError as exc:
+        return f"corrupt gzip file: {exc}"
+    if not decoder.complete:
+        return "gzip file ends without its trailer (CRC-32 and size): truncated"
+    return None
+
+
+def close_delimited_problem(path: Path, fmt: str) -> str | None:
+    """Why a body ended only by the connection closing cannot be proven whole (or None)."""
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic[:2] == GZIP_MAGIC or magic == ZIP_MAGIC:
+        return format_end_problem(path)
+    if fmt == "jsonstat":
+        try:
+            with open(path, "rb") as fh:
+                json.load(fh)
+        except ValueError as exc:
+            return f"the JSON document is cut short or broken: {exc}"
+        return None
+    return (
+        f"the body ({path.stat().st_size} bytes) ended when the connection closed, with no "
+        f"Content-Length and no chunked encoding, and a {fmt} file has no end mark to "
+        "check: it cannot be proven complete"
+    )

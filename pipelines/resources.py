@@ -17,7 +17,7 @@ import requests
 from dagster import ConfigurableResource
 
 from pipelines.catalogue import Catalogue, load_catalogue
-from pipelines.fetch import Fetcher, Mirror
+from pipelines.fetch import Fetcher, FetchError, FetchPolicy, Mirror, MirrorLocationError
 from pipelines.settings import ASSETS_DIR, Paths, data_dir_from_env
 from pipelines.snapshots import SnapshotStore
 
@@ -44,15 +44,23 @@ class EudapResource(ConfigurableResource):  # type: ignore[misc]
 
     def fetcher(self) -> Fetcher:
         location = self.mirror or os.environ.get("EUDAP_MIRROR", "")
-        return Fetcher(self.store(), Mirror(location) if location else None)
+        return Fetcher(self.store(), Mirror(location) if location else None, FetchPolicy.from_env())
 
     def sample_run(self) -> bool:
         """Whether this run is fed by a sample mirror (the demo): only then may sample
-        snapshots be staged."""
+        snapshots be staged.
+
+        A mirror whose manifest cannot be read (down, or refused) is not a sample mirror:
+        staging goes on from the last good real snapshots, and the downloads that needed
+        the mirror have failed with their own reasons.
+        """
         location = self.mirror or os.environ.get("EUDAP_MIRROR", "")
         if not location:
             return False
-        return Mirror(location).is_sample(requests.Session())
+        try:
+            return Mirror(location).is_sample(requests.Session())
+        except (FetchError, MirrorLocationError):
+            return False
 
     @contextlib.contextmanager
     def build(self, build_id: str) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -49,3 +49,24 @@ class Paths:
 
 def data_dir_from_env() -> Path:
     return Path(os.environ.get("EUDAP_DATA_DIR", str(PROJECT_ROOT / "data"))).resolve()
+
+
+# Query parameters whose value is a credential: `redact.redact_url` masks them (matched
+# case-insensitively) wherever a URL is written (sidecars, meta tables, logs, run reports).
+SECRET_QUERY_PARAMETERS = (
+    "token",
+    "access_token",
+    "auth",
+    "api_key",
+    "apikey",
+    "key",
+    "sig",
+    "signature",
+    "password",
+    "passwd",
+    "secret",
+    "client_secret",
+    "x-amz-signature",
+    "x-amz-credential",
+    "x-amz-security-token",
+)

@@ -10,14 +10,17 @@ from __future__ import annotations
 import email.utils
 import gzip
 import hashlib
+import io
 import json
 import re
 import socket
+import zipfile
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from fault_server import FaultServer, Raw, respond
 from helpers import EUROSTAT_TSV, etag_of, make_dataset, serve_directory
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -30,9 +33,11 @@ from pipelines.fetch import (
     FetchOutcome,
     FetchPolicy,
     Mirror,
+    MirrorLocationError,
     mirror_key,
     sniff,
 )
+from pipelines.redact import redact_url
 from pipelines.snapshots import META_SUFFIX, REJECTED_DIR, SnapshotStore, utc_now
 
 OTHER_TSV = EUROSTAT_TSV.replace(b"\t12 ", b"\t13 ")  # a revision: one value changed
@@ -834,3 +839,306 @@ def test_fetch_local_reports_a_refusal_as_a_failed_outcome(
 def test_dataset_without_url_cannot_be_fetched(fetcher: Fetcher):
     with pytest.raises(FetchError, match="testsrc.sample: the catalogue gives no URL"):
         fetcher.fetch(make_dataset(url=None))
+
+
+# ------------------------------------------------- incomplete transfers (issue #7, item 1)
+# A TSV big enough that half of it is still a plausible file (rows 2..n are whole lines).
+BIG_TSV = b"freq,unit,geo\\TIME_PERIOD\t2020 \t2021 \n" + b"".join(
+    b"A,NR,G%05d\t%d \t%d \n" % (i, i, i + 1) for i in range(4000)
+)
+
+
+def faulty_dataset(server: FaultServer, path: str = "/data/sample.tsv", **kw) -> Dataset:
+    return make_dataset(url=f"{server.url}{path}", **kw)
+
+
+def no_snapshot_and_no_debris(store: SnapshotStore, ds: Dataset) -> None:
+    assert store.snapshots(ds.id) == []
+    # no temp file, no half snapshot; a cut transfer is not even kept in _rejected
+    assert files_under(store.root) == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        pytest.param(
+            respond(
+                gzip.compress(BIG_TSV),
+                headers={"Content-Encoding": "gzip"},
+                content_length=False,
+                cut=len(gzip.compress(BIG_TSV)) // 2,
+            ),
+            "gzip stream ended without its trailer",
+            id="gzip-encoded-no-length-cut",
+        ),
+        pytest.param(
+            respond(BIG_TSV, content_length=False, cut=len(BIG_TSV) // 2),
+            "cannot be proven complete",
+            id="plain-no-length-cut",
+        ),
+        pytest.param(
+            respond(BIG_TSV, cut=len(BIG_TSV) // 2),
+            f"got {len(BIG_TSV) // 2} of {len(BIG_TSV)} bytes (Content-Length)",
+            id="content-length-short",
+        ),
+        pytest.param(
+            respond(BIG_TSV, chunked=True, last_chunk=False),
+            "incomplete transfer",
+            id="chunked-without-last-chunk",
+        ),
+        pytest.param(
+            respond(BIG_TSV, chunked=True, cut=len(BIG_TSV) // 2),
+            "incomplete transfer",
+            id="chunked-cut-mid-chunk",
+        ),
+        pytest.param(
+            respond(
+                gzip.compress(BIG_TSV),
+                headers={"Content-Encoding": "gzip"},
+                cut=len(gzip.compress(BIG_TSV)) // 2,
+            ),
+            "(Content-Length)",
+            id="gzip-encoded-length-short",
+        ),
+        pytest.param(
+            respond(gzip.compress(BIG_TSV), content_length=False, cut=500),
+            "gzip file ends without its trailer",
+            id="gzip-file-no-length-cut",
+        ),
+        pytest.param(
+            respond(BIG_TSV, content_length=False),
+            "cannot be proven complete",
+            id="plain-no-length-whole-but-unprovable",
+        ),
+    ],
+)
+def test_an_incomplete_transfer_is_retried_then_fails_and_stores_nothing(
+    store: SnapshotStore, sleeps: list[float], answer: Raw, expected: str
+):
+    with FaultServer() as server:
+        server.script("/data/sample.tsv", answer)
+        ds = faulty_dataset(server)
+        out = fetch_one(make_fetcher(store, sleeps, attempts=2), ds)
+    assert out.status == "failed"
+    assert out.reason is not None and expected in out.reason, out.reason
+    assert "incomplete transfer" in out.reason or "trailer" in out.reason, out.reason
+    assert out.reason.startswith(f"{ds.id}: gave up on ") and "after 2 attempts" in out.reason
+    assert out.requests_made == 2 and len(server.log) == 2 and len(sleeps) == 1
+    no_snapshot_and_no_debris(store, ds)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(
+            respond(
+                gzip.compress(BIG_TSV), headers={"Content-Encoding": "gzip"}, content_length=False
+            ),
+            id="gzip-encoded-no-length",
+        ),
+        pytest.param(respond(BIG_TSV, chunked=True), id="chunked"),
+        pytest.param(
+            respond(gzip.compress(BIG_TSV), content_length=False), id="gzip-file-no-length"
+        ),
+        pytest.param(
+            respond(
+                gzip.compress(BIG_TSV[:5000]) + gzip.compress(BIG_TSV[5000:]),
+                headers={"Content-Encoding": "gzip"},
+            ),
+            id="gzip-encoded-two-members",
+        ),
+    ],
+)
+def test_a_transfer_proven_complete_is_stored(
+    store: SnapshotStore, sleeps: list[float], answer: Raw
+):
+    with FaultServer() as server:
+        server.script("/data/sample.tsv", answer)
+        out = fetch_one(make_fetcher(store, sleeps), faulty_dataset(server))
+    assert (out.status, out.reason, out.requests_made) == ("new", None, 1)
+    assert out.snapshot is not None
+    stored = out.snapshot.path.read_bytes()
+    assert (gzip.decompress(stored) if stored[:2] == b"\x1f\x8b" else stored) == BIG_TSV
+
+
+# ------------------------------------------ mid-body resets and stalls (issue #7, item 10)
+@pytest.mark.parametrize(
+    ("first", "policy"),
+    [
+        pytest.param(respond(BIG_TSV, cut=3000, reset=True), {}, id="reset-mid-body"),
+        pytest.param(
+            respond(BIG_TSV, cut=3000, stall=3.0), {"read_timeout": 0.5}, id="stall-mid-body"
+        ),
+        pytest.param(respond(BIG_TSV, cut=3000), {}, id="content-length-short"),
+        pytest.param(
+            respond(
+                gzip.compress(BIG_TSV),
+                headers={"Content-Encoding": "gzip"},
+                content_length=False,
+                cut=2000,
+            ),
+            {},
+            id="gzip-encoded-cut",
+        ),
+    ],
+)
+def test_a_body_cut_short_is_retried_within_the_attempt_budget(
+    store: SnapshotStore, sleeps: list[float], first: Raw, policy: dict[str, float]
+):
+    with FaultServer() as server:
+        server.script("/data/sample.tsv", first, respond(BIG_TSV))
+        out = fetch_one(make_fetcher(store, sleeps, attempts=3, **policy), faulty_dataset(server))
+    assert (out.status, out.reason) == ("new", None)
+    assert out.requests_made == 2 and len(sleeps) == 1
+    assert out.snapshot is not None and out.snapshot.path.read_bytes() == BIG_TSV
+
+
+def test_request_and_body_failures_share_one_budget(
+    httpserver: HTTPServer, store: SnapshotStore, sleeps: list[float]
+):
+    """A 503, then a cut body, then a 503: three failed attempts of three, not 3 x 3."""
+    with FaultServer() as server:
+        server.script(
+            "/data/sample.tsv",
+            respond(b"busy", status="503 Service Unavailable"),
+            respond(BIG_TSV, cut=100),
+            respond(b"busy", status="503 Service Unavailable"),
+            respond(BIG_TSV),
+        )
+        out = fetch_one(make_fetcher(store, sleeps, attempts=3), faulty_dataset(server))
+    assert out.status == "failed" and out.requests_made == 3 and len(sleeps) == 2
+    assert "after 3 attempts: HTTP 503" in (out.reason or "")
+
+
+# ------------------------------------------ formats whose own end is checked at admission
+def test_load_of_a_truncated_gzip_file_is_refused(tmp_path: Path, fetcher: Fetcher, store):
+    cut = tmp_path / "crim_off_cat.tsv.gz"
+    cut.write_bytes(gzip.compress(BIG_TSV)[:-8])  # the CRC-32 and size trailer is missing
+    ds = make_dataset()
+    with pytest.raises(FetchError, match="truncated file: .*end-of-stream marker"):
+        fetcher.load_file(ds, cut)
+    assert store.snapshots(ds.id) == []
+
+
+def test_load_of_a_gzip_file_with_a_wrong_crc_is_refused(tmp_path: Path, fetcher: Fetcher, store):
+    body = bytearray(gzip.compress(BIG_TSV))
+    body[-8] ^= 0xFF  # the stored CRC-32
+    bad = tmp_path / "crim_off_cat.tsv.gz"
+    bad.write_bytes(bytes(body))
+    with pytest.raises(FetchError, match="corrupt gzip: .*CRC check failed"):
+        fetcher.load_file(make_dataset(), bad)
+    assert store.snapshots("testsrc.sample") == []
+
+
+def test_load_of_a_truncated_xlsx_is_refused(tmp_path: Path, fetcher: Fetcher, store):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("xl/workbook.xml", "<workbook/>" * 200)
+    cut = tmp_path / "table.xlsx"
+    cut.write_bytes(buffer.getvalue()[:-30])  # the end of the central directory is gone
+    ds = make_dataset(format="bulletin_xlsx", file_name="table.xlsx")
+    with pytest.raises(FetchError, match="unreadable workbook: not a readable ZIP archive"):
+        fetcher.load_file(ds, cut)
+    assert store.snapshots(ds.id) == []
+
+
+# ------------------------------------------------------- symlinks given to `eudap load`
+def test_load_of_a_symlink_is_refused_and_its_target_is_not_copied(
+    tmp_path: Path, fetcher: Fetcher, store: SnapshotStore
+):
+    secret = tmp_path / "private.tsv"
+    secret.write_bytes(EUROSTAT_TSV + b"A,NR,SECRETROW\t1 \t2 \n")
+    link = tmp_path / "looks_harmless.tsv"
+    link.symlink_to(secret)
+    ds = make_dataset()
+    with pytest.raises(FetchError, match="symbolic link is refused"):
+        fetcher.load_file(ds, link)
+    assert store.snapshots(ds.id) == []
+    kept = files_under(store.root)
+    assert len(kept) == 1 and kept[0].endswith(f"looks_harmless.tsv{META_SUFFIX}"), kept
+    sidecar = json.loads((store.root / kept[0]).read_text())
+    assert sidecar["file"] == "looks_harmless.tsv"
+    assert "symbolic link" in sidecar["reason"]
+    assert not any(b"SECRETROW" in p.read_bytes() for p in store.root.rglob("*") if p.is_file())
+
+
+# ------------------------------------------------------ credentials (issue #7, item 7)
+@pytest.mark.parametrize(
+    "location",
+    [
+        "http://user:s3cr3t@127.0.0.1:9/",
+        "http://127.0.0.1:9/mirror?token=s3cr3t",
+        "https://:s3cr3t@h/",
+    ],
+)
+def test_a_mirror_url_with_credentials_is_refused_without_echoing_them(location: str):
+    with pytest.raises(MirrorLocationError, match="netrc") as info:
+        Mirror(location)
+    assert "s3cr3t" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "redacted"),
+    [
+        ("http://user:s3cr3t@host/a?b=1", "http://***@host/a?b=1"),
+        ("https://h/x?format=TSV&token=s3cr3t", "https://h/x?format=TSV&token=***"),
+        (
+            "https://h/x?SIG=s3cr3t&keyword=1&api_key=s3cr3t",
+            "https://h/x?SIG=***&keyword=1&api_key=***",
+        ),
+        ("https://h/x?X-Amz-Signature=s3cr3t", "https://h/x?X-Amz-Signature=***"),
+        (
+            "https://ec.europa.eu/a/b?format=TSV&compressed=true",
+            "https://ec.europa.eu/a/b?format=TSV&compressed=true",
+        ),
+        ("url: /f?sig=s3cr3t (Caused by x)", "url: /f?sig=*** (Caused by x)"),
+    ],
+)
+def test_redact_url(url: str, redacted: str):
+    assert redact_url(url) == redacted
+    assert redact_url(redacted) == redacted  # idempotent
+
+
+def test_signed_redirect_is_recorded_without_its_signature(
+    httpserver: HTTPServer, store: SnapshotStore, sleeps: list[float]
+):
+    httpserver.expect_request("/data/sample.tsv").respond_with_data(
+        "", status=302, headers={"Location": "/signed/sample.tsv?sig=s3cr3t&token=s3cr3t"}
+    )
+    httpserver.expect_request("/signed/sample.tsv").respond_with_data(EUROSTAT_TSV)
+    ds = served_dataset(httpserver)
+    out = fetch_one(make_fetcher(store, sleeps), ds)
+    assert out.status == "new" and out.snapshot is not None
+    assert out.snapshot.meta.final_url.endswith("/signed/sample.tsv?sig=***&token=***")
+    assert not [p for p in store.root.rglob("*") if p.is_file() and b"s3cr3t" in p.read_bytes()]
+
+
+def test_a_failure_at_a_signed_url_is_reported_without_its_signature(
+    httpserver: HTTPServer, store: SnapshotStore, sleeps: list[float]
+):
+    httpserver.expect_request("/data/sample.tsv").respond_with_data(
+        "", status=302, headers={"Location": "/signed/sample.tsv?sig=s3cr3t"}
+    )
+    httpserver.expect_request("/signed/sample.tsv").respond_with_data("gone", status=404)
+    out = fetch_one(make_fetcher(store, sleeps), served_dataset(httpserver))
+    assert out.status == "failed" and "HTTP 404" in (out.reason or "")
+    assert "s3cr3t" not in (out.reason or "") and "sig=***" in (out.reason or "")
+
+
+# ------------------------------------------------------- a mirror that is down (item 8)
+def test_a_mirror_that_is_down_fails_the_download_with_a_reason(
+    store: SnapshotStore, sleeps: list[float]
+):
+    with socket.socket() as sock:  # a port nobody listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    mirror = Mirror(f"http://127.0.0.1:{port}")
+    fetcher = make_fetcher(store, sleeps, mirror=mirror, attempts=2)
+    ds = make_dataset(url="https://ec.europa.eu/data/sample.tsv")
+    out = fetch_one(fetcher, ds)
+    assert out.status == "failed" and "gave up" in (out.reason or "")
+    # the manifest is what the curated stand-ins and the sample flag depend on
+    with pytest.raises(FetchError, match=r"manifest .*MIRROR.json cannot be read"):
+        mirror.manifest(fetcher.session)
+    curated = fetcher.fetch_local(make_dataset(), Path(__file__))
+    assert curated.status == "failed" and "MIRROR.json" in (curated.reason or "")
