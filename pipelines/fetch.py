@@ -30,7 +30,7 @@ import tempfile
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC
 from pathlib import Path
 from typing import Any, Literal
@@ -39,11 +39,16 @@ from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 import requests
 
 from pipelines.catalogue import Dataset
+from pipelines.discover import DiscoveryError, Page, discover, link_file_name, member_file_name
 from pipelines.settings import PROJECT_ROOT
 from pipelines.snapshots import Snapshot, SnapshotMeta, SnapshotStore, utc_now
 
 USER_AGENT = "eudap/0.1 (EU Drugs Action Plan indicator pipeline)"
 SNIFF_BYTES = 4096
+# Landing pages read to discover download URLs, snapshotted like data but outside the
+# datasets' history: data/raw/_pages/<source>/<dataset>/<YYYY-MM-DD>[-N]/<page>.html
+PAGES_DIR = "_pages"
+MAX_PAGE_BYTES = 5_000_000
 
 
 class FetchError(RuntimeError):
@@ -188,10 +193,14 @@ class Fetcher:
         if self.session.headers.get("User-Agent") == requests.utils.default_user_agent():
             self.session.headers["User-Agent"] = USER_AGENT
         self.sleep = sleep
+        # sidecar fields of the files being fetched for a discovered dataset (resolved_from...)
+        self._provenance: dict[str, object] = {}
 
     # -- public -------------------------------------------------------------------------
     def fetch(self, ds: Dataset) -> list[FetchOutcome]:
         """Download every file of a dataset (one, or each member of a collection)."""
+        if ds.discover is not None:
+            return self._fetch_discovered(ds)
         targets = ds.download_targets()
         if not targets:
             raise FetchError(f"{ds.id}: the catalogue gives no URL (use `eudap load`)")
@@ -250,6 +259,108 @@ class Fetcher:
             return self.load_file(ds, path, origin="repository")
         except FetchError as exc:
             return FetchOutcome(ds.id, "failed", None, str(exc), path.as_uri(), 0)
+
+    # -- discovery ----------------------------------------------------------------------
+    def _fetch_discovered(self, ds: Dataset) -> list[FetchOutcome]:
+        """Find the download URLs on the dataset's landing page, then fetch each of them.
+
+        Each snapshot's sidecar records the resolved URL (`url`), the page it was found on
+        (`extra.resolved_from`) and that page's own snapshot (`extra.page_sha256`, `page_snapshot`).
+        """
+        assert ds.discover is not None
+        self._requests = 0
+        pages: dict[str, Snapshot] = {}
+        try:
+            found = discover(
+                ds.id,
+                ds.discover,
+                lambda url: self._read_page(ds, url, pages),
+                utc_now().date(),
+                ds.collection,
+            )
+        except (DiscoveryError, FetchError) as exc:
+            return [FetchOutcome(ds.id, "failed", None, str(exc), ds.discover.page, self._requests)]
+        page_requests, page_snap = self._requests, pages[found.page.url]
+        self._provenance = {
+            "resolved_from": found.page.url,
+            "edition": found.edition,
+            "page_sha256": page_snap.meta.sha256,
+            "page_snapshot": page_snap.path.relative_to(self.store.root).as_posix(),
+        }
+        try:
+            outcomes = [
+                self.fetch_url(
+                    ds, url, member_file_name(url, ds.file_name) if ds.collection else ds.file_name
+                )
+                for url in found.links
+            ]
+        finally:
+            self._provenance = {}
+        outcomes[0] = replace(outcomes[0], requests_made=outcomes[0].requests_made + page_requests)
+        return outcomes
+
+    def _read_page(self, ds: Dataset, url: str, pages: dict[str, Snapshot]) -> Page | None:
+        """Read a landing page (through the mirror, if any) and snapshot it; None: no such page."""
+        store = SnapshotStore(self.store.root / PAGES_DIR)
+        latest = next((s for s in store.snapshots(ds.id) if s.meta.url == url), None)
+        status, etag, last_modified, content_type = None, None, None, None
+        if self.mirror is not None and not self.mirror.is_http:
+            path = Path(self.mirror.resolve(url))
+            if not path.is_file():
+                return None
+            body, final_url = path.read_bytes(), path.resolve().as_uri()
+        else:
+            target = self.mirror.resolve(url) if self.mirror else url
+            allowed = set(ds.allowed_hosts())
+            if self.mirror and self.mirror.host:
+                allowed.add(self.mirror.host)
+            headers = {"Accept-Encoding": "gzip, deflate"}
+            if latest is not None and latest.meta.etag:
+                headers["If-None-Match"] = latest.meta.etag
+            if latest is not None and latest.meta.last_modified:
+                headers["If-Modified-Since"] = latest.meta.last_modified
+            resp, final_url = self._get_following(ds, target, headers, allowed)
+            with resp:
+                if resp.status_code in (404, 410):
+                    return None
+                if resp.status_code == 304 and latest is not None:
+                    pages[url] = latest
+                    base = url if self.mirror else final_url
+                    return Page(url, latest.verified_path().read_bytes(), base)
+                if resp.status_code != 200:
+                    raise FetchError(
+                        f"{ds.id}: landing page {url} answered HTTP {resp.status_code} "
+                        f"(from {final_url}); the download URL cannot be discovered"
+                    )
+                body = b"".join(resp.iter_content(chunk_size=1 << 16))
+            status, etag = resp.status_code, resp.headers.get("ETag")
+            last_modified = resp.headers.get("Last-Modified")
+            content_type = resp.headers.get("Content-Type")
+        if len(body) > MAX_PAGE_BYTES or b"<" not in body[:SNIFF_BYTES]:
+            raise FetchError(f"{ds.id}: landing page {url} (from {final_url}) is not an HTML page")
+        meta = SnapshotMeta(
+            dataset=ds.id,
+            file=f"{link_file_name(url) or 'index'}.html",
+            sha256=hashlib.sha256(body).hexdigest(),
+            bytes=len(body),
+            fetched_at=utc_now().isoformat(timespec="seconds").replace("+00:00", "Z"),
+            origin="mirror" if self.mirror else "download",
+            url=url,
+            final_url=final_url,
+            status=status,
+            etag=etag,
+            last_modified=last_modified,
+            content_type=content_type,
+            licence=ds.licence,
+            attribution=ds.attribution,
+            sample=bool(self.mirror and self.mirror.is_sample(self.session)),
+            extra={"landing_page_of": ds.id},
+        )
+        tmp = self._temp_for(ds)
+        tmp.write_bytes(body)
+        snap = store.add(ds.id, tmp, meta, dedupe_any=True)
+        pages[url] = snap or next(s for s in store.snapshots(ds.id) if s.meta.sha256 == meta.sha256)
+        return Page(url, body, url if self.mirror else final_url)
 
     # -- sources ------------------------------------------------------------------------
     def _from_folder(
@@ -437,7 +548,7 @@ class Fetcher:
             licence=ds.licence,
             attribution=ds.attribution,
             sample=sample,
-            extra=dict(extra or {}),
+            extra={**(extra or {}), **self._provenance},
         )
         with open(tmp, "rb") as fh:
             problem = sniff(ds.format, fh.read(SNIFF_BYTES))
