@@ -16,6 +16,14 @@ A mirror folder (or server) may hold ``MIRROR.json`` with ``{"sample": true}``: 
 snapshot taken from it is then marked as sample data in its provenance. Its ``datasets``
 entries that start with ``repository/`` stand in for files kept in this repository
 (curated inputs), e.g. ``repository/assets/curated/prison_policy.csv``.
+
+A dataset with a `discover:` block has no fixed URL: `Fetcher.fetch` reads its landing page
+(through the mirror like any URL; a conditional request when a snapshot of the page exists),
+lets `pipelines.discover` pick the newest edition's link(s), then downloads them as usual.
+The page is kept as a snapshot of its own under ``<raw>/_pages/<source>/<dataset>/`` (outside
+the dataset's history), and every data snapshot's sidecar records the resolved URL (`url`,
+`final_url`) and, in `extra`, `resolved_from` (the page), `edition`, `page_sha256` and
+`page_snapshot`. A refused or unreadable page fails the dataset, which keeps its last snapshot.
 """
 
 from __future__ import annotations
