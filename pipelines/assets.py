@@ -112,7 +112,11 @@ def _raw_asset(ds: Dataset) -> AssetsDefinition:
         group_name="raw",
         kinds={"python", "file"},
         description=f"{ds.title} ({ds.publisher}). Snapshots of "
-        + ", ".join(redact_text(url) for url, _ in ds.download_targets())
+        + (
+            f"the files linked from {ds.discover.page} (newest edition)"
+            if ds.discover
+            else ", ".join(redact_text(url) for url, _ in ds.download_targets())
+        )
         if not ds.local_file
         else f"{ds.title}. Curated file {ds.local_file} registered as a snapshot.",
         metadata={

@@ -87,6 +87,58 @@ class ReadLimits(_Strict):
     max_cells: int = Field(default=5_000_000, gt=0)
 
 
+YEAR = "{year}"
+
+
+class Discover(_Strict):
+    """A landing page whose links give the download URL(s), instead of a fixed `url`.
+
+    `page` and `pattern` may hold `{year}`: editions are tried from this year back
+    `years_back` years, and the first page that lists a matching link wins (pipelines.discover).
+    """
+
+    page: str  # an http(s) URL, e.g. ".../source-data-{year}_en"
+    pattern: str  # regex, full match of a link's file name: "ww{year}-all-data(_en)?\\.csv"
+    years_back: int = Field(default=2, ge=0, le=10)
+    # hosts the links may point to besides the page's own (e.g. d9www.euda.europa.eu)
+    allowed_hosts: list[str] = Field(default_factory=list)
+
+    @field_validator("page")
+    @classmethod
+    def _page_url(cls, v: str) -> str:
+        parts = urlsplit(v.replace(YEAR, "2000"))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"page {v!r} is not an absolute http(s) URL")
+        return v
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_compiles(cls, v: str) -> str:
+        try:
+            re.compile(v.replace(YEAR, "2000"))
+        except re.error as exc:
+            raise ValueError(f"pattern {v!r} is not a regular expression: {exc}") from None
+        return v
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, v: list[str]) -> list[str]:
+        bad = [h for h in v if not re.fullmatch(r"[a-z0-9.-]+", h)]
+        if bad:
+            raise ValueError(f"allowed_hosts must be bare host names, got {bad}")
+        return v
+
+    @model_validator(mode="after")
+    def _editions(self) -> Discover:
+        if self.years_back and YEAR not in self.page + self.pattern:
+            raise ValueError("years_back needs {year} in page or pattern (or set years_back: 0)")
+        return self
+
+    @property
+    def hosts(self) -> set[str]:
+        return {urlsplit(self.page.replace(YEAR, "2000")).hostname or "", *self.allowed_hosts}
+
+
 class Dataset(_Strict):
     """One upstream dataset: where it lives, its format, its layout and how its codes map."""
 
@@ -98,6 +150,8 @@ class Dataset(_Strict):
     # identified by its content (the breadcrumb), never by its file name.
     collection: bool = False
     urls: list[str] = Field(default_factory=list)  # collection members with a known URL
+    # URLs found on a landing page at fetch time (pipelines.discover), instead of `url`/`urls`
+    discover: Discover | None = None
     local_file: str | None = None  # curated inputs kept in the repository
     edition: str | None = None  # the publisher's edition/release the URL belongs to
     default_period: str | None = None  # period of rows whose file gives none (reference year)
@@ -189,6 +243,8 @@ class Dataset(_Strict):
             raise ValueError(f"expected_drop: {short} are not sha256 prefixes (12+ hex digits)")
         if self.urls and not self.collection:
             raise ValueError("urls (several files) is only for collection datasets; use url")
+        if self.discover is not None and (self.url or self.urls or self.local_file):
+            raise ValueError("discover replaces url/urls/local_file: give one of them, not both")
         return self
 
     @property
@@ -261,7 +317,7 @@ class Dataset(_Strict):
             )
 
     def download_targets(self) -> list[tuple[str, str]]:
-        """(url, snapshot file name) of every file this dataset downloads."""
+        """(url, snapshot file name) of every file with a fixed URL (none for `discover`)."""
         targets = []
         if self.filters and self.url and "{filters}" in self.url:
             self.check_filters()
@@ -273,10 +329,11 @@ class Dataset(_Strict):
 
     @property
     def downloads(self) -> bool:
-        return bool(self.url or self.urls or self.local_file)
+        return bool(self.url or self.urls or self.local_file or self.discover)
 
     def allowed_hosts(self) -> set[str]:
-        return {urlsplit(url).hostname or "" for url, _ in self.download_targets()}
+        hosts = {urlsplit(url).hostname or "" for url, _ in self.download_targets()}
+        return hosts | (self.discover.hosts if self.discover else set())
 
 
 class Measure(_Strict):

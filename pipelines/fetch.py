@@ -16,6 +16,14 @@ A mirror folder (or server) may hold ``MIRROR.json`` with ``{"sample": true}``: 
 snapshot taken from it is then marked as sample data in its provenance. Its ``datasets``
 entries that start with ``repository/`` stand in for files kept in this repository
 (curated inputs), e.g. ``repository/assets/curated/prison_policy.csv``.
+
+A dataset with a `discover:` block has no fixed URL: `Fetcher.fetch` reads its landing page
+(through the mirror like any URL; a conditional request when a snapshot of the page exists),
+lets `pipelines.discover` pick the newest edition's link(s), then downloads them as usual.
+The page is kept as a snapshot of its own under ``<raw>/_pages/<source>/<dataset>/`` (outside
+the dataset's history), and every data snapshot's sidecar records the resolved URL (`url`,
+`final_url`) and, in `extra`, `resolved_from` (the page), `edition`, `page_sha256` and
+`page_snapshot`. A refused or unreadable page fails the dataset, which keeps its last snapshot.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC
 from pathlib import Path
 from typing import Any, Literal
@@ -40,6 +48,7 @@ import requests
 import urllib3
 
 from pipelines.catalogue import Dataset
+from pipelines.discover import DiscoveryError, Page, discover, link_file_name, member_file_name
 from pipelines.parsers.admission import content_problem
 from pipelines.redact import redact_text, redact_url, url_credentials
 from pipelines.settings import PROJECT_ROOT
@@ -47,6 +56,10 @@ from pipelines.snapshots import Snapshot, SnapshotMeta, SnapshotStore, utc_now
 
 USER_AGENT = "eudap/0.1 (EU Drugs Action Plan indicator pipeline)"
 SNIFF_BYTES = 4096
+# Landing pages read to discover download URLs, snapshotted like data but outside the
+# datasets' history: data/raw/_pages/<source>/<dataset>/<YYYY-MM-DD>[-N]/<page>.html
+PAGES_DIR = "_pages"
+MAX_PAGE_BYTES = 5_000_000
 
 
 class FetchError(RuntimeError):
@@ -246,10 +259,14 @@ class Fetcher:
         if self.session.headers.get("User-Agent") == requests.utils.default_user_agent():
             self.session.headers["User-Agent"] = USER_AGENT
         self.sleep = sleep
+        # sidecar fields of the files being fetched for a discovered dataset (resolved_from...)
+        self._provenance: dict[str, object] = {}
 
     # -- public -------------------------------------------------------------------------
     def fetch(self, ds: Dataset) -> list[FetchOutcome]:
         """Download every file of a dataset (one, or each member of a collection)."""
+        if ds.discover is not None:
+            return self._fetch_discovered(ds)
         targets = ds.download_targets()
         if not targets:
             raise FetchError(f"{ds.id}: the catalogue gives no URL (use `eudap load`)")
@@ -314,6 +331,109 @@ class Fetcher:
             return self.load_file(ds, path, origin="repository")
         except FetchError as exc:
             return _failed_outcome(ds, exc, path.as_uri(), self._requests)
+
+    # -- discovery ----------------------------------------------------------------------
+    def _fetch_discovered(self, ds: Dataset) -> list[FetchOutcome]:
+        """Find the download URLs on the dataset's landing page, then fetch each of them.
+
+        Each snapshot's sidecar records the resolved URL (`url`), the page it was found on
+        (`extra.resolved_from`) and that page's own snapshot (`extra.page_sha256`, `page_snapshot`).
+        """
+        assert ds.discover is not None
+        self._requests = self._failures = 0
+        pages: dict[str, Snapshot] = {}
+        try:
+            found = discover(
+                ds.id,
+                ds.discover,
+                lambda url: self._read_page(ds, url, pages),
+                utc_now().date(),
+                ds.collection,
+            )
+        except (DiscoveryError, FetchError) as exc:
+            return [_failed_outcome(ds, FetchError(str(exc)), ds.discover.page, self._requests)]
+        page_requests, page_snap = self._requests, pages[found.page.url]
+        self._provenance = {
+            "resolved_from": found.page.url,
+            "edition": found.edition,
+            "page_sha256": page_snap.meta.sha256,
+            "page_snapshot": page_snap.path.relative_to(self.store.root).as_posix(),
+        }
+        try:
+            outcomes = [
+                self.fetch_url(
+                    ds, url, member_file_name(url, ds.file_name) if ds.collection else ds.file_name
+                )
+                for url in found.links
+            ]
+        finally:
+            self._provenance = {}
+        outcomes[0] = replace(outcomes[0], requests_made=outcomes[0].requests_made + page_requests)
+        return outcomes
+
+    def _read_page(self, ds: Dataset, url: str, pages: dict[str, Snapshot]) -> Page | None:
+        """Read a landing page (through the mirror, if any) and snapshot it; None: no such page."""
+        store = SnapshotStore(self.store.root / PAGES_DIR)
+        latest = next((s for s in store.snapshots(ds.id) if s.meta.url == url), None)
+        status, etag, last_modified, content_type = None, None, None, None
+        if self.mirror is not None and not self.mirror.is_http:
+            path = Path(self.mirror.resolve(url))
+            if not path.is_file():
+                return None
+            body, final_url = path.read_bytes(), path.resolve().as_uri()
+        else:
+            target = self.mirror.resolve(url) if self.mirror else url
+            allowed = set(ds.allowed_hosts())
+            if self.mirror and self.mirror.host:
+                allowed.add(self.mirror.host)
+            headers = {"Accept-Encoding": "gzip, deflate"}
+            if latest is not None and latest.meta.etag:
+                headers["If-None-Match"] = latest.meta.etag
+            if latest is not None and latest.meta.last_modified:
+                headers["If-Modified-Since"] = latest.meta.last_modified
+            self._failures = 0
+            resp, final_url, tmp, _, _ = self._download_verified(ds, target, headers, allowed)
+            if resp.status_code in (404, 410):
+                return None
+            if resp.status_code == 304 and latest is not None:
+                pages[url] = latest
+                base = url if self.mirror else final_url
+                return Page(url, latest.verified_path().read_bytes(), base)
+            if tmp is None:
+                raise FetchError(
+                    f"{ds.id}: landing page {url} answered HTTP {resp.status_code} "
+                    f"(from {final_url}); the download URL cannot be discovered"
+                )
+            body = tmp.read_bytes()
+            tmp.unlink()
+            status, etag = resp.status_code, resp.headers.get("ETag")
+            last_modified = resp.headers.get("Last-Modified")
+            content_type = resp.headers.get("Content-Type")
+        if len(body) > MAX_PAGE_BYTES or b"<" not in body[:SNIFF_BYTES]:
+            raise FetchError(f"{ds.id}: landing page {url} (from {final_url}) is not an HTML page")
+        meta = SnapshotMeta(
+            dataset=ds.id,
+            file=f"{link_file_name(url) or 'index'}.html",
+            sha256=hashlib.sha256(body).hexdigest(),
+            bytes=len(body),
+            fetched_at=utc_now().isoformat(timespec="seconds").replace("+00:00", "Z"),
+            origin="mirror" if self.mirror else "download",
+            url=url,
+            final_url=final_url,
+            status=status,
+            etag=etag,
+            last_modified=last_modified,
+            content_type=content_type,
+            licence=ds.licence,
+            attribution=ds.attribution,
+            sample=bool(self.mirror and self.mirror.is_sample(self.session)),
+            extra={"landing_page_of": ds.id},
+        )
+        tmp = self._temp_for(ds)
+        tmp.write_bytes(body)
+        snap = store.add(ds.id, tmp, meta, dedupe_any=True)
+        pages[url] = snap or next(s for s in store.snapshots(ds.id) if s.meta.sha256 == meta.sha256)
+        return Page(url, body, url if self.mirror else final_url)
 
     # -- sources ------------------------------------------------------------------------
     def _from_folder(
@@ -382,26 +502,13 @@ class Fetcher:
                 headers["If-None-Match"] = latest.meta.etag
             if latest.meta.last_modified:
                 headers["If-Modified-Since"] = latest.meta.last_modified
-        while True:
-            resp, final_url = self._get_following(ds, target, headers, allowed)
-            with resp:
-                if resp.status_code == 304:
-                    return FetchOutcome(
-                        ds.id, "unchanged", latest, None, redact_url(url) or "", self._requests
-                    )
-                if resp.status_code != 200:
-                    raise FetchError(f"{ds.id}: HTTP {resp.status_code} from {final_url}")
-                tmp = self._temp_for(ds)
-                try:
-                    digest, size = _stream_verified(resp, tmp, ds, final_url)
-                except IncompleteTransfer as exc:
-                    tmp.unlink(missing_ok=True)
-                    self._attempt_failed(ds, target, str(exc).removeprefix(f"{ds.id}: "))
-                    continue
-                except FetchError:
-                    tmp.unlink(missing_ok=True)
-                    raise
-            break
+        resp, final_url, tmp, digest, size = self._download_verified(ds, target, headers, allowed)
+        if resp.status_code == 304:
+            return FetchOutcome(
+                ds.id, "unchanged", latest, None, redact_url(url) or "", self._requests
+            )
+        if tmp is None:
+            raise FetchError(f"{ds.id}: HTTP {resp.status_code} from {final_url}")
         return self._admit(
             ds,
             tmp,
@@ -417,6 +524,30 @@ class Fetcher:
             content_type=resp.headers.get("Content-Type"),
             sample=bool(self.mirror and self.mirror.is_sample(self.session)),
         )
+
+    def _download_verified(
+        self, ds: Dataset, target: str, headers: dict[str, str], allowed: set[str]
+    ) -> tuple[requests.Response, str, Path | None, str, int]:
+        """GET `target`; a 200 body is streamed into a temp file and counts only when proven
+        whole (a body cut short is retried like a failed request, within the same attempt
+        budget). Returns (response, final URL, temp file or None when not 200, sha256, bytes).
+        """
+        while True:
+            resp, final_url = self._get_following(ds, target, headers, allowed)
+            with resp:
+                if resp.status_code != 200:
+                    return resp, final_url, None, "", 0
+                tmp = self._temp_for(ds)
+                try:
+                    digest, size = _stream_verified(resp, tmp, ds, final_url)
+                except IncompleteTransfer as exc:
+                    tmp.unlink(missing_ok=True)
+                    self._attempt_failed(ds, target, str(exc).removeprefix(f"{ds.id}: "))
+                    continue
+                except FetchError:
+                    tmp.unlink(missing_ok=True)
+                    raise
+            return resp, final_url, tmp, digest, size
 
     def _get_following(
         self, ds: Dataset, url: str, headers: dict[str, str], allowed: set[str]
@@ -521,7 +652,7 @@ class Fetcher:
             licence=ds.licence,
             attribution=ds.attribution,
             sample=sample,
-            extra=dict(extra or {}),
+            extra={**(extra or {}), **self._provenance},
         )
         with open(tmp, "rb") as fh:
             problem = sniff(ds.format, fh.read(SNIFF_BYTES))

@@ -95,10 +95,12 @@ def snapshots_frame(cat: Catalogue, store: SnapshotStore) -> pd.DataFrame:
     for ds_id in sorted(cat.datasets):
         for snap in store.snapshots(ds_id):
             meta = asdict(snap.meta)
-            meta.pop("extra")
+            extra = meta.pop("extra")
             rows.append(
                 {
                     **meta,
+                    # the landing page a discovered URL was found on (pipelines.discover)
+                    "resolved_from": extra.get("resolved_from"),
                     "path": str(snap.path),
                     "fetched_at": pd.Timestamp(meta["fetched_at"]).tz_localize(None),
                 }
@@ -119,6 +121,7 @@ def snapshots_frame(cat: Catalogue, store: SnapshotStore) -> pd.DataFrame:
         "licence",
         "attribution",
         "sample",
+        "resolved_from",
         "path",
     ]
     frame = pd.DataFrame(rows, columns=columns)

@@ -27,6 +27,9 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from pipelines.catalogue import Dataset
+from pipelines.discover import Page, discover
+from pipelines.fetch import mirror_key
+from pipelines.snapshots import utc_now
 
 # A small, valid Eurostat TSV (the layout of the SDMX 2.1 `format=TSV` answer).
 EUROSTAT_TSV = b"freq,unit,geo\\TIME_PERIOD\t2020 \t2021 \nA,NR,AT\t10 \t12 \nA,NR,BE\t7 \t: \n"
@@ -60,6 +63,20 @@ def make_dataset(**overrides: Any) -> Dataset:
     pydantic's ValidationError.
     """
     return Dataset.model_validate(dataset_fields(**overrides))
+
+
+def mirror_download_keys(ds: Dataset, mirror: Path) -> list[str]:
+    """Mirror paths of a dataset's downloads in a folder mirror: its fixed URLs, or for a
+    `discover:` dataset the links found on the mirror's landing page, as the fetcher finds them."""
+    if ds.discover is None:
+        return [mirror_key(url) for url, _ in ds.download_targets()]
+
+    def read(url: str) -> Page | None:
+        path = mirror / mirror_key(url)
+        return Page(url, path.read_bytes(), url) if path.is_file() else None
+
+    found = discover(ds.id, ds.discover, read, utc_now().date(), ds.collection)
+    return [mirror_key(url) for url in found.links]
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import mirror_download_keys
 
 from pipelines.catalogue import load_catalogue
 from pipelines.parsers.tabular_csv import DEFAULT_MISSING, parse
+from pipelines.settings import SAMPLE_MIRROR_DIR
 
 pytestmark = pytest.mark.conformance
 
@@ -336,3 +338,44 @@ def test_cannabis_table_3(upstream_dir: Path) -> None:
     assert {"Plzeň", "České Budějovice", "Gävle"} <= cities
     assert not [c for c in cities if "Ã" in c or "Å" in c or "Ä" in c]
     assert {r["value_text"] for r in rows if r["value_text"]} <= set(CANNABIS_3["text_values"])
+
+
+# --- the bundled mirror's copies of the real wastewater files ----------------------------------
+def _bundled(ds_id: str) -> Path:
+    (key,) = mirror_download_keys(load_catalogue().dataset(ds_id), SAMPLE_MIRROR_DIR)
+    return SAMPLE_MIRROR_DIR / key
+
+
+def test_bundled_wastewater_is_a_cut_of_the_real_file_bytes_kept(upstream_dir: Path) -> None:
+    real = (upstream_dir / "euda_wastewater" / "ww2025-all-data.csv").read_bytes().split(b"\n")
+    bundled = _bundled("euda.wastewater").read_bytes().split(b"\n")
+    assert bundled[0] == real[0]  # the same header, byte for byte
+    # every record is a real record, in the publisher's order (rows cut, none rewritten)
+    position = {line: n for n, line in enumerate(real)}
+    kept = [position[line] for line in bundled[1:] if line]
+    assert kept == sorted(kept) and len(kept) == len(set(kept))
+    assert bundled[-1] == b"" and all(b"\r" not in line for line in bundled)  # LF, as published
+    graz_2024 = {line for line in real if line.startswith(b"2024,") and b'"AT001"' in line}
+    assert len(graz_2024) == 5 and graz_2024 <= set(bundled)
+    text = b"\n".join(bundled)
+    for code in (b'"GR"', b'"GB"', b'"H"', b'"HU"', b'"NO"', b'"TR"'):
+        assert code in text  # the publisher's own country codes, kept
+    # every site of the kept countries keeps every campaign
+    kept_sites = {line.split(b",")[2] for line in bundled[1:] if line}
+    assert [line for line in real[1:] if line and line.split(b",")[2] in kept_sites] == [
+        line for line in bundled[1:] if line
+    ]
+
+
+def test_bundled_site_table_is_the_real_file(upstream_dir: Path) -> None:
+    real = upstream_dir / "euda_wastewater" / "ww2025-site-info-table.csv"
+    assert _bundled("euda.wastewater_sites").read_bytes() == real.read_bytes()
+
+
+def test_bundled_wastewater_parses_with_the_catalogue_options_like_the_real_file(
+    upstream_dir: Path,
+) -> None:
+    real = parse(upstream_dir / "euda_wastewater" / "ww2025-all-data.csv", WASTEWATER)
+    bundled = parse(_bundled("euda.wastewater"), WASTEWATER)
+    assert (bundled.dimensions, bundled.attributes) == (real.dimensions, real.attributes)
+    assert {r["country"] for r in bundled.rows} <= {r["country"] for r in real.rows}

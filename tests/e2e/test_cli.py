@@ -160,6 +160,32 @@ def test_demo_builds_and_publishes_the_sample_warehouse(demo: tuple[dict, Result
             assert rows > 0, f"indicators.{name} is empty in the demo"
 
 
+def test_demo_publishes_the_real_wastewater_release_found_on_its_landing_page(
+    demo: tuple[dict, Result],
+) -> None:
+    env, res = demo
+    assert res.code == 0, res.out + res.err
+    with duckdb.connect(str(published(env)), read_only=True) as con:
+        (value,) = con.execute(
+            "SELECT value FROM indicators.ind02_emerging_threats "
+            "WHERE measure = 'wastewater_daily_mean' AND breakdown = 'AT001 (Graz)' "
+            "AND substance = 'MDMA' AND period = 2024"
+        ).fetchone()
+        sources = con.execute(
+            "SELECT dataset, url, resolved_from FROM meta.snapshots "
+            "WHERE dataset LIKE 'euda.wastewater%' ORDER BY dataset"
+        ).fetchall()
+    assert value == 15.53  # the real 2025 release, bundled in the mirror
+    page = (
+        "https://www.euda.europa.eu/data/repository/"
+        "drugs-municipal-wastewater-europe-source-data-2025_en"
+    )
+    assert [(d, u.rsplit("/", 1)[1], p) for d, u, p in sources] == [
+        ("euda.wastewater", "ww2025-all-data.csv", page),
+        ("euda.wastewater_sites", "ww2025-site-info-table.csv", page),
+    ]
+
+
 def test_sql_prints_a_positive_count(demo: tuple[dict, Result]) -> None:
     env, _ = demo
     res = eudap(env, "sql", "select count(*) from indicators.ind01_organised_crime")

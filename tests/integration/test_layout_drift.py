@@ -14,9 +14,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from helpers import mirror_download_keys
 
 from pipelines.catalogue import Dataset, load_catalogue
-from pipelines.fetch import Fetcher, Mirror
+from pipelines.fetch import Fetcher
 from pipelines.geo import GeoResolver
 from pipelines.settings import PROJECT_ROOT, SAMPLE_MIRROR_DIR
 from pipelines.snapshots import SnapshotStore
@@ -30,8 +31,7 @@ DATASETS = [d for d in CATALOGUE.datasets.values() if d.format in (*TEXT_FORMATS
 def source_file(ds: Dataset) -> Path:
     if ds.local_file:
         return PROJECT_ROOT / ds.local_file
-    url, _ = ds.download_targets()[0]
-    return Path(Mirror(str(SAMPLE_MIRROR_DIR)).resolve(url))
+    return SAMPLE_MIRROR_DIR / mirror_download_keys(ds, SAMPLE_MIRROR_DIR)[0]
 
 
 def drift_text(text: str) -> tuple[str, str]:

@@ -1142,3 +1142,169 @@ def test_a_mirror_that_is_down_fails_the_download_with_a_reason(
         mirror.manifest(fetcher.session)
     curated = fetcher.fetch_local(make_dataset(), Path(__file__))
     assert curated.status == "failed" and "MIRROR.json" in (curated.reason or "")
+
+
+# --------------------------------------------------------------------------- discovery
+def discovered_dataset(httpserver: HTTPServer, **kw) -> Dataset:
+    """A dataset whose URL is found on `/pages/release-<year>` of the test server."""
+    spec = {"page": httpserver.url_for("/pages/release-{year}"), "pattern": r"sample-{year}\.tsv"}
+    return make_dataset(url=None, discover={**spec, "years_back": 2, **kw})
+
+
+def release_page(year: int) -> bytes:
+    """A landing page: the data file linked relatively, with an entity in its query string."""
+    return (
+        "<!DOCTYPE html><html><body><h1>Release</h1>"
+        f'<a href="../files/sample-{year}.tsv?download=1&amp;lang=en">TSV</a>'
+        f'<a href="../files/sample-{year}.pdf">PDF</a></body></html>'
+    ).encode()
+
+
+def publish_release(root: Path, year: int, data: bytes = EUROSTAT_TSV) -> None:
+    (root / "pages").mkdir(parents=True, exist_ok=True)
+    (root / "files").mkdir(parents=True, exist_ok=True)
+    (root / "pages" / f"release-{year}").write_bytes(release_page(year))
+    (root / "files" / f"sample-{year}.tsv").write_bytes(data)
+
+
+def test_discovered_url_is_fetched_and_recorded_with_its_page(
+    httpserver: HTTPServer, fetcher: Fetcher, store: SnapshotStore, tmp_path: Path
+):
+    from pipelines.meta import snapshots_frame
+
+    year = utc_now().year - 1  # this year's page does not exist yet: last year's is used
+    publish_release(tmp_path / "site", year)
+    log = serve_directory(httpserver, tmp_path / "site")
+    ds = discovered_dataset(httpserver)
+
+    out = fetch_one(fetcher, ds)
+
+    assert out.status == "new", out.reason
+    resolved = httpserver.url_for(f"/files/sample-{year}.tsv") + "?download=1&lang=en"
+    page = httpserver.url_for(f"/pages/release-{year}")
+    assert out.url == resolved and out.requests_made == 3
+    assert [(r.path, r.status) for r in log] == [
+        (f"/pages/release-{year + 1}", 404),
+        (f"/pages/release-{year}", 200),
+        (f"/files/sample-{year}.tsv", 200),
+    ]
+    meta = out.snapshot.meta
+    assert (meta.url, meta.final_url, meta.file) == (resolved, resolved, ds.file_name)
+    assert meta.extra["resolved_from"] == page and meta.extra["edition"] == year
+    # the page is a snapshot of its own, outside the dataset's history
+    page_file = store.root / meta.extra["page_snapshot"]
+    assert page_file.read_bytes() == release_page(year)
+    assert meta.extra["page_sha256"] == hashlib.sha256(release_page(year)).hexdigest()
+    page_meta = json.loads(Path(f"{page_file}{META_SUFFIX}").read_text())
+    assert page_meta["url"] == page and page_meta["extra"] == {"landing_page_of": ds.id}
+    assert [s.meta.url for s in store.snapshots(ds.id)] == [resolved]
+    frame = snapshots_frame(type("Cat", (), {"datasets": {ds.id: ds}})(), store)
+    assert frame["resolved_from"].tolist() == [page] and frame["url"].tolist() == [resolved]
+
+
+def test_discovered_second_fetch_is_conditional_page_and_file(
+    httpserver: HTTPServer, fetcher: Fetcher, store: SnapshotStore, tmp_path: Path
+):
+    year = utc_now().year
+    publish_release(tmp_path / "site", year)
+    log = serve_directory(httpserver, tmp_path / "site")
+    ds = discovered_dataset(httpserver)
+    first = fetch_one(fetcher, ds)
+    log.clear()
+
+    again = fetch_one(fetcher, ds)
+
+    assert again.status == "unchanged" and again.snapshot == first.snapshot
+    assert [(r.path, r.status, r.conditional) for r in log] == [
+        (f"/pages/release-{year}", 304, True),
+        (f"/files/sample-{year}.tsv", 304, True),
+    ]
+    pages = store.root / "_pages" / "testsrc" / "sample"
+    assert len([p for p in pages.iterdir() if p.is_dir()]) == 1  # no second page snapshot
+
+
+def test_a_new_edition_is_picked_up_and_an_old_one_kept(
+    httpserver: HTTPServer, fetcher: Fetcher, store: SnapshotStore, tmp_path: Path
+):
+    year = utc_now().year
+    publish_release(tmp_path / "site", year - 1)
+    serve_directory(httpserver, tmp_path / "site")
+    ds = discovered_dataset(httpserver)
+    old = fetch_one(fetcher, ds)
+    publish_release(tmp_path / "site", year, OTHER_TSV)  # this year's release appears
+
+    new = fetch_one(fetcher, ds)
+
+    assert new.status == "new" and new.snapshot.meta.extra["edition"] == year
+    assert new.url.startswith(httpserver.url_for(f"/files/sample-{year}.tsv"))
+    assert [s.meta.sha256 for s in store.snapshots(ds.id)] == [
+        new.snapshot.meta.sha256,
+        old.snapshot.meta.sha256,
+    ]
+
+
+def test_a_refused_landing_page_fails_the_dataset_which_keeps_its_last_snapshot(
+    httpserver: HTTPServer, fetcher: Fetcher, store: SnapshotStore, tmp_path: Path
+):
+    year = utc_now().year
+    publish_release(tmp_path / "site", year)
+    serve_directory(httpserver, tmp_path / "site")
+    ds = discovered_dataset(httpserver)
+    good = fetch_one(fetcher, ds)
+    httpserver.clear()
+    httpserver.expect_request(f"/pages/release-{year}").respond_with_data(
+        "<html><title>Just a moment...</title></html>", status=403, content_type="text/html"
+    )
+
+    out = fetch_one(fetcher, ds)
+
+    assert out.status == "failed" and out.snapshot is None
+    page = httpserver.url_for(f"/pages/release-{year}")
+    assert out.reason == (
+        f"{ds.id}: landing page {page} answered HTTP 403 (from {page}); "
+        "the download URL cannot be discovered"
+    )
+    assert store.latest(ds.id) == good.snapshot
+
+
+def test_no_page_and_links_to_other_hosts_give_no_url(
+    httpserver: HTTPServer, fetcher: Fetcher, store: SnapshotStore, tmp_path: Path
+):
+    year = utc_now().year
+    site = tmp_path / "site" / "pages"
+    site.mkdir(parents=True)
+    (site / f"release-{year}").write_text(
+        f'<a href="https://evil.example.org/files/sample-{year}.tsv">elsewhere</a>'
+    )
+    log = serve_directory(httpserver, tmp_path / "site")
+    ds = discovered_dataset(httpserver, years_back=1)
+
+    out = fetch_one(fetcher, ds)
+
+    assert out.status == "failed" and store.snapshots(ds.id) == []
+    assert out.reason.startswith(f"{ds.id}: no link matching the catalogue's discover pattern")
+    assert f"release-{year} (0 link(s) matching 'sample-{year}\\\\.tsv')" in out.reason
+    assert f"release-{year - 1} (no such page)" in out.reason
+    assert [r.path for r in log] == [f"/pages/release-{year}", f"/pages/release-{year - 1}"]
+
+
+def test_wastewater_is_discovered_through_the_sample_mirror_over_http(
+    httpserver: HTTPServer, fetcher: Fetcher, store: SnapshotStore
+):
+    from pipelines.catalogue import load_catalogue
+    from pipelines.settings import SAMPLE_MIRROR_DIR
+
+    serve_directory(httpserver, SAMPLE_MIRROR_DIR)
+    fetcher.mirror = Mirror(httpserver.url_for("/"))
+    ds = load_catalogue().dataset("euda.wastewater")
+
+    out = fetch_one(fetcher, ds)
+
+    assert out.status == "new", out.reason
+    # relative links resolve against the publisher's page URL, not the mirror's
+    assert out.url == (
+        "https://www.euda.europa.eu/sites/default/files/data/mirror-stand-in/"
+        "wastewater-2025/ww2025-all-data.csv"
+    )
+    assert out.snapshot.meta.final_url == fetcher.mirror.resolve(out.url)
+    assert out.snapshot.meta.extra["resolved_from"].endswith("europe-source-data-2025_en")
