@@ -70,7 +70,7 @@ elif kind == "stage":
                         last_modified=None, content_type=None, licence="", attribution="",
                         sample=True)
     con = duckdb.connect(str(path.with_suffix(".duckdb")))
-    rows, _ = load_snapshot(con, "staging.bench", ds, Snapshot(path, meta), GeoResolver(cat.geo))
+    rows, _, _ = load_snapshot(con, "staging.bench", ds, Snapshot(path, meta), GeoResolver(cat.geo))
     out["rows"] = rows
 elif kind == "validate":
     import duckdb

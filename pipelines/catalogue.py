@@ -19,7 +19,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pipelines.codelists import codelist_for, load_codelist
 from pipelines.settings import ASSETS_DIR
 
-FORMATS = ("eurostat_tsv", "sdmx_csv", "jsonstat", "tabular_csv", "bulletin_xlsx", "curated_csv")
+FORMATS = (
+    "eurostat_tsv",
+    "sdmx_csv",
+    "jsonstat",
+    "tabular_csv",
+    "bulletin_xlsx",
+    "curated_csv",
+    "edr_csv",
+)
 Polarity = Literal["up", "down", "context"]
 DATASET_ID = re.compile(r"^(?P<source>[a-z][a-z0-9]*)\.(?P<name>[a-z][a-z0-9_]*)$")
 IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -139,6 +147,59 @@ class Discover(_Strict):
         return {urlsplit(self.page.replace(YEAR, "2000")).hostname or "", *self.allowed_hosts}
 
 
+class TableRule(_Strict):
+    """Recognises one kind of European Drug Report source-data table and says how to read it.
+
+    A file matches when its chapter (from the file name, `edr2024-<chapter>-table-...`) is
+    one of `chapters` and its header signature (column names normalised, see
+    `pipelines.parsers.edr_csv.signature`) is exactly `columns` plus one or more columns per
+    `column_patterns` entry. Never the table number: numbers change between editions.
+    """
+
+    name: str
+    chapters: list[str]
+    columns: list[str] = Field(default_factory=list)  # normalised names, exact
+    column_patterns: list[str] = Field(default_factory=list)  # regex, full match, normalised
+    # role `unused`: a known table that feeds no indicator (accepted, nothing staged)
+    role: Literal["indicator", "context", "unused"] = "indicator"
+    indicators: list[int] = Field(default_factory=list)
+    read: dict[str, Any] = Field(default_factory=dict)  # tabular_csv options (staged names)
+    constants: dict[str, str] = Field(default_factory=dict)  # staged dimension -> value
+    # regex searched in the file name; its named groups are staged dimension values
+    # (`annex-table-2a-cocaine-prevalence` -> substance `cocaine`)
+    file_name: str | None = None
+    unit: str | None = None  # unit of every value, or
+    unit_column: str | None = None  # the staged dimension that holds each row's unit
+    # rows without a period get the edition's reference period (the table gives none)
+    reference_period: bool = False
+    description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _rule_name(cls, v: str) -> str:
+        if not IDENT.match(v):
+            raise ValueError(f"rule name {v!r} is not a lower-case identifier")
+        return v
+
+    @model_validator(mode="after")
+    def _rule_consistent(self) -> TableRule:
+        if not self.columns and not self.column_patterns:
+            raise ValueError(f"rule {self.name}: give columns and/or column_patterns")
+        for pattern in self.column_patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(
+                    f"rule {self.name}: bad column pattern {pattern!r}: {exc}"
+                ) from None
+        if self.role == "unused":
+            if self.read or self.indicators:
+                raise ValueError(f"rule {self.name}: an unused table has no read or indicators")
+        elif not self.read or not self.indicators or not (self.unit or self.unit_column):
+            raise ValueError(f"rule {self.name}: a used table needs read, indicators and a unit")
+        return self
+
+
 class Dataset(_Strict):
     """One upstream dataset: where it lives, its format, its layout and how its codes map."""
 
@@ -184,6 +245,8 @@ class Dataset(_Strict):
     expected_drop: list[str] = Field(default_factory=list)
     breaks: list[DocumentedBreak] = Field(default_factory=list)
     bulletin_rules: list[BulletinRule] = Field(default_factory=list)
+    # European Drug Report source data: each member table recognised by chapter and header
+    table_rules: list[TableRule] = Field(default_factory=list)
     description: str = ""
 
     @field_validator("id")
@@ -245,7 +308,24 @@ class Dataset(_Strict):
             raise ValueError("urls (several files) is only for collection datasets; use url")
         if self.discover is not None and (self.url or self.urls or self.local_file):
             raise ValueError("discover replaces url/urls/local_file: give one of them, not both")
+        if self.table_rules:
+            self._check_table_rules()
         return self
+
+    def _check_table_rules(self) -> None:
+        names = [r.name for r in self.table_rules]
+        if len(set(names)) != len(names):
+            raise ValueError(f"table_rules: rule names must be unique: {names}")
+        for rule in self.table_rules:
+            unknown = sorted(set(rule.constants) - set(self.dimensions))
+            if unknown:
+                raise ValueError(f"table_rules: {rule.name}: constants name unknown {unknown}")
+            extra = sorted(set(rule.indicators) - set(self.indicators))
+            if extra:
+                raise ValueError(
+                    f"table_rules: {rule.name}: indicators {extra} not in the dataset's "
+                    f"indicators {self.indicators}"
+                )
 
     @property
     def source(self) -> str:

@@ -218,7 +218,7 @@ def sniff(fmt: str, head: bytes) -> str | None:
     ):
         return "first line is not a Eurostat TSV header (dimensions\\time, tab-separated)"
     if (
-        fmt in ("sdmx_csv", "tabular_csv", "curated_csv")
+        fmt in ("sdmx_csv", "tabular_csv", "edr_csv", "curated_csv")
         and not any(sep in first_line for sep in (b",", b";", b"\t"))
         and not first_line.startswith(b"#")
     ):

@@ -92,7 +92,7 @@ def parser_for(fmt: str) -> Callable[[Path, dict[str, Any], ReadLimits], ParsedF
 def parse_file(ds: Dataset, path: Path) -> ParsedFile:
     """Parse one snapshot file of `ds` within its read limits (format detected from content
     where the publisher hands out several)."""
-    return parser_for(effective_format(ds.format, path))(path, ds.parser_options, ds.limits)
+    return parser_for(effective_format(ds.format, path))(path, parser_options(ds), ds.limits)
 
 
 # File-level columns of datasets mapped by breadcrumb rules (the Statistical Bulletin): the
@@ -132,8 +132,23 @@ def file_columns(ds: Dataset, parsed: ParsedFile, file: Path) -> dict[str, str |
 
 
 def member_key(parsed: ParsedFile, snap: Snapshot) -> str:
-    """What identifies one member table of a collection: its breadcrumb, else its file."""
-    return str(parsed.attributes.get("breadcrumb") or snap.meta.file)
+    """What identifies one member table of a collection: its breadcrumb (Bulletin), its
+    table name (EDR: the file name without edition prefix), else its file."""
+    attrs = parsed.attributes
+    return str(attrs.get("breadcrumb") or attrs.get("member") or snap.meta.file)
+
+
+def parser_options(ds: Dataset) -> dict[str, Any]:
+    """The options a dataset's parser gets: its `parser_options`, and for a collection
+    recognised by table rules (EDR) the rules, the staged dimensions and the reference
+    period of the edition."""
+    if not ds.table_rules:
+        return dict(ds.parser_options)
+    return {
+        **ds.parser_options,
+        "rules": [r.model_dump() for r in ds.table_rules],
+        "dimensions": list(ds.dimensions),
+    }
 
 
 def _q(identifier: str) -> str:
@@ -202,10 +217,11 @@ def _batches(
 
 def load_snapshot(
     con: duckdb.DuckDBPyConnection, table: str, ds: Dataset, snap: Snapshot, geo: GeoResolver
-) -> tuple[int, str]:
-    """Parse a snapshot into `table` (replaced); returns (rows, member key).
+) -> tuple[int, str, bool]:
+    """Parse a snapshot into `table` (replaced); returns (rows, member key, known unused).
 
-    Raises ParseError / SnapshotError.
+    A known-but-unused member (an EDR table no indicator needs) gives no rows and is
+    accepted. Raises ParseError / SnapshotError.
     """
     path = snap.verified_path()
     parsed = parse_file(ds, path)
@@ -220,7 +236,7 @@ def load_snapshot(
         con.execute(f"INSERT INTO {target} SELECT * FROM _incoming_batch")
         con.unregister("_incoming_batch")
         rows += batch.num_rows
-    return rows, member_key(parsed, snap)
+    return rows, member_key(parsed, snap), bool(parsed.attributes.get("known_unused"))
 
 
 def validate_table(con: duckdb.DuckDBPyConnection, table: str, suite: str) -> ValidationReport:
@@ -315,10 +331,10 @@ def _stage_members(
     rows_total = 0
     for snap in snapshots:
         try:
-            rows, member = load_snapshot(con, candidate, ds, snap, geo)
+            rows, member, unused = load_snapshot(con, candidate, ds, snap, geo)
             if member in members:
                 continue  # an older version of a member table already staged
-            if rows == 0 and not ds.allow_empty:
+            if rows == 0 and not ds.allow_empty and not unused:
                 raise ParseError(
                     snap.path,
                     "no observations",

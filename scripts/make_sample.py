@@ -11,10 +11,12 @@ stand-in under `repository/<path of the file in the project>` (see `Fetcher.fetc
 `MIRROR.json` says `{"sample": true}`, so every snapshot taken from the mirror, and every
 table built from it, is marked as sample data.
 
-The numbers are made up: a random generator seeded per dataset, no wall clock, no network,
-no real file read. Running the script twice gives byte-identical files (gzip and zip
-headers carry fixed times), which `tests/unit/test_sample_mirror.py` checks against the
-committed mirror.
+The numbers are made up (a random generator seeded per dataset, no wall clock, no network),
+except the European Drug Report tables: those are copies of the real EDR 2024 files from
+../shared/upstream/euda_edr2024 (`origins` in MIRROR.json says where each comes from).
+Without ../shared the mirror cannot be regenerated; the committed copy is used as is.
+Running the script twice gives byte-identical files (gzip and zip headers carry fixed
+times), which `tests/unit/test_sample_mirror.py` checks against the committed mirror.
 
 The formats copy the real publishers' files (see ../shared/upstream/README.md):
 
@@ -22,8 +24,7 @@ The formats copy the real publishers' files (see ../shared/upstream/README.md):
   with a space after each period, cells `value flags` (`88 `, `1.5 p`, `: `, `: c`).
   crim_off_cat is the real file (scripts/real_captures/), cut to the catalogue's filters.
 - Eurostat statistics API JSON-stat 2.0: compact JSON, sparse `value`/`status` objects.
-- EUDA European Drug Report CSVs: UTF-8 with BOM; annex tables CRLF with minimal quoting
-  and `‒`/`–` for missing values; source-data tables LF with every text field quoted.
+- EUDA European Drug Report CSVs: the real files (see above).
 - EUDA/SCORE wastewater: LF, text quoted, numbers not, empty = missing, `0` = below LOQ,
   country codes `GR`, `GB`, `H`.
 - EMCDDA Statistical Bulletin XLSX exports (Apache POI layout): breadcrumb in A2, header on
@@ -61,8 +62,6 @@ DESCRIPTION = (
     "publisher files listed under real_files"
 )
 BOM = "\ufeff"
-FIGURE_DASH = "\u2012"  # `‒`, the EDR annex tables' usual missing-value mark
-EN_DASH = "\u2013"  # `–`, also seen there
 
 # Rough populations (millions): they only keep synthetic counts and rates consistent.
 POPULATION_M = {
@@ -367,199 +366,50 @@ def gen_sdg_16_10(ds: Dataset, url: str, cat: Catalogue) -> bytes:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-# -- EUDA European Drug Report CSVs -----------------------------------------------------------
-# (name in the EDR tables, Eurostat-style code as the source data write it)
-EDR_COUNTRIES = [
-    ("Belgium", "BE"), ("Czechia", "CZ"), ("Germany", "DE"), ("Greece", "GR"),
-    ("Spain", "ES"), ("France", "FR"), ("Italy", "IT"), ("Malta", "MT"),
-    ("Netherlands", "NL"), ("Austria", "AT"), ("Poland", "PL"), ("Portugal", "PT"),
-    ("Sweden", "SE"), ("Türkiye", "TR"), ("Norway", "NO"),
-]  # fmt: skip
-EU_ROW, EU2_ROW = "European Union", "EU, Türkiye and Norway"
+# -- EUDA European Drug Report source data: copies of the real files -------------------------
+# The bundled EDR files are the publisher's own 2024 files, byte for byte (../shared/upstream,
+# provenance in its MANIFEST.json). The committed mirror is the bundled copy: the project
+# never needs ../shared to run; only regenerating the mirror does.
+UPSTREAM_DIR = PROJECT_ROOT.parent / "shared" / "upstream"
+EDR_UPSTREAM = "euda_edr2024"
 
 
-def annex_csv(rows: list[list[str]]) -> bytes:
-    """The annex tables' style: BOM, CRLF, minimal quoting."""
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\r\n").writerows(rows)
-    return (BOM + buf.getvalue()).encode("utf-8")
+class UpstreamMissing(SystemExit):
+    """The real reference files are not there: the bundled mirror cannot be regenerated."""
 
 
-def quoted_csv(header: list[str], rows: list[list[str | None]], bom: bool = True) -> bytes:
-    """The source-data style: LF, every text field quoted, numbers (already str) not.
-
-    A cell is written as given when it is a `Num` (a number as text), quoted otherwise;
-    None is an empty field.
-    """
-    lines = [",".join(quoted(h) for h in header)]
-    for row in rows:
-        lines.append(
-            ",".join("" if c is None else (c if isinstance(c, Num) else quoted(c)) for c in row)
-        )
-    return ((BOM if bom else "") + "\n".join(lines) + "\n").encode("utf-8")
+def upstream_manifest() -> dict[str, dict[str, object]]:
+    path = UPSTREAM_DIR / "MANIFEST.json"
+    if not path.is_file():
+        raise UpstreamMissing(f"{path} is missing: cannot copy the real EDR files")
+    return {e["file"]: e for e in json.loads(path.read_text(encoding="utf-8"))}
 
 
-class Num(str):
-    """A cell that is a number: written without quotes by `quoted_csv`."""
+def gen_edr(ds: Dataset, url: str) -> bytes:
+    """One EDR source-data table: the real file of that name, as published."""
+    name = url.rsplit("/", 1)[-1]
+    source = UPSTREAM_DIR / EDR_UPSTREAM / name
+    if not source.is_file():
+        raise UpstreamMissing(f"{ds.id}: no real file {source} for {url}")
+    return source.read_bytes()
 
 
-def gen_annex_prevalence(ds: Dataset, url: str) -> bytes:
-    """Annex table 5a: latest survey per country, cannabis prevalence (adults, students)."""
-    columns = list(ds.parser_options["melt"]["columns"])
-    header = ["Country", ds.parser_options["period"], *columns]
-    rows = [header]
-    for name, code in EDR_COUNTRIES:
-        rng = rng_for(ds.id, code)
-        lifetime = rng.uniform(4.0, 45.0)
-        last_year = min(lifetime * rng.uniform(0.35, 0.6), 25.0)
-        school = rng.uniform(5.0, 28.0)
-        label = "Sweden (1)" if name == "Sweden" else name
-        cells = [label, str(rng.randint(2016, 2023)), num(lifetime, 1), num(last_year, 1)]
-        cells.append(num(school, 0 if code not in ("SE", "CZ") else 1))
-        if code == "MT":
-            cells[3] = EN_DASH
-        if code == "TR":
-            cells[4] = FIGURE_DASH
-        rows.append(cells)
-    rows.append([EU_ROW, FIGURE_DASH, "29.9", "15", FIGURE_DASH])
-    rows.append([EU2_ROW, FIGURE_DASH, FIGURE_DASH, FIGURE_DASH, FIGURE_DASH])
-    return annex_csv(rows)
-
-
-def gen_annex_treatment(ds: Dataset, url: str) -> bytes:
-    """Annex table 5b: entrants to treatment with cannabis as primary drug (count and %)."""
-    header = ["Country", *ds.parser_options["melt"]["columns"]]
-    rows = [header]
-    totals = [0, 0, 0, 0]  # all entrants, cannabis all, first-time, previously treated
-    for name, code in EDR_COUNTRIES:
-        rng = rng_for(ds.id, code)
-        population = POPULATION_M.get(_eurostat(code), 0.5)  # Malta: not in the table
-        entrants = round(population * rng.uniform(60, 600)) + 200
-        share = rng.uniform(0.05, 0.6)
-        cannabis = round(entrants * share)
-        first = round(cannabis * rng.uniform(0.5, 0.7))
-        previous = round((cannabis - first) * rng.uniform(0.8, 0.97))
-        first_total, prev_total = round(entrants * 0.45), round(entrants * 0.55)
-        cells = [
-            name,
-            num(100 * cannabis / entrants, 1),
-            str(cannabis),
-            num(100 * first / first_total, 1),
-            str(first),
-            num(100 * previous / prev_total, 1),
-            str(previous),
-        ]
-        if code == "SE":
-            cells[5] = cells[6] = "-"
-        if code == "MT":
-            cells[5] = cells[6] = EN_DASH
-        rows.append(cells)
-        if code not in ("TR", "NO"):
-            for i, v in enumerate((entrants, cannabis, first, previous)):
-                totals[i] += v
-    for label, scale in ((EU_ROW, 1.0), (EU2_ROW, 1.06)):
-        entrants, cannabis, first, previous = (round(v * scale) for v in totals)
-        rows.append(
-            [
-                label,
-                num(100 * cannabis / entrants, 1),
-                str(cannabis),
-                num(100 * first / round(entrants * 0.45), 1),
-                str(first),
-                num(100 * previous / round(entrants * 0.55), 1),
-                str(previous),
-            ]
-        )
-    return annex_csv(rows)
-
-
-def _eurostat(code: str) -> str:
-    return {"GR": "EL", "GB": "UK"}.get(code, code)
-
-
-def gen_cannabis_seizures(ds: Dataset, url: str) -> bytes:
-    """Source-data table: cannabis seizures, EU and EU+2, resin and herbal (LF, quoted)."""
-    rng = rng_for(ds.id)
-    header = [*ds.parser_options["dimensions"], *ds.parser_options["melt"]["columns"]]
-    rows: list[list[str | None]] = []
-    base = {"Resin": (rng.uniform(200e3, 250e3), rng.uniform(380, 480))}
-    base["Herbal"] = (rng.uniform(200e3, 250e3), rng.uniform(180, 280))
-    for scope, scale in (("EU", 1.0), ("EU+2", 1.15)):
-        for kind in ("Resin", "Herbal"):
-            number, tonnes = base[kind]
-            counts = Num(num(round(number * scale, -3), 0))
-            rows.append([scope, "Cannabis", kind, counts, Num(num(tonnes * scale, 0))])
-    return quoted_csv(header, rows)
-
-
-GPS_AGES = ["All adults (15-64)", "Young adults (15-34)"]
-GPS_RECALL = ["Lifetime", "Last year", "Last month"]
-GPS_SUBSTANCES = {"Cannabis": 25.0, "Cocaine": 4.0, "MDMA": 3.0}  # typical lifetime %
-GPS_COUNTRIES = [c for c in EDR_COUNTRIES if c[1] not in ("BE", "MT", "PL", "SE")]
-
-
-def _prevalence(rng: random.Random, substance: str, recall: str, age: str, level: float) -> float:
-    value = GPS_SUBSTANCES[substance] * level
-    value *= {"Lifetime": 1.0, "Last year": 0.38, "Last month": 0.2}[recall]
-    value *= 1.0 if age == GPS_AGES[0] else 1.35
-    return min(value * rng.uniform(0.9, 1.1), 95.0)
-
-
-def gen_gps_current(ds: Dataset, url: str) -> bytes:
-    """Source-data table: latest general population survey, long format (LF, quoted)."""
-    header = [
-        "Country", "Country code", "Survey year", "Prevalence (%)", "Substance",
-        "Recall period", "Age", "Sample size", "Males (%)", "Females (%)",
-    ]  # fmt: skip
-    rows: list[list[str | None]] = []
-    for name, code in sorted(GPS_COUNTRIES, key=lambda c: (c[1] == "TR", c[0])):
-        rng = rng_for(ds.id, code)
-        year, level = rng.randint(2017, 2023), rng.uniform(0.3, 1.8)
-        sizes = {GPS_AGES[0]: rng.randint(2000, 9000)}
-        sizes[GPS_AGES[1]] = round(sizes[GPS_AGES[0]] * rng.uniform(0.35, 0.45))
-        for substance in GPS_SUBSTANCES:
-            for recall in GPS_RECALL:
-                for age in GPS_AGES:
-                    p = _prevalence(rng, substance, recall, age, level)
-                    males, females = p * rng.uniform(1.2, 1.5), p * rng.uniform(0.5, 0.8)
-                    row: list[str | None] = [
-                        name, code, Num(year), Num(num(p, 1)), substance, recall, age,
-                        Num(sizes[age]), Num(num(males, 1)), Num(num(females, 1)),
-                    ]  # fmt: skip
-                    if code == "TR":
-                        row[7] = None  # sample size not reported
-                    if code == "GR" and recall == "Last month":
-                        row[8] = row[9] = None
-                    rows.append(row)
-    return quoted_csv(header, rows)
-
-
-def gen_gps_trends(ds: Dataset, url: str) -> bytes:
-    """Source-data table: every national survey since 1990, wide, year columns in the middle."""
-    years = list(range(1990, 2024))
-    header = ["Country", "Country code", "Geographical scope", *map(str, years)]
-    header += ["Substance", "Recall period", "Age"]
-    rows: list[list[str | None]] = []
-    for name, code in [("Belgium", "BE"), *sorted(GPS_COUNTRIES, key=lambda c: c[0])]:
-        rng = rng_for(ds.id, code)
-        first = rng.randint(1994, 2008)
-        step = rng.choice([2, 2, 3, 4])
-        surveys = list(range(first, 2024, step))
-        level, growth = rng.uniform(0.3, 1.6), rng.uniform(-0.01, 0.04)
-        for substance in ("Cannabis", "Cocaine"):
-            for recall in GPS_RECALL:
-                for age in GPS_AGES:
-                    cells: list[str | None] = [None] * len(years)
-                    scope: str | None = "National"
-                    if code == "BE":
-                        scope = None  # the real table has such rows: no scope, no values
-                    else:
-                        for y in surveys:
-                            p = _prevalence(rng, substance, recall, age, level)
-                            p *= (1 + growth) ** (y - first)
-                            cells[years.index(y)] = Num(num(min(p, 95.0), 1))
-                    rows.append([name, code, scope, *cells, substance, recall, age])
-    return quoted_csv(header, rows)
+def edr_origin(name: str, data: bytes) -> dict[str, object]:
+    """Where a bundled EDR file comes from (MANIFEST.json entry), checked by sha256."""
+    entry = upstream_manifest().get(f"{EDR_UPSTREAM}/{name}")
+    if entry is None or entry["sha256"] != hashlib.sha256(data).hexdigest():
+        raise SystemExit(f"{name}: not the file MANIFEST.json lists under {EDR_UPSTREAM}/")
+    return {
+        "real": True,
+        "publisher": "EUDA, European Drug Report 2024 source data (CC BY 4.0)",
+        "upstream_file": f"../shared/upstream/{entry['file']}",
+        "found_in": f"https://github.com/{entry['repo']}/blob/{entry['commit']}/{entry['path']}",
+        "commit": entry["commit"],
+        # MANIFEST.json records the public repository commit the file was taken from, not a
+        # date: the capture is identified by that commit
+        "captured": f"commit {str(entry['commit'])[:12]} of {entry['repo']}",
+        "rows_cut": False,
+    }
 
 
 # -- EUDA / SCORE wastewater: REAL files, found through a landing-page stand-in -----------------
@@ -1173,11 +1023,7 @@ def generators(cat: Catalogue) -> dict[str, Generator]:
         "eurostat.hlth_cd_asdr2": gen_hlth_cd_asdr2,
         "eurostat.sdg_16_20": gen_sdg_16_20,
         "eurostat.sdg_16_10": lambda ds, url: gen_sdg_16_10(ds, url, cat),
-        "euda.edr_cannabis_annex_prevalence": gen_annex_prevalence,
-        "euda.edr_cannabis_annex_treatment": gen_annex_treatment,
-        "euda.edr_cannabis_seizures": gen_cannabis_seizures,
-        "euda.edr_gps_current": gen_gps_current,
-        "euda.edr_gps_trends": gen_gps_trends,
+        "euda.edr": gen_edr,
         "euda.bulletin": gen_bulletin,
     }
 
@@ -1191,6 +1037,7 @@ def build(cat: Catalogue) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     datasets: dict[str, list[str]] = {}
     real_files: dict[str, dict[str, object]] = {}
+    edr_origins: dict[str, dict[str, object]] = {}
     gens = generators(cat)
     for ds in cat.datasets.values():
         paths = []
@@ -1212,6 +1059,8 @@ def build(cat: Catalogue) -> dict[str, bytes]:
                 path = mirror_key(url)
                 files[path] = gens[ds.id](ds, url)
                 paths.append(path)
+                if ds.id == "euda.edr":
+                    edr_origins[path] = edr_origin(url.rsplit("/", 1)[-1], files[path])
         if paths:
             datasets[ds.id] = paths
     files[mirror_key(EDR_HUB)] = edr_hub_page()
@@ -1224,7 +1073,8 @@ def build(cat: Catalogue) -> dict[str, bytes]:
         "layout": "<host>/<path>[@<sorted query>] per pipelines.fetch.mirror_key; "
         "repository/<path> stands in for curated files kept in the repository",
         "datasets": datasets,
-        "origins": origins(datasets),
+        # files that are copies of the publishers' real files, or synthetic stand-ins
+        "origins": {**origins(datasets), **edr_origins},
         "stand_in_pages": {
             mirror_key(WW_LANDING): "the wastewater release's landing page (euda.wastewater, "
             "euda.wastewater_sites find their files on it)",
@@ -1301,8 +1151,9 @@ def readme(cat: Catalogue, datasets: dict[str, list[str]], files: dict[str, byte
         "  non-EU countries, `EU27_2020` aggregates, and one unflagged x10 level shift",
         "  (crim_off_cat, AT drug offences from 2013) for the suspected-break detector.",
         "- JSON-stat 2.0 with sparse `value` and `status`.",
-        "- European Drug Report CSVs with BOM, both quoting styles (CRLF minimal, LF quoted),",
-        "  `‒`/`–`/`-` missing values, `European Union` and `EU, Türkiye and Norway` rows.",
+        "- European Drug Report source data: **real** EDR 2024 files, copied byte for byte",
+        "  (`origins` in `MIRROR.json`): BOM and no BOM, cp1252, a semicolon file, CRLF and LF,",
+        "  `‒`/`–`/`-`/`< 1` cells, NBSP empty cells, `European Union` and `EU+2` rows.",
         "- Wastewater (real, 2025 release): country codes `GR`, `GB`, `H` (and `HU`); sites in",
         "  Norway and Türkiye; `0` values (below the limit of quantification); empty cells;",
         "  every campaign 2011-2024 of the sites kept, Graz (AT001) included.",

@@ -24,7 +24,7 @@ CHUNK = 1 << 16
 # C0 control bytes never found in the publishers' text files (tab, LF, VT, FF, CR and the
 # DOS end-of-file mark 0x1A are allowed).
 CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0e-\x19\x1b-\x1f]")
-LINE_BASED = ("eurostat_tsv", "sdmx_csv", "tabular_csv", "curated_csv")
+LINE_BASED = ("eurostat_tsv", "sdmx_csv", "tabular_csv", "edr_csv", "curated_csv")
 
 
 def content_problem(

@@ -31,9 +31,14 @@ part is catalogue data (`parser_options`), never code. Options:
 `text_values` (list, optional): non-numeric codes kept as `value_text` (value None). Any
     other non-numeric value cell is a ParseError "non-numeric value". Numbers are strict:
     `15.53`, `3e+05`, `"32.799999999999997"`, but no thousands separators, `nan`, `inf`.
+`text_pattern` (regex, optional): non-numeric value cells that fully match it are kept as
+    `value_text` too (e.g. `<\\s*\\d+(\\.\\d+)?` for `< 1`, `< 0.01`).
 `ignore` (list, optional): headers present in the file but deliberately not used.
 `encoding` (optional): default detection (UTF-8 with or without BOM, else CP1252).
 `delimiter` (optional): default sniffed from the header line among `,` `;` and tab.
+`grouped_numbers` (bool, default false): a value cell whose digits are grouped by
+    spaces or no-break spaces (`1 176 600`, as the EDR annex tables write counts) is read
+    as the number without them. Commas or points are never taken as group separators.
 `repair_mojibake` (true or list of dimension names, default false): repair UTF-8 text that
     was decoded as CP1252 once too often (`PlzeÅˆ` -> `Plzeň`) in those dimensions. Text
     that is not such a double encoding is left unchanged.
@@ -83,6 +88,7 @@ from pipelines.parsers.base import (
 
 DEFAULT_MISSING: tuple[str, ...] = ("", "NA", "N/A", "n/a", "..", "‒", "–", "—", "-")
 DELIMITERS: tuple[str, ...] = (",", ";", "\t")
+GROUPED_NUMBER = re.compile(r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:\.\d+)?")
 MELT_TO_PERIOD = "period"
 
 NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
@@ -180,6 +186,8 @@ class TabularOptions(BaseModel):
     encoding: str | None = None
     delimiter: str | None = None
     repair_mojibake: bool | list[str] = False
+    grouped_numbers: bool = False
+    text_pattern: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> TabularOptions:
@@ -195,6 +203,8 @@ class TabularOptions(BaseModel):
             raise ValueError(f"dimension names must be unique: {names}")
         if self.period is not None and self.melt is not None and self.melt.to == MELT_TO_PERIOD:
             raise ValueError("`period` cannot be combined with melt.to: period")
+        if self.text_pattern is not None:
+            compile_regex(self.text_pattern)
         if self.delimiter is not None and len(self.delimiter) != 1:
             raise ValueError("`delimiter` must be one character")
         if isinstance(self.repair_mojibake, list):
@@ -313,7 +323,7 @@ def plan_columns(header: list[str], opts: TabularOptions, file: Path | str) -> P
     )
 
 
-def _read_header(
+def read_header(
     path: Path, opts: TabularOptions, encoding: str, limits: ReadLimits
 ) -> tuple[list[str], str]:
     with open_text(path, encoding, limits) as fh:
@@ -333,7 +343,7 @@ def parse(path: Path, options: Mapping[str, Any], limits: ReadLimits | None = No
     limits = limits or ReadLimits()
     opts = load_options(options, path)
     encoding = opts.encoding or detect_encoding(path, limits=limits)
-    header, delimiter = _read_header(path, opts, encoding, limits)
+    header, delimiter = read_header(path, opts, encoding, limits)
     plan = plan_columns(header, opts, path)
     attributes: dict[str, Any] = {
         "encoding": encoding,
@@ -359,6 +369,7 @@ def _rows(
     missing = set(opts.missing) | {""}
     dim_missing = set(opts.dimension_missing) | {""}
     text_values = set(opts.text_values)
+    text_pattern = re.compile(opts.text_pattern) if opts.text_pattern else None
     if opts.repair_mojibake is True:
         repair = set(opts.dimension_names())
     else:
@@ -391,8 +402,14 @@ def _rows(
                 text = record[column.index].strip()
                 if text in missing:
                     continue
+                if opts.grouped_numbers and GROUPED_NUMBER.fullmatch(text):
+                    text = re.sub(r"[ \u00a0\u202f]", "", text)
                 number = parse_number(text)
-                if number is None and text not in text_values:
+                if (
+                    number is None
+                    and text not in text_values
+                    and not (text_pattern and text_pattern.fullmatch(text))
+                ):
                     raise ParseError(
                         path, RULE_VALUE, f"column {column.header!r} holds {text!r}", line=line
                     )

@@ -9,8 +9,8 @@ SELECT
     lower(substance) AS substance, 'total' AS sex, age, lower(recall_period) AS breakdown,
     value, value_text, '% of age group' AS unit, flags, note, source_dataset, snapshot_sha256,
     line AS source_line
-FROM staging.euda_edr_gps_trends
-WHERE coalesce(geographical_scope, 'National') = 'National'
+FROM staging.euda_edr
+WHERE table_rule = 'gps_trends' AND coalesce(breakdown, 'National') = 'National'
 UNION ALL
 SELECT
     CASE WHEN measure_column = 'sample_size' THEN 'survey_sample_size'
@@ -23,7 +23,8 @@ SELECT
     value, value_text,
     CASE WHEN measure_column = 'sample_size' THEN 'persons' ELSE '% of age group' END AS unit,
     flags, note, source_dataset, snapshot_sha256, line AS source_line
-FROM staging.euda_edr_gps_current
+FROM staging.euda_edr
+WHERE table_rule = 'gps_current'
 UNION ALL
 SELECT measure || '_statistical_bulletin' AS measure, geo, geo_level, period, substance, sex,
        age, breakdown, value, value_text, unit, flags, note, source_dataset, snapshot_sha256,

@@ -23,7 +23,7 @@ from dagster import DagsterInstance
 from python_calamine import CalamineWorkbook
 
 from pipelines.catalogue import load_catalogue
-from pipelines.cli import RunReport, execute
+from pipelines.cli import RunReport, execute, main
 from pipelines.fetch import Fetcher
 from pipelines.settings import Paths
 from pipelines.snapshots import SnapshotStore
@@ -32,7 +32,8 @@ pytestmark = pytest.mark.conformance
 
 BULLETIN = "emcdda_statistical_bulletin_2019"
 CRIM_OFF_CAT = "eurostat/estat_crim_off_cat.tsv"
-GPS_CURRENT = "euda_edr2024/edr2024-gps-current-table-1.csv"
+EDR = "euda_edr2024"
+GPS_CURRENT = f"{EDR}/edr2024-gps-current-table-1.csv"
 WASTEWATER = "euda_wastewater/ww2025-all-data.csv"
 WASTEWATER_SITES = "euda_wastewater/ww2025-site-info-table.csv"
 
@@ -67,7 +68,6 @@ def built(upstream_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         loaded: dict[str, Any] = {}
         for ds_id, rel in [
             ("eurostat.crim_off_cat", CRIM_OFF_CAT),
-            ("euda.edr_gps_current", GPS_CURRENT),
             ("euda.wastewater", WASTEWATER),
             ("euda.wastewater_sites", WASTEWATER_SITES),
         ]:
@@ -79,6 +79,12 @@ def built(upstream_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         loaded["euda.bulletin"] = {
             p.name: fetcher.load_file(cat.dataset("euda.bulletin"), p).snapshot for p in bulletin
         }
+        # every EDR 2024 table through `eudap load euda.edr FILE`, as a person would
+        edr = sorted((upstream_dir / EDR).glob("*.csv"))
+        assert len(edr) == 116
+        for path in edr:
+            assert main(["load", "euda.edr", str(path)]) == 0, path
+        loaded["euda.edr"] = edr
         instance = DagsterInstance.ephemeral()
         try:
             report = execute("offline", offline=True, data_dir=data_dir, instance=instance)
@@ -96,7 +102,7 @@ def test_the_release_is_published_from_the_real_files(built: Built) -> None:
     for ds_id in (
         "eurostat.crim_off_cat",
         "euda.bulletin",
-        "euda.edr_gps_current",
+        "euda.edr",
         "euda.wastewater",
         "euda.wastewater_sites",
     ):
@@ -235,6 +241,111 @@ def test_gps_current_czechia_cannabis_lifetime_2020(built: Built, upstream_dir: 
         "AND age = 'All adults (15-64)' AND sex = 'male'"
     )
     assert males == float(row["Males (%)"])
+
+
+# --------------------------------------------------------- EUDA EDR 2024 as one collection
+def test_all_116_edr_tables_are_accepted_none_refused(built: Built) -> None:
+    state, quarantined, members = built.one(
+        "SELECT state, quarantined_snapshots, member_snapshots FROM meta.release_datasets "
+        "WHERE dataset = 'euda.edr'"
+    )
+    assert state == "fresh"
+    assert quarantined == [], quarantined
+    assert len(members) == 116
+    rules = dict(built.rows("SELECT table_rule, count(*) FROM staging.euda_edr GROUP BY 1"))
+    for rule in (
+        "gps_current",
+        "annex_oat_clients",
+        "annex_other_indicators",
+        "nps_first_notified",
+    ):
+        assert rules.get(rule, 0) > 0, (rule, rules)
+
+
+def _csv_rows(path: Path, **kwargs: Any) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh, **kwargs))
+
+
+def test_ind05_26_nps_first_notified_in_2023(built: Built, upstream_dir: Path) -> None:
+    # independently: the 2023 row of the NPS first-notification table, summed over categories
+    (row,) = [
+        r for r in _csv_rows(upstream_dir / EDR / "edr2024-nps-table-1.csv") if r["Year"] == "2023"
+    ]
+    assert sum(int(v) for k, v in row.items() if k != "Year" and v.strip()) == 26
+    value, unit, geo, source = built.one(
+        "SELECT value, unit, geo, source_dataset FROM indicators.ind05_nps_early_warning "
+        "WHERE measure = 'nps_first_notified_all_categories' AND period = 2023"
+    )
+    assert (value, unit, geo, source) == (26, "substances", "EU_EWS", "euda.edr")
+    by_category = built.rows(
+        "SELECT breakdown, value FROM indicators.ind05_nps_early_warning "
+        "WHERE measure = 'nps_first_notified_by_category' AND period = 2023 ORDER BY 1"
+    )
+    assert dict(by_category) == {k: float(v) for k, v in row.items() if k != "Year" and v.strip()}
+
+
+def test_ind09_eu_drug_induced_deaths_2022(built: Built, upstream_dir: Path) -> None:
+    rows = _csv_rows(upstream_dir / EDR / "edr2024-deaths-table-1c.csv")
+    assert {r["Region"]: r["Number"] for r in rows}["EU"] == "6392"
+    value, unit, source = built.one(
+        "SELECT value, unit, source_dataset FROM indicators.ind09_morbidity_mortality "
+        "WHERE measure = 'drug_induced_deaths_edr' AND geo = 'EU27_2020' AND period = 2022"
+    )
+    assert (value, unit, source) == (6392, "count", "euda.edr")
+    (eu2,) = built.one(
+        "SELECT value FROM indicators.ind09_morbidity_mortality "
+        "WHERE measure = 'drug_induced_deaths_edr' AND geo = 'EU_NO_TR' AND period = 2022"
+    )
+    assert eu2 == 6959
+    # a country keeps the year the annex gives it (Belgium: 2020)
+    (be,) = built.one(
+        "SELECT value FROM indicators.ind09_morbidity_mortality "
+        "WHERE measure = 'drug_induced_deaths_edr' AND geo = 'BE' AND period = 2020"
+    )
+    assert be == 172
+
+
+def test_ind10_oat_clients_belgium(built: Built, upstream_dir: Path) -> None:
+    rows = _csv_rows(upstream_dir / EDR / "edr2024-annex-table-1d-opioids-oat.csv")
+    assert {r["Country"]: r["Count"] for r in rows}["Belgium"] == "15324"
+    value, unit, source = built.one(
+        "SELECT value, unit, source_dataset FROM indicators.ind10_treatment_harm_reduction "
+        "WHERE measure = 'oat_clients' AND geo = 'BE' AND source_dataset = 'euda.edr'"
+    )
+    assert (value, unit, source) == (15324, "count", "euda.edr")
+
+
+def test_edr_quirks_end_up_as_published(built: Built, upstream_dir: Path) -> None:
+    # cp1252 file (annex 2c): Türkiye resolved; `< 1` kept as text; space-grouped counts
+    assert built.rows(
+        "SELECT count(*) FROM staging.euda_edr "
+        "WHERE edr_table = 'annex-table-2c-cocaine-treatment' AND geo = 'TR'"
+    ) != [(0,)]
+    assert built.rows(
+        "SELECT DISTINCT value_text FROM staging.euda_edr WHERE table_rule = 'annex_seizures' "
+        "AND value_text IS NOT NULL ORDER BY 1"
+    ) == [
+        (cell,)
+        for cell in sorted(
+            {
+                v.strip()
+                for r in _csv_rows(upstream_dir / EDR / "edr2024-annex-table-7-seizures.csv")
+                for v in r.values()
+                if v.strip().startswith("<")
+            }
+        )
+    ]
+    (syringes,) = built.one(
+        "SELECT value FROM indicators.ind10_treatment_harm_reduction "
+        "WHERE measure = 'syringes_distributed_edr' AND geo = 'BE'"
+    )
+    assert syringes == 1176600  # written `1 176 600`
+    # NBSP / quoted-space cells are no rows (harm-reduction table, 2021)
+    assert built.rows(
+        "SELECT count(*) FROM staging.euda_edr WHERE table_rule = 'harm_reduction_availability' "
+        "AND period = '2021'"
+    ) == [(0,)]
 
 
 # ------------------------------------------------------------------------ EUDA wastewater

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.e2e
 
 EUDAP = Path(sys.prefix) / "bin" / "eudap"
 SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
-HTML_DATASET = "euda.edr_gps_current"
+HTML_DATASET = "euda.edr"  # its gps-current member is served as an HTML page
 HTML_PAGE = (
     "<!DOCTYPE html>\n<html><head><title>Maintenance</title></head>\n"
     "<body>Back soon</body></html>\n"
@@ -228,8 +228,8 @@ def test_html_upstream_fails_naming_the_dataset_while_a_reader_keeps_its_view(
     assert first.code == 0, "the demo must have published first"
     mirror = tmp_path / "mirror"
     shutil.copytree(SAMPLE_DIR, mirror)
-    url = load_catalogue().dataset(HTML_DATASET).resolved_url()
-    assert url is not None
+    targets = load_catalogue().dataset(HTML_DATASET).download_targets()
+    url = next(u for u, _ in targets if "gps-current" in u)
     (mirror / mirror_key(url)).write_text(HTML_PAGE, encoding="utf-8")
 
     reader = subprocess.Popen(

@@ -9,8 +9,8 @@ store, changing the served files between runs; each test reads what one step rec
 1. first run: everything fresh, published;
 2. a killed run leaves debris (a stray build file, an `.incoming-*` snapshot folder), then
    a run with no upstream change: only conditional requests, all answered 304, nothing new;
-3. upstream breaks two datasets at once: an HTML error page instead of
-   euda.edr_gps_current, and a crim_off_cat TSV with an unknown geo code `ZZ` (sniffing
+3. upstream breaks two datasets at once: an HTML error page instead of the EDR
+   collection's gps-current member, and a crim_off_cat TSV with an unknown geo code `ZZ` (sniffing
    passes, its staging gate fails): both stale with their reasons, the rest unchanged, the
    release published from the last good snapshots;
 4. upstream fixes both, but the mirror now stands in for the curated ESPAD file with a row
@@ -57,7 +57,8 @@ from pipelines.settings import PROJECT_ROOT, SAMPLE_MIRROR_DIR, Paths
 from pipelines.snapshots import META_SUFFIX, SnapshotStore
 
 SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
-HTML_DATASET = "euda.edr_gps_current"
+HTML_DATASET = "euda.edr"
+HTML_MEMBER = "gps-current"  # the member of the EDR collection served as an HTML page
 GATE_DATASET = "eurostat.crim_off_cat"
 HTML_PAGE = (
     b"<!DOCTYPE html>\n<html><head><title>503 Service Unavailable</title></head>\n"
@@ -95,7 +96,9 @@ def snapshot_folders(raw_dir: Path) -> set[str]:
 
 
 def mirror_file(mirror: Path, cat: Catalogue, ds_id: str) -> Path:
-    return mirror / mirror_download_keys(cat.dataset(ds_id), mirror)[0]
+    """The mirror file of a dataset (of a collection: its HTML_MEMBER member)."""
+    keys = mirror_download_keys(cat.dataset(ds_id), mirror)
+    return mirror / next((k for k in keys if HTML_MEMBER in k), keys[0])
 
 
 def discovery_probes(cat: Catalogue, requests: list[RecordedRequest]) -> list[RecordedRequest]:
@@ -576,7 +579,7 @@ def test_stale_datasets_keep_their_previous_values_published(story: Story) -> No
         GATE_DATASET: "SELECT * EXCLUDE (fetched_at) FROM indicators.ind01_organised_crime "
         "WHERE source_dataset = 'eurostat.crim_off_cat' ORDER BY ALL",
         HTML_DATASET: "SELECT * FROM indicators.ind07_prevalence "
-        "WHERE source_dataset = 'euda.edr_gps_current' ORDER BY ALL",
+        "WHERE source_dataset = 'euda.edr' ORDER BY ALL",
     }
     for ds_id, sql in query.items():
         with first.connect() as con:

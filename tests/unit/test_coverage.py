@@ -163,7 +163,8 @@ def test_coverage_lists_measures_and_sources_per_indicator_geo_and_period(con) -
     assert at_2020["sources"] == [BULLETIN, "eurostat.crim_off_cat"]
     assert at_2020["numeric_values"] == 3
     assert (at_2021["measures"], at_2021["numeric_values"]) == (["drug_law_offences"], 0)
-    assert (region["geo_name"], region["eu27"]) == (None, None)  # not in meta.geo
+    # NUTS regions come from the GEO code list too; only Member States count as eu27
+    assert (region["geo_name"], region["eu27"]) == ("Wien", False)
     total = con.execute("SELECT count(*) FROM meta.coverage").fetchone()[0]
     assert n == total
     expected = con.execute(

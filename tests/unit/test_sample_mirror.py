@@ -1,5 +1,7 @@
 """The bundled sample mirror (data/sample/) is what scripts/make_sample.py makes, and covers
-every download of the catalogue with synthetic files that parse as their datasets promise."""
+every download of the catalogue with files that parse as their datasets promise: synthetic
+files, and copies of the real EDR 2024 files (regenerating those needs ../shared/upstream:
+without it the determinism tests skip and the committed copy is what ships)."""
 
 from __future__ import annotations
 
@@ -14,12 +16,20 @@ from types import ModuleType
 import pytest
 from helpers import mirror_download_keys
 
-from pipelines.catalogue import load_catalogue
-from pipelines.fetch import Mirror, sniff
+from pipelines.catalogue import ReadLimits, load_catalogue
+from pipelines.fetch import Mirror, mirror_key, sniff
+from pipelines.parsers.edr_csv import read_header, signature
 from pipelines.settings import PROJECT_ROOT, SAMPLE_MIRROR_DIR
-from pipelines.stage import check_layout, parser_for
+from pipelines.stage import check_layout, parse_file
 
+LIMITS = ReadLimits()
 SCRIPT = PROJECT_ROOT / "scripts" / "make_sample.py"
+EDR_UPSTREAM = PROJECT_ROOT.parent / "shared" / "upstream" / "euda_edr2024"
+
+
+def needs_upstream() -> None:
+    if not EDR_UPSTREAM.is_dir():
+        pytest.skip(f"{EDR_UPSTREAM} is absent: the bundled EDR copies cannot be regenerated")
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +49,7 @@ def files_under(root: Path) -> dict[str, bytes]:
 def test_regenerating_gives_the_committed_mirror_byte_for_byte(
     make_sample: ModuleType, tmp_path: Path
 ) -> None:
+    needs_upstream()
     out = tmp_path / "sample"
     assert make_sample.main(["--out", str(out)]) == 0
     made, committed = files_under(out), files_under(SAMPLE_MIRROR_DIR)
@@ -48,6 +59,7 @@ def test_regenerating_gives_the_committed_mirror_byte_for_byte(
 
 
 def test_generation_is_deterministic(make_sample: ModuleType) -> None:
+    needs_upstream()
     cat = load_catalogue()
     assert make_sample.build(cat) == make_sample.build(cat)
 
@@ -117,10 +129,10 @@ def test_every_sample_file_parses_with_its_catalogue_layout() -> None:
         for path in paths:
             head = path.read_bytes()[:4096]
             assert sniff(ds.format, head) is None, path
-            parsed = parser_for(ds.format)(path, ds.parser_options)
+            parsed = parse_file(ds, path)
             check_layout(ds, parsed, path)
             rows = list(parsed.rows)
-            assert rows, f"{path} gives no observations"
+            assert rows or parsed.attributes.get("known_unused"), f"{path} gives no observations"
             if ds.format == "eurostat_tsv":
                 # the requests say compress=false: plain TSV, as Eurostat would answer
                 assert head[:2] != b"\x1f\x8b", f"{path}: compress=false answers are plain"
@@ -152,9 +164,46 @@ def test_the_samples_carry_the_quirks_the_pipeline_must_handle() -> None:
     crime = content("eurostat.crim_off_cat").decode()  # the real file, cut to the filters
     assert ": \t" in crime and ",UKC-L\t" in crime and "A,ICCS0601,NR,AT\t" in crime
     assert " b\t" in content("eurostat.sdg_16_20").decode()  # one break in series
-    annex = content("euda.edr_cannabis_annex_prevalence")
+    edr = {
+        url.rsplit("/", 1)[-1]: content("euda.edr", i)
+        for i, (url, _) in enumerate(cat.dataset("euda.edr").download_targets())
+    }
+    annex = edr["edr2024-annex-table-5a-cannabis-prevalence.csv"]
     assert annex.startswith(b"\xef\xbb\xbf") and b"\r\n" in annex and "‒".encode() in annex
+    assert b"T\xfcrkiye" in edr["edr2024-annex-table-2c-cocaine-treatment.csv"]  # cp1252
+    nps = edr["edr2024-nps-table-6-notifications.csv"]
+    assert not nps.startswith(b"\xef\xbb\xbf") and b";;" in nps  # semicolons, no BOM
+    assert "\u00a0".encode() in edr["edr2024-harm-reduction-table-1.csv"]  # NBSP empty cells
+    assert b"< 1" in edr["edr2024-annex-table-7-seizures.csv"]
+    assert "Å".encode() in edr["edr2024-cannabis-table-3.csv"]  # double-encoded city names
     wastewater = content("euda.wastewater").decode()
     for code in ('"GR"', '"GB"', '"H"', '"NO"', '"TR"'):
         assert code in wastewater
     assert ",0\n" in wastewater and ",," in wastewater  # below LOQ; missing
+
+
+def test_bundled_edr_files_are_copies_of_the_real_files_with_their_origin() -> None:
+    """Every EDR file of the mirror is a real file, recorded with its origin in MIRROR.json."""
+    manifest = json.loads((SAMPLE_MIRROR_DIR / "MIRROR.json").read_text(encoding="utf-8"))
+    paths = manifest["datasets"]["euda.edr"]
+    assert len(paths) >= 10
+    for path in paths:
+        origin = manifest["origins"][path]
+        assert origin["real"] is True and origin["commit"] and origin["captured"], path
+        assert origin["upstream_file"].endswith("euda_edr2024/" + path.rsplit("/", 1)[-1])
+
+
+@pytest.mark.parametrize(
+    "url",
+    [u for u, _ in load_catalogue().dataset("euda.edr").download_targets()],
+    ids=lambda u: u.rsplit("/", 1)[-1],
+)
+def test_every_bundled_edr_file_has_the_layout_of_the_real_reference_file(url: str) -> None:
+    """Header signature (and the bytes: rows are not cut) equal to the real 2024 file."""
+    needs_upstream()
+    bundled = SAMPLE_MIRROR_DIR / mirror_key(url)
+    real = EDR_UPSTREAM / url.rsplit("/", 1)[-1]
+    assert real.is_file(), f"no real reference file for {url}"
+    assert signature(read_header(bundled, LIMITS)) == signature(read_header(real, LIMITS))
+    assert read_header(bundled, LIMITS) == read_header(real, LIMITS)
+    assert bundled.read_bytes() == real.read_bytes()
