@@ -110,12 +110,16 @@ def write_exports(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
         "WHERE table_schema IN ('indicators', 'trends', 'meta') ORDER BY 1, 2"
     ).fetchall()
     for schema, name in tables:
-        target = folder / f"{schema}.{name}.parquet"
-        con.execute(f"COPY {schema}.{name} TO '{target}' (FORMAT parquet)")
+        parquet = _sql_string(folder / f"{schema}.{name}.parquet")
+        con.execute(f'COPY "{schema}"."{name}" TO {parquet} (FORMAT parquet)')
         if schema == "indicators":
-            con.execute(
-                f"COPY {schema}.{name} TO '{folder / f'{schema}.{name}.csv'}' (FORMAT csv, HEADER)"
-            )
+            csv = _sql_string(folder / f"{schema}.{name}.csv")
+            con.execute(f'COPY "{schema}"."{name}" TO {csv} (FORMAT csv, HEADER)')
+
+
+def _sql_string(path: Path) -> str:
+    """A path as an SQL string literal (COPY TO takes no parameter): quotes doubled."""
+    return "'" + str(path).replace("'", "''") + "'"
 
 
 def _swap_symlink(link: Path, target: Path) -> None:
