@@ -448,6 +448,13 @@ class Indicator(_Strict):
     def table(self) -> str:
         return f"indicators.{self.table_name}"
 
+    @field_validator("short_name")
+    @classmethod
+    def _short_name_form(cls, v: str) -> str:
+        if not IDENT.match(v):  # it names a table in SQL text
+            raise ValueError(f"short_name {v!r} is not a lower-case identifier")
+        return v
+
     def polarity_of(self, measure: str) -> Polarity:
         return self.measure_polarity.get(measure, self.polarity)
 

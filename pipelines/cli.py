@@ -12,18 +12,22 @@ import argparse
 import contextlib
 import io
 import json
+import math
 import os
 import signal
 import sys
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pipelines.redact import redact_text
+from pipelines.runlock import Acquired, RunLockBusy, run_lock
 from pipelines.settings import PROJECT_ROOT, SAMPLE_MIRROR_DIR, Paths, data_dir_from_env
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# EXIT_BUSY is EX_TEMPFAIL (sysexits.h): another run holds the lock; try again later.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 75
 
 
 class UsageError(ValueError):
@@ -85,8 +89,35 @@ def execute(
     select: list[str] | None = None,
     data_dir: Path | None = None,
     instance: Any = None,
+    wait_seconds: float = 0.0,
 ) -> RunReport:
-    """Run the full job once. `select` limits which datasets are downloaded."""
+    """Run the full job once, holding the run lock. `select` limits which datasets are
+    downloaded. Raises RunLockBusy when another run holds the lock after `wait_seconds`."""
+    paths = Paths(data_dir or data_dir_from_env())
+    run_id = str(uuid.uuid4())  # Dagster's run id format; known before the lock is taken
+    with run_lock(paths, run_id, mode, wait_seconds) as acquired:
+        _note_dead_holder(acquired)
+        return _execute_locked(mode, run_id, paths, mirror, offline, select, instance)
+
+
+def _note_dead_holder(acquired: Acquired | None) -> None:
+    if acquired and acquired.stale:
+        print(
+            f"note: the previous {acquired.stale.describe()} ended without releasing the run "
+            "lock (killed?); this run removes what it left behind",
+            file=sys.stderr,
+        )
+
+
+def _execute_locked(
+    mode: str,
+    run_id: str,
+    paths: Paths,
+    mirror: str,
+    offline: bool,
+    select: list[str] | None,
+    instance: Any,
+) -> RunReport:
     ensure_dagster_home()
     from dagster import AssetKey, DagsterInstance
 
@@ -102,7 +133,7 @@ def execute(
     cat = load_catalogue()
     for ds_id in select or []:
         cat.dataset(ds_id)  # unknown ids fail before anything runs
-    resource = EudapResource(data_dir=str(data_dir or data_dir_from_env()), mirror=mirror)
+    resource = EudapResource(data_dir=str(paths.data_dir), mirror=mirror)
     defs = build_definitions(cat, resource)
     job = defs.resolve_job_def("nightly")
     keys = [k for k in defs.resolve_asset_graph().get_all_asset_keys()]
@@ -120,13 +151,14 @@ def execute(
         instance=inst,
         asset_selection=keys,
         raise_on_error=False,
+        run_id=run_id,
         tags={"eudap/mode": mode},
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )
     report = RunReport(run_id=result.run_id, started_at=started, mode=mode)
     _collect(report, result)
     report.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
-    _save(report, Paths(data_dir or data_dir_from_env()))
+    _save(report, paths)
     return report
 
 
@@ -223,7 +255,9 @@ def _print_report(report: RunReport) -> int:
 
 # -- commands ---------------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
-    status = print_report(execute("demo", mirror=str(SAMPLE_MIRROR_DIR)))
+    status = print_report(
+        execute("demo", mirror=str(SAMPLE_MIRROR_DIR), wait_seconds=args.wait or 0.0)
+    )
     print(
         f"Built from the bundled SAMPLE mirror {SAMPLE_MIRROR_DIR}: synthetic data, no "
         "network; every table marks it (is_sample)."
@@ -245,6 +279,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             mirror=mirror,
             offline=args.offline,
             select=args.select,
+            wait_seconds=args.wait or 0.0,
         )
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -260,11 +295,15 @@ def cmd_load(args: argparse.Namespace) -> int:
     ds = load_catalogue().dataset(args.dataset)
     paths = Paths(data_dir_from_env())
     fetcher = Fetcher(SnapshotStore(paths.raw_dir))
-    try:
-        outcome = fetcher.load_file(ds, Path(args.file))
-    except FetchError as exc:
-        print(f"FAILED: {exc}")
-        return EXIT_FAILED
+    # A load writes the snapshot store: never while a run reads it or cleans up after
+    # the dead.
+    with run_lock(paths, f"load-{uuid.uuid4()}", "load", args.wait or 0.0) as acquired:
+        _note_dead_holder(acquired)
+        try:
+            outcome = fetcher.load_file(ds, Path(args.file))
+        except FetchError as exc:
+            print(f"FAILED: {exc}")
+            return EXIT_FAILED
     snap = outcome.snapshot
     assert snap is not None
     if outcome.status == "unchanged":
@@ -289,7 +328,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
     from pipelines.resources import open_published
 
-    con = open_published(Paths(data_dir_from_env()))
+    con = open_published(Paths(data_dir_from_env()), user_sql=True)
     if con is None:
         print("FAILED: no published warehouse yet; run `eudap demo` or `eudap run` first")
         return EXIT_FAILED
@@ -315,11 +354,27 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def add_wait_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--wait",
+        nargs="?",
+        type=float,
+        const=math.inf,
+        metavar="SECONDS",
+        help="if another run is going, wait for it to end (at most SECONDS) instead of "
+        f"exiting at once with status {EXIT_BUSY}",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="eudap", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="build the warehouse from the bundled sample mirror (no network)")
+    demo = sub.add_parser(
+        "demo", help="build the warehouse from the bundled sample mirror (no network)"
+    )
+    add_wait_option(demo)
     run = sub.add_parser("run", help="fetch, stage, gate and publish (the nightly job)")
+    add_wait_option(run)
     run.add_argument(
         "--mirror",
         help="folder or http(s) URL laid out as <mirror>/<host>/<path> "
@@ -340,6 +395,7 @@ def parser() -> argparse.ArgumentParser:
     load = sub.add_parser("load", help="register a file downloaded by hand as a snapshot")
     load.add_argument("dataset")
     load.add_argument("file")
+    add_wait_option(load)
     sub.add_parser("status", help="datasets, snapshots, last run and release, gate results")
     sql = sub.add_parser("sql", help="query the published warehouse (read-only)")
     sql.add_argument("query")
@@ -368,6 +424,9 @@ def main(argv: list[str] | None = None) -> int:
     except CatalogueError as exc:
         print(f"FAILED: catalogue error: {exc}")
         return EXIT_FAILED
+    except RunLockBusy as exc:
+        print(f"FAILED: {exc}")
+        return EXIT_BUSY
 
 
 if __name__ == "__main__":

@@ -614,7 +614,7 @@ class Fetcher:
     def _temp_for(self, ds: Dataset) -> Path:
         folder = self.store.dataset_dir(ds.id)
         folder.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=".download-", dir=folder)
+        fd, name = tempfile.mkstemp(prefix=f".download-{os.getpid()}-", dir=folder)
         os.close(fd)
         return Path(name)
 

@@ -18,7 +18,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,9 +29,8 @@ from pipelines.report import write_report
 from pipelines.settings import PROJECT_ROOT, Paths
 
 KEEP_EXPORTS = 5  # export folders of the latest releases kept beside the current one
-# Build files of failed or killed runs are kept a day for inspection; a younger one may
-# belong to a run still going.
-STALE_BUILD_HOURS = 24
+# Build files of failed or killed runs are removed when the next run starts, under the run
+# lock (pipelines/runlock.py), which knows that no other run is alive.
 
 
 class PublishError(RuntimeError):
@@ -112,12 +110,16 @@ def write_exports(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
         "WHERE table_schema IN ('indicators', 'trends', 'meta') ORDER BY 1, 2"
     ).fetchall()
     for schema, name in tables:
-        target = folder / f"{schema}.{name}.parquet"
-        con.execute(f"COPY {schema}.{name} TO '{target}' (FORMAT parquet)")
+        parquet = _sql_string(folder / f"{schema}.{name}.parquet")
+        con.execute(f'COPY "{schema}"."{name}" TO {parquet} (FORMAT parquet)')
         if schema == "indicators":
-            con.execute(
-                f"COPY {schema}.{name} TO '{folder / f'{schema}.{name}.csv'}' (FORMAT csv, HEADER)"
-            )
+            csv = _sql_string(folder / f"{schema}.{name}.csv")
+            con.execute(f'COPY "{schema}"."{name}" TO {csv} (FORMAT csv, HEADER)')
+
+
+def _sql_string(path: Path) -> str:
+    """A path as an SQL string literal (COPY TO takes no parameter): quotes doubled."""
+    return "'" + str(path).replace("'", "''") + "'"
 
 
 def _swap_symlink(link: Path, target: Path) -> None:
@@ -181,16 +183,7 @@ def publish_build(paths: Paths, release_id: str, cat: Catalogue) -> Release:
     os.replace(build, published)
     _swap_symlink(paths.exports_dir / "current", exports)
     prune_exports(paths.exports_dir, keep=KEEP_EXPORTS)
-    prune_builds(paths.warehouse_dir, older_than_hours=STALE_BUILD_HOURS)
     return Release(release_id, published, exports, states, summary)
-
-
-def prune_builds(folder: Path, older_than_hours: float) -> None:
-    """Remove build files (and their WAL) that no run has touched for a while."""
-    cutoff = time.time() - older_than_hours * 3600
-    for build in folder.glob("build-*.duckdb*"):
-        if build.stat().st_mtime < cutoff:
-            build.unlink(missing_ok=True)
 
 
 def prune_exports(folder: Path, keep: int) -> None:

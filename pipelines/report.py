@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader
 
 from pipelines.catalogue import Catalogue
 
@@ -109,7 +109,7 @@ def write_report(
     attributions = _records(
         con, "SELECT DISTINCT attribution, licence FROM meta.datasets ORDER BY attribution"
     )
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True)  # every value
     env.filters["number"] = format_number
     html = env.get_template("report.html.j2").render(
         release=release,

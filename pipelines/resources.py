@@ -11,15 +11,20 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import requests
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
 
 from pipelines.catalogue import Catalogue, load_catalogue
 from pipelines.fetch import Fetcher, FetchError, FetchPolicy, Mirror, MirrorLocationError
+from pipelines.runlock import find_leftovers, remove_leftovers, run_lock
 from pipelines.settings import ASSETS_DIR, Paths, data_dir_from_env
 from pipelines.snapshots import SnapshotStore
+
+# A Dagster-launched run (the schedule, the UI) waits this long for a CLI run to end.
+RUN_LOCK_WAIT_SECONDS = 3 * 3600.0
 
 
 class EudapResource(ConfigurableResource):  # type: ignore[misc]
@@ -31,6 +36,27 @@ class EudapResource(ConfigurableResource):  # type: ignore[misc]
     catalogue_dir: str = ""
     duckdb_threads: int = 2
     duckdb_memory_limit: str = "4GB"
+    run_lock_wait_seconds: float = RUN_LOCK_WAIT_SECONDS
+
+    @contextlib.contextmanager
+    def yield_for_execution(self, context: InitResourceContext) -> Iterator[Any]:
+        """A whole Dagster run holds the run lock (see pipelines/runlock.py); at its start
+        it removes what dead runs left behind. The CLI already holds the lock: re-entrant."""
+        run = context.dagster_run
+        run_id = (run.root_run_id or run.run_id) if run else "unknown"
+        command = (run.tags.get("eudap/mode") if run else None) or "dagster"
+        with run_lock(self.paths, run_id, command, self.run_lock_wait_seconds) as acquired:
+            leftovers = find_leftovers(self.paths, current_build=run_id)
+            if leftovers:
+                context.log.warning(
+                    f"removing {len(leftovers)} leftovers of runs that are over "
+                    f"({sum(item.bytes for item in leftovers):,} bytes): "
+                    + ", ".join(f"{item.path} ({item.why})" for item in leftovers)
+                )
+                remove_leftovers(leftovers)
+            if acquired and acquired.stale:
+                context.log.warning(f"the lock's last holder died: {acquired.stale.describe()}")
+            yield self
 
     @property
     def paths(self) -> Paths:
@@ -81,8 +107,20 @@ class EudapResource(ConfigurableResource):  # type: ignore[misc]
             con.close()
 
 
-def open_published(paths: Paths) -> duckdb.DuckDBPyConnection | None:
-    """A read-only connection to the published warehouse, or None when there is none yet."""
+# For SQL typed by a user: nothing but the warehouse file itself can be read or written (no
+# COPY TO, ATTACH, read_text, INSTALL/LOAD), and no SET/PRAGMA can undo that.
+QUERY_ONLY_CONFIG = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "lock_configuration": True,  # last: locks the settings above
+}
+
+
+def open_published(paths: Paths, *, user_sql: bool = False) -> duckdb.DuckDBPyConnection | None:
+    """A read-only connection to the published warehouse, or None when there is none yet.
+    With `user_sql`, locked down to queries over the warehouse's own tables."""
     if not paths.published_warehouse.exists():
         return None
-    return duckdb.connect(str(paths.published_warehouse), read_only=True)
+    config = QUERY_ONLY_CONFIG if user_sql else {}
+    return duckdb.connect(str(paths.published_warehouse), read_only=True, config=config)

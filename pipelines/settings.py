@@ -43,6 +43,11 @@ class Paths:
     def runs_dir(self) -> Path:
         return self.warehouse_dir / "runs"
 
+    @property
+    def run_lock(self) -> Path:
+        """Held by the one run (or load) writing the stores: see pipelines/runlock.py."""
+        return self.warehouse_dir / "run.lock"
+
     def build_warehouse(self, run_id: str) -> Path:
         return self.warehouse_dir / f"build-{run_id}.duckdb"
 

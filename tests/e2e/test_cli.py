@@ -9,10 +9,13 @@ analyst's read-only connection stays open.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -220,6 +223,61 @@ def test_status_prints_the_release_and_every_dataset(demo: tuple[dict, Result]) 
         assert any(line.split()[:1] == [ds_id] for line in lines), f"{ds_id} not listed"
 
 
+def tree_digest(root: Path) -> dict[str, str]:
+    """Every file under root (symlinks by their target) with its content hash."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_symlink():
+            out[str(path)] = f"-> {os.readlink(path)}"
+        elif path.is_file():
+            out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def test_sql_runs_only_queries_over_the_warehouse_tables(
+    demo: tuple[dict, Result], tmp_path: Path
+) -> None:
+    env, first = demo
+    assert first.code == 0, "the demo must have published first"
+    data = Path(env["EUDAP_DATA_DIR"])
+    export = data / "warehouse" / "exports" / "current" / "indicators.ind01_organised_crime.parquet"
+    snapshot = next(
+        p for p in (data / "raw").rglob("2*/*") if p.is_file() and not p.name.endswith(".meta.json")
+    )
+    outside = tmp_path / "outside"
+    attempts = [
+        f"COPY (SELECT 1 AS x) TO '{export}' (FORMAT parquet)",
+        f"COPY (SELECT 'x' AS x) TO '{snapshot}' (FORMAT csv)",
+        f"COPY indicators.ind01_organised_crime TO '{outside}.csv'",
+        f"ATTACH '{outside}.duckdb' AS other (READ_WRITE)",
+        f"ATTACH '{published(env)}' AS again (READ_WRITE)",
+        "SELECT * FROM read_text('/etc/hostname')",
+        "SELECT * FROM read_csv('/etc/passwd')",
+        f"EXPORT DATABASE '{outside}'",
+        "INSTALL httpfs",
+        "LOAD httpfs",
+        "SET enable_external_access = true",
+        "RESET enable_external_access",
+        "SET lock_configuration = false",
+        f"PRAGMA profiling_output = '{outside}.json'",
+        "PRAGMA enable_profiling",
+        "CREATE TABLE meta.planted AS SELECT 1 AS x",
+        "INSERT INTO meta.releases (release_id) VALUES ('forged')",
+        "DELETE FROM indicators.ind01_organised_crime",
+    ]
+    before = tree_digest(data)
+    for statement in attempts:
+        res = eudap(env, "sql", statement)
+        assert res.code != 0, f"not refused: {statement}\n{res.out}"
+        assert res.first_line.startswith("FAILED:"), (statement, res.out)
+        assert "Traceback" not in res.out + res.err
+    assert tree_digest(data) == before, "a refused statement changed the data folder"
+    assert not list(tmp_path.iterdir()), "a refused statement wrote outside the data folder"
+    # and the warehouse's own tables are still queried as before
+    res = eudap(env, "sql", "SELECT count(*) AS n FROM meta.releases", "--csv")
+    assert res.code == 0 and res.out.splitlines() == ["n", "1"], res.out + res.err
+
+
 # ------------------------------------------ an HTML page upstream, an analyst reading
 def test_html_upstream_fails_naming_the_dataset_while_a_reader_keeps_its_view(
     demo: tuple[dict, Result], tmp_path: Path
@@ -275,3 +333,114 @@ def test_html_upstream_fails_naming_the_dataset_while_a_reader_keeps_its_view(
     assert n == int(before[1]) + 1
     assert latest != before[2]
     assert state == "stale" and "HTML" in reason
+
+
+# ------------------------------------------------ two runs at once; a hostile CSV cell
+XSS = "<img src=x onerror=alert(1)>"
+XSS_DATASET = "euda.edr_gps_current"
+
+
+@dataclass(frozen=True)
+class ConcurrentRuns:
+    env: dict[str, str]
+    first: Result
+    second: Result  # started while the first holds the lock, without --wait
+    waiting: Result  # started at the same moment, with --wait
+    first_run_id: str  # as the lock recorded it while the first run held it
+
+
+def run_id_of(res: Result) -> str:
+    lines = [line for line in res.out.splitlines() if line.startswith("Run ")]
+    assert lines, res.out
+    return lines[-1].split()[1].rstrip(";")
+
+
+@pytest.fixture(scope="module")
+def concurrent_runs(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> ConcurrentRuns:
+    """A data folder holding one real snapshot whose value cell is an HTML payload; then three
+    `eudap run --offline` on it: the first, and once it holds the lock, two more at once."""
+    base = tmp_path_factory.mktemp("e2e_concurrent")
+    env = environment(base)
+    url = load_catalogue().dataset(XSS_DATASET).resolved_url()
+    assert url is not None
+    lines = (sample_dir / mirror_key(url)).read_text(encoding="utf-8-sig").splitlines()
+    cells = lines[1].split(",")
+    cells[3] = f'"{XSS}"'  # "Prevalence (%)"
+    hostile = base / "gps_current.csv"
+    hostile.write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
+    loaded = eudap(env, "load", XSS_DATASET, str(hostile))
+    assert loaded.code == 0, loaded.out + loaded.err
+
+    def start(*extra: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [str(EUDAP), "run", "--offline", *extra],
+            env=env,
+            cwd=str(base),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def finish(proc: subprocess.Popen[str]) -> Result:
+        out, err = proc.communicate(timeout=TIMEOUT)
+        return Result(proc.returncode, out, err)
+
+    lock = Path(env["EUDAP_DATA_DIR"]) / "warehouse" / "run.lock"
+    first = start()
+    holder = ""
+    for _ in range(TIMEOUT * 10):  # until the first run has recorded itself in the lock
+        holder = lock.read_text(encoding="utf-8") if lock.exists() else ""
+        if holder or first.poll() is not None:
+            break
+        time.sleep(0.1)
+    assert holder, "the first run never took the run lock"
+    second, waiting = start(), start("--wait", str(TIMEOUT))
+    return ConcurrentRuns(
+        env,
+        first=finish(first),
+        second=finish(second),
+        waiting=finish(waiting),
+        first_run_id=json.loads(holder)["run_id"],
+    )
+
+
+def releases_of(env: dict[str, str]) -> list[str]:
+    with duckdb.connect(str(published(env)), read_only=True) as con:
+        rows = con.execute("SELECT release_id FROM meta.releases ORDER BY 1").fetchall()
+    return [r for (r,) in rows]
+
+
+def test_a_second_run_exits_busy_naming_the_running_one(concurrent_runs: ConcurrentRuns) -> None:
+    first, second = concurrent_runs.first, concurrent_runs.second
+    assert "Published release" in first.out, first.out + first.err
+    assert second.code == 75, second.out + second.err
+    assert second.first_line.startswith("FAILED: another run is going"), second.out
+    assert f"run {concurrent_runs.first_run_id}" in second.first_line
+    assert "PID " in second.first_line and "since " in second.first_line
+    assert "Published" not in second.out and "Traceback" not in second.out + second.err
+
+
+def test_a_waiting_run_publishes_after_the_first_and_both_releases_are_kept(
+    concurrent_runs: ConcurrentRuns,
+) -> None:
+    first, waiting = concurrent_runs.first, concurrent_runs.waiting
+    assert "Published release" in waiting.out, waiting.out + waiting.err
+    assert run_id_of(first) == concurrent_runs.first_run_id
+    assert sorted([run_id_of(first), run_id_of(waiting)]) == releases_of(concurrent_runs.env)
+
+
+def test_a_hostile_cell_in_a_quarantine_reason_reaches_the_report_escaped(
+    concurrent_runs: ConcurrentRuns,
+) -> None:
+    env = concurrent_runs.env
+    with duckdb.connect(str(published(env)), read_only=True) as con:
+        (reason,) = con.execute(
+            "SELECT reason FROM meta.release_datasets WHERE dataset = ? "
+            "ORDER BY release_id LIMIT 1",
+            [XSS_DATASET],
+        ).fetchone()
+    assert XSS in reason  # the payload really travelled into the quarantine reason
+    report = Path(env["EUDAP_DATA_DIR"]) / "warehouse" / "exports" / "current" / "report.html"
+    html = report.read_text(encoding="utf-8")
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<img" not in html and "onerror=alert(1)>" not in html

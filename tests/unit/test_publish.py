@@ -287,3 +287,15 @@ def test_publishing_prunes_all_but_the_last_exports(cat: Catalogue, paths: Paths
     assert kept == sorted(published[-KEEP_EXPORTS:])
     assert os.readlink(paths.exports_dir / "current") == published[-1]
     assert len(releases(paths.published_warehouse)) == KEEP_EXPORTS + 2
+
+
+def test_exports_are_written_when_the_data_folder_name_holds_a_quote(
+    cat: Catalogue, tmp_path: Path
+) -> None:
+    paths = Paths(tmp_path / "analyst's data")
+    make_build(paths, cat, "r1")
+
+    release = publish_build(paths, "r1", cat)
+
+    exported = release.exports / "indicators.ind01_organised_crime.parquet"
+    assert duckdb.execute("SELECT count(*) FROM read_parquet(?)", [str(exported)]).fetchone()[0]
