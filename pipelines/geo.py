@@ -95,6 +95,10 @@ class GeoResolver:
             self.by_name.setdefault(_fold(e.name), e.code)
             for alias in e.aliases:
                 self.by_alias[_fold(alias)] = e.code
+        # A country code written in mixed case in a names file (the Bulletin's `Uk`).
+        for e in entries:
+            if e.level == "country":
+                self.by_name.setdefault(_fold(e.code), e.code)
         # The project's spellings win over a publisher label that happens to read the same.
         self.by_name.update(self.by_alias)
 

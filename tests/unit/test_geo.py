@@ -120,3 +120,8 @@ def test_eu27_membership_of_the_reference_list(geo: GeoResolver):
     eu27 = sorted(code for code, entry in geo.entries.items() if entry.eu27)
     assert len(eu27) == 27
     assert "EL" in eu27 and "UK" not in eu27 and "NO" not in eu27
+
+
+def test_a_country_code_in_mixed_case_resolves_in_names_mode(geo: GeoResolver):
+    # the Statistical Bulletin's purity tables write the United Kingdom as `Uk`
+    assert geo.resolve("Uk", "names") == GeoMatch("UK", "country")
