@@ -42,11 +42,15 @@ VALUE_SQL = (
 
 
 def sample_file(pattern: str) -> Path:
-    return next(SAMPLE.rglob(pattern))
+    return next(p for p in sorted(SAMPLE.rglob(pattern)) if p.is_file())
+
+
+def plain(body: bytes) -> bytes:
+    return gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
 
 
 def crim_with_rows(n: int) -> bytes:
-    lines = gzip.decompress(sample_file("crim_off_cat/*").read_bytes()).decode().splitlines()
+    lines = plain(sample_file("crim_off_cat/**/*").read_bytes()).decode().splitlines()
     out, kept = [lines[0]], 0
     for line in lines[1:]:
         cells = line.split("\t")
@@ -143,8 +147,8 @@ def test_bad_snapshots_are_quarantined_on_two_consecutive_offline_builds(
     store = SnapshotStore(paths.raw_dir)
     fetcher = Fetcher(store)
     for ds_id, pattern in (
-        (ARO, "hlth_cd_aro/*"),
-        (WASTEWATER, "ww2026-all-data_en.csv"),
+        (ARO, "hlth_cd_aro/**/*"),
+        (WASTEWATER, "ww*-all-data*.csv"),
         (BULLETIN, "maleDeaths.xlsx"),
     ):
         assert fetcher.load_file(cat.dataset(ds_id), sample_file(pattern)).status == "new"
@@ -162,7 +166,11 @@ def test_bad_snapshots_are_quarantined_on_two_consecutive_offline_builds(
     short.write_bytes(crim_with_rows(612))
     assert fetcher.load_file(cat.dataset(CRIM), short).status == "new"  # valid, but a drop
     truncated = put_in_store(
-        store, cat, ARO, sample_file("hlth_cd_aro/*").read_bytes()[:-30], tmp_path
+        store,
+        cat,
+        ARO,
+        gzip.compress(plain(sample_file("hlth_cd_aro/**/*").read_bytes()))[:-30],
+        tmp_path,
     )
     xlsx = put_in_store(
         store, cat, WASTEWATER, sample_file("maleDeaths.xlsx").read_bytes(), tmp_path
