@@ -282,7 +282,8 @@ def test_html_upstream_fails_naming_the_dataset_while_a_reader_keeps_its_view(
 
 # ------------------------------------------------ two runs at once; a hostile CSV cell
 XSS = "<img src=x onerror=alert(1)>"
-XSS_DATASET = "euda.edr_gps_current"
+XSS_DATASET = "euda.edr"
+XSS_TABLE = "edr2024-gps-current-table-1.csv"  # a real EDR table of the sample mirror
 
 
 @dataclass(frozen=True)
@@ -306,12 +307,11 @@ def concurrent_runs(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
     `eudap run --offline` on it: the first, and once it holds the lock, two more at once."""
     base = tmp_path_factory.mktemp("e2e_concurrent")
     env = environment(base)
-    url = load_catalogue().dataset(XSS_DATASET).resolved_url()
-    assert url is not None
-    lines = (sample_dir / mirror_key(url)).read_text(encoding="utf-8-sig").splitlines()
+    source = next(sample_dir.rglob(XSS_TABLE))
+    lines = source.read_text(encoding="utf-8-sig").splitlines()
     cells = lines[1].split(",")
     cells[3] = f'"{XSS}"'  # "Prevalence (%)"
-    hostile = base / "gps_current.csv"
+    hostile = base / XSS_TABLE  # the publisher's name: the chapter is read from it
     hostile.write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
     loaded = eudap(env, "load", XSS_DATASET, str(hostile))
     assert loaded.code == 0, loaded.out + loaded.err
