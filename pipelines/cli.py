@@ -1,4 +1,4 @@
-"""The `eudap` command: demo, run, load, status, sql.
+"""The `eudap` command: demo, run, load, status, sql, describe.
 
 Runs execute the same Dagster job the nightly schedule runs (in process, recorded in the
 local Dagster instance so `dagster dev` shows them). On failure the first line printed says
@@ -324,34 +324,33 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    import duckdb
+    from pipelines.sqlshell import Output, ShellUsageError, parquet_target, sql_command
 
-    from pipelines.resources import open_published
-
-    con = open_published(Paths(data_dir_from_env()), user_sql=True)
-    if con is None:
-        print("FAILED: no published warehouse yet; run `eudap demo` or `eudap run` first")
-        return EXIT_FAILED
+    paths = Paths(data_dir_from_env())
     try:
-        rel = con.sql(args.query)
-        if rel is None:
-            return EXIT_OK
-        df = rel.df()
-    except duckdb.Error as exc:
-        print(f"FAILED: {exc}")
-        return EXIT_FAILED
-    finally:
-        con.close()
-    if args.csv:
-        df.to_csv(sys.stdout, index=False)
-    else:
-        import pandas as pd
+        fmt = "csv" if args.csv else "json" if args.json else "parquet" if args.parquet else "table"
+        target = parquet_target(paths, args.parquet) if args.parquet else None
+        out = Output(fmt, args.max_rows, target)
+    except ShellUsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return sql_command(paths, args.query, out)
 
-        with pd.option_context(
-            "display.max_rows", args.max_rows, "display.max_columns", None, "display.width", 200
-        ):
-            print(df.to_string(index=False))
-    return EXIT_OK
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    from pipelines.sqlshell import describe_command
+
+    return describe_command(Paths(data_dir_from_env()), args.table)
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
 
 
 def add_wait_option(command: argparse.ArgumentParser) -> None:
@@ -397,10 +396,31 @@ def parser() -> argparse.ArgumentParser:
     load.add_argument("file")
     add_wait_option(load)
     sub.add_parser("status", help="datasets, snapshots, last run and release, gate results")
-    sql = sub.add_parser("sql", help="query the published warehouse (read-only)")
-    sql.add_argument("query")
-    sql.add_argument("--csv", action="store_true", help="print CSV instead of a table")
-    sql.add_argument("--max-rows", type=int, default=200)
+    sql = sub.add_parser(
+        "sql",
+        help="query the published warehouse (read-only); without a query, an interactive prompt",
+    )
+    sql.add_argument("query", nargs="?", help="one SQL statement (default: a prompt)")
+    output = sql.add_mutually_exclusive_group()
+    output.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    output.add_argument("--json", action="store_true", help="print one JSON array of rows")
+    output.add_argument(
+        "--parquet",
+        metavar="FILE",
+        help="write the result to a Parquet file (not inside the data folder's stores)",
+    )
+    sql.add_argument(
+        "--max-rows",
+        type=non_negative_int,
+        default=40,
+        metavar="N",
+        help="rows shown in a table (first and last halves; default 40); CSV, JSON and "
+        "Parquet get every row",
+    )
+    describe = sub.add_parser(
+        "describe", help="the data dictionary: tables, or one table's columns, with comments"
+    )
+    describe.add_argument("table", nargs="?", help="schema.table, or a table name")
     return p
 
 
@@ -410,6 +430,7 @@ COMMANDS = {
     "load": cmd_load,
     "status": cmd_status,
     "sql": cmd_sql,
+    "describe": cmd_describe,
 }
 
 
@@ -417,16 +438,18 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(signal, "SIGPIPE"):  # `eudap sql ... | head` ends quietly
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = parser().parse_args(argv)
-    from pipelines.catalogue import CatalogueError
-
     try:
         return COMMANDS[args.command](args)
-    except CatalogueError as exc:
-        print(f"FAILED: catalogue error: {exc}")
-        return EXIT_FAILED
     except RunLockBusy as exc:
         print(f"FAILED: {exc}")
         return EXIT_BUSY
+    except Exception as exc:
+        # Not imported up front: `eudap sql` and `describe` never load the catalogue.
+        catalogue = sys.modules.get("pipelines.catalogue")
+        if catalogue is not None and isinstance(exc, catalogue.CatalogueError):
+            print(f"FAILED: catalogue error: {exc}")
+            return EXIT_FAILED
+        raise
 
 
 if __name__ == "__main__":

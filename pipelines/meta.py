@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 
 from pipelines.catalogue import Catalogue
-from pipelines.resources import open_published
+from pipelines.readonly import open_published
 from pipelines.settings import SQL_DIR, Paths
 from pipelines.snapshots import SnapshotStore
 from pipelines.stage import PublishedUse

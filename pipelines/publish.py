@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.catalogue import Catalogue
+from pipelines.dictionary import apply_dictionary
 from pipelines.report import write_report
 from pipelines.settings import PROJECT_ROOT, Paths
 
@@ -129,21 +130,10 @@ def _swap_symlink(link: Path, target: Path) -> None:
     os.replace(tmp, link)
 
 
-def comment_tables(con: duckdb.DuckDBPyConnection, cat: Catalogue) -> None:
-    """Every indicator table carries its description and its sources' attribution."""
-    for ind in cat.indicator_list():
-        exists = con.execute(
-            "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_schema = 'indicators' AND table_name = ?",
-            [ind.table_name],
-        ).fetchone()[0]
-        if not exists:
-            continue
-        credits = "; ".join(
-            f"{cat.datasets[d].attribution} ({cat.datasets[d].licence})" for d in ind.datasets
-        )
-        text = f"Indicator {ind.number}: {ind.name_en}. Polarity {ind.polarity}. {credits}"
-        con.execute(f"COMMENT ON TABLE {ind.table} IS '{text.replace(chr(39), chr(39) * 2)}'")
+def comment_tables(con: duckdb.DuckDBPyConnection, cat: Catalogue) -> list[str]:
+    """Every published table and column carries its description (indicator tables also their
+    sources' attribution): see pipelines/dictionary.py. Returns what nothing describes."""
+    return apply_dictionary(con, cat)
 
 
 def publish_build(paths: Paths, release_id: str, cat: Catalogue) -> Release:

@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime
 
 from pipelines.catalogue import load_catalogue
-from pipelines.resources import open_published
+from pipelines.readonly import open_published
 from pipelines.settings import Paths
 from pipelines.snapshots import SnapshotStore
 

@@ -21,21 +21,18 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from console import EUDAP, SAMPLE_DIR, TIMEOUT, Result, environment, eudap, published
 
 from pipelines.catalogue import load_catalogue
 from pipelines.fetch import mirror_key
-from pipelines.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.e2e
 
-EUDAP = Path(sys.prefix) / "bin" / "eudap"
-SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
 HTML_DATASET = "euda.edr"  # its gps-current member is served as an HTML page
 HTML_PAGE = (
     "<!DOCTYPE html>\n<html><head><title>Maintenance</title></head>\n"
     "<body>Back soon</body></html>\n"
 )
-TIMEOUT = 600  # a hung command fails the test instead of hanging the suite (not an assertion)
 
 # An analyst's session: opens the published warehouse read-only, reports what it sees,
 # waits (on stdin, not on a clock) while a run publishes, then reads again on the SAME
@@ -56,75 +53,21 @@ con.close()
 """
 
 
-@dataclass(frozen=True)
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def first_line(self) -> str:
-        return self.out.splitlines()[0] if self.out.strip() else ""
-
-
-def environment(base: Path) -> dict[str, str]:
-    home = base / "dagster_home"
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("EUDAP_", "DAGSTER_"))}
-    env.update(
-        EUDAP_DATA_DIR=str(base / "data"),
-        DAGSTER_HOME=str(home),
-        GX_ANALYTICS_ENABLED="False",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-def eudap(env: dict[str, str], *args: str) -> Result:
-    proc = subprocess.run(
-        [str(EUDAP), *args],
-        env=env,
-        cwd=env["EUDAP_DATA_DIR"].rsplit("/", 1)[0],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
-    return Result(proc.returncode, proc.stdout, proc.stderr)
-
-
 @pytest.fixture(scope="module", autouse=True)
 def console_script() -> None:
     if not EUDAP.exists():
         pytest.skip(f"the console script {EUDAP} is not installed in this environment")
 
 
-@pytest.fixture(scope="module")
-def sample_dir() -> Path:
-    if not (SAMPLE_DIR / "MIRROR.json").exists():
-        pytest.skip(f"the sample mirror is missing: no {SAMPLE_DIR / 'MIRROR.json'}")
-    return SAMPLE_DIR
-
-
-@pytest.fixture(scope="module")
-def demo(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Result]:
-    env = environment(tmp_path_factory.mktemp("e2e_demo"))
-    return env, eudap(env, "demo")
-
-
-def published(env: dict[str, str]) -> Path:
-    return Path(env["EUDAP_DATA_DIR"]) / "warehouse" / "warehouse.duckdb"
-
-
 # --------------------------------------------------------------- without a warehouse
 def test_sql_without_a_warehouse_fails_with_a_clear_first_line(tmp_path: Path) -> None:
     env = environment(tmp_path)
     res = eudap(env, "sql", "select 1")
-    assert res.code != 0
-    assert res.first_line.startswith("FAILED:"), res.out
-    assert "no published warehouse" in res.first_line
-    assert "eudap demo" in res.first_line  # and says what to do
+    assert res.code == 1
+    assert res.out == ""  # errors go to stderr: `--csv > out.csv` never holds one
+    assert res.first_error_line.startswith("FAILED:"), res.err
+    assert "no published warehouse" in res.first_error_line
+    assert "eudap demo" in res.first_error_line  # and says what to do
     assert "Traceback" not in res.out + res.err
 
 
@@ -191,7 +134,7 @@ def test_demo_publishes_the_real_wastewater_release_found_on_its_landing_page(
 
 def test_sql_prints_a_positive_count(demo: tuple[dict, Result]) -> None:
     env, _ = demo
-    res = eudap(env, "sql", "select count(*) from indicators.ind01_organised_crime")
+    res = eudap(env, "sql", "select count(*) from indicators.ind01_organised_crime", "--csv")
     assert res.code == 0, res.out + res.err
     count = int(res.out.strip().splitlines()[-1])
     assert count > 0
@@ -201,12 +144,13 @@ def test_sql_prints_a_positive_count(demo: tuple[dict, Result]) -> None:
         )
 
 
-def test_sql_error_is_reported_on_the_first_line(demo: tuple[dict, Result]) -> None:
+def test_sql_error_is_reported_on_the_first_line_of_stderr(demo: tuple[dict, Result]) -> None:
     env, _ = demo
-    res = eudap(env, "sql", "select * from indicators.no_such_table")
-    assert res.code != 0
-    assert res.first_line.startswith("FAILED:"), res.out
-    assert "no_such_table" in res.first_line
+    res = eudap(env, "sql", "select * from indicators.no_such_table", "--csv")
+    assert res.code == 1
+    assert res.out == ""
+    assert res.first_error_line.startswith("FAILED:"), res.err
+    assert "no_such_table" in res.first_error_line
 
 
 def test_status_prints_the_release_and_every_dataset(demo: tuple[dict, Result]) -> None:
@@ -269,7 +213,8 @@ def test_sql_runs_only_queries_over_the_warehouse_tables(
     for statement in attempts:
         res = eudap(env, "sql", statement)
         assert res.code != 0, f"not refused: {statement}\n{res.out}"
-        assert res.first_line.startswith("FAILED:"), (statement, res.out)
+        assert res.first_error_line.startswith("FAILED:"), (statement, res.err)
+        assert res.out == "", (statement, res.out)
         assert "Traceback" not in res.out + res.err
     assert tree_digest(data) == before, "a refused statement changed the data folder"
     assert not list(tmp_path.iterdir()), "a refused statement wrote outside the data folder"
