@@ -162,7 +162,7 @@ def _raw_asset(ds: Dataset) -> AssetsDefinition:
                         now,
                     ],
                 )
-        failures = [o.reason or "" for o in outcomes if o.status == "failed"]
+        failures = [o.reason or "" for o in outcomes if o.status in ("failed", "refused")]
         for reason in failures:
             context.log.error(reason)
         snap = eudap.store().latest(ds.id)

@@ -58,6 +58,8 @@ class RunReport:
     warnings: list[dict[str, Any]] = field(default_factory=list)
     failed_steps: list[dict[str, str]] = field(default_factory=list)
     skipped_publish_reason: str = ""
+    inbox_taken: list[str] = field(default_factory=list)
+    inbox_rejected: list[str] = field(default_factory=list)
 
     @property
     def problems(self) -> list[str]:
@@ -66,6 +68,8 @@ class RunReport:
             out.append(f"step {step['step']} failed: {step['error']}")
         for chk in self.failed_checks:
             out.append(f"gate failed on {chk['asset']}: {chk['description']}")
+        for rejected in self.inbox_rejected:
+            out.append(f"inbox: rejected {rejected}")
         for ds, info in sorted(self.datasets.items()):
             if info["state"] in ("stale", "missing"):
                 out.append(f"{ds} is {info['state']}: {info['reason']}")
@@ -134,6 +138,7 @@ def _execute_locked(
     for ds_id in select or []:
         cat.dataset(ds_id)  # unknown ids fail before anything runs
     resource = EudapResource(data_dir=str(paths.data_dir), mirror=mirror)
+    intake = take_in_inbox(paths, cat)  # files downloaded by hand come first
     defs = build_definitions(cat, resource)
     job = defs.resolve_job_def("nightly")
     keys = [k for k in defs.resolve_asset_graph().get_all_asset_keys()]
@@ -156,10 +161,21 @@ def _execute_locked(
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )
     report = RunReport(run_id=result.run_id, started_at=started, mode=mode)
+    report.inbox_taken, report.inbox_rejected = intake.taken, intake.rejected
     _collect(report, result)
     report.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
     _save(report, paths)
     return report
+
+
+def take_in_inbox(paths: Paths, cat: Any) -> Any:
+    """Take in the inbox (see pipelines/inbox.py); the caller holds the run lock."""
+    from pipelines.fetch import Fetcher
+    from pipelines.inbox import take_in
+    from pipelines.snapshots import SnapshotStore
+
+    fetcher = Fetcher(SnapshotStore(paths.raw_dir), inbox=paths.inbox_dir)
+    return take_in(paths.inbox_dir, cat, fetcher)
 
 
 def _collect(report: RunReport, result: Any) -> None:
@@ -187,7 +203,9 @@ def _collect(report: RunReport, result: Any) -> None:
         if not ev.passed:
             if ev.severity.value == "ERROR":
                 report.failed_checks.append(entry)
-            elif ev.check_name != "current":  # stale/missing are listed as problems already
+            elif ev.check_name not in ("current", "download_ok"):
+                # stale/missing, and the failed or refused download behind them, are
+                # listed once as problems already
                 report.warnings.append(entry)
     for ev in result.get_step_failure_events():
         err = ev.event_specific_data.error if ev.event_specific_data else None
@@ -241,6 +259,8 @@ def _print_report(report: RunReport) -> int:
                 f"Published release {report.run_id} anyway, from last good snapshots: "
                 f"{report.release_summary}"
             )
+    for taken in report.inbox_taken:
+        print(f"  inbox: took in {taken}")
     for ds, info in sorted(report.datasets.items()):
         sha = (info.get("snapshot_sha256") or "")[:12] or "-"
         sample = " [sample data]" if info.get("sample") else ""
@@ -315,6 +335,26 @@ def cmd_load(args: argparse.Namespace) -> int:
         print(f"{ds.id}: added snapshot {snap.meta.sha256[:12]} at {snap.path}")
     print("It is staged and gated by the next build: eudap run --offline")
     return EXIT_OK
+
+
+def cmd_inbox(args: argparse.Namespace) -> int:
+    from pipelines.catalogue import load_catalogue
+
+    paths = Paths(data_dir_from_env())
+    with run_lock(paths, f"inbox-{uuid.uuid4()}", "inbox", args.wait or 0.0) as acquired:
+        _note_dead_holder(acquired)
+        result = take_in_inbox(paths, load_catalogue())
+    for line in result.lines() or [f"inbox: {paths.inbox_dir} holds no file"]:
+        print(redact_text(line))
+    if result.taken:
+        print("Taken in files are staged and gated by the next build: eudap run --offline")
+    return EXIT_FAILED if result.rejected else EXIT_OK
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    from pipelines.sources import print_sources
+
+    return print_sources(Paths(data_dir_from_env()), check=args.check, as_json=args.json)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -395,6 +435,19 @@ def parser() -> argparse.ArgumentParser:
     load.add_argument("dataset")
     load.add_argument("file")
     add_wait_option(load)
+    inbox = sub.add_parser(
+        "inbox", help="take in the files downloaded by hand into the inbox (data/inbox/)"
+    )
+    add_wait_option(inbox)
+    sources = sub.add_parser(
+        "sources", help="per dataset: URL, last attempt and outcome, snapshot in use and age"
+    )
+    sources.add_argument(
+        "--check",
+        action="store_true",
+        help="probe every source now (no snapshot stored); exit 1 if any is refused or failed",
+    )
+    sources.add_argument("--json", action="store_true", help="print JSON")
     sub.add_parser("status", help="datasets, snapshots, last run and release, gate results")
     sql = sub.add_parser(
         "sql",
@@ -428,6 +481,8 @@ COMMANDS = {
     "demo": cmd_demo,
     "run": cmd_run,
     "load": cmd_load,
+    "inbox": cmd_inbox,
+    "sources": cmd_sources,
     "status": cmd_status,
     "sql": cmd_sql,
     "describe": cmd_describe,

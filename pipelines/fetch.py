@@ -47,6 +47,7 @@ from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 import requests
 import urllib3
 
+from pipelines.attempts import REFUSAL_PHRASE, record_attempt
 from pipelines.catalogue import Dataset
 from pipelines.discover import DiscoveryError, Page, discover, link_file_name, member_file_name
 from pipelines.parsers.admission import content_problem
@@ -68,6 +69,50 @@ class FetchError(RuntimeError):
 
 class IncompleteTransfer(FetchError):
     """The body could not be proven complete (cut short, or no way to tell): retried."""
+
+
+class FetchRefused(FetchError):
+    """The publisher refused an automated download (HTTP 403, or a bot-challenge page).
+
+    Final: never retried, and never worked around (no other User-Agent, no challenge
+    solving). `why` is e.g. "HTTP 403"; the outcome's reason tells the user to download
+    the file in a browser and drop it into the inbox.
+    """
+
+    def __init__(self, why: str, url: str | None = None):
+        super().__init__(why)
+        self.why = why
+        self.url = url  # the upstream URL refused (a landing page), when known
+
+
+# Bot-shield challenge pages (Cloudflare "Just a moment...", its challenge scripts).
+CHALLENGE_MARKERS = (
+    b"<title>just a moment...</title>",
+    b"challenge-platform",
+    b"cf_chl_opt",
+    b"cf-chl-",
+    b"attention required! | cloudflare",
+)
+
+
+def refusal_of(status: int, headers: Any, head: bytes = b"") -> str | None:
+    """Why an answer is a refusal of automated downloads (None: it is not one)."""
+    if str(headers.get("cf-mitigated", "")).lower() == "challenge":
+        return f"HTTP {status}, a bot-challenge page"
+    lowered = head[:SNIFF_BYTES].lower()
+    if any(marker in lowered for marker in CHALLENGE_MARKERS):
+        return f"HTTP {status}, a bot-challenge page"
+    if status == 403:
+        return "HTTP 403"
+    return None
+
+
+def refusal_reason(dataset_id: str, why: str, browser_url: str, inbox: str) -> str:
+    """The one line that reports a refusal, with what the user does about it."""
+    return (
+        f"{dataset_id}: {REFUSAL_PHRASE} ({why}); download "
+        f"{redact_url(browser_url)} in a browser and drop it into {inbox}"
+    )
 
 
 @dataclass(frozen=True)
@@ -95,7 +140,7 @@ class FetchPolicy:
 @dataclass(frozen=True)
 class FetchOutcome:
     dataset: str
-    status: Literal["new", "unchanged", "failed"]
+    status: Literal["new", "unchanged", "failed", "refused"]
     snapshot: Snapshot | None  # the new snapshot, or the latest one when unchanged
     reason: str | None
     url: str
@@ -250,8 +295,10 @@ class Fetcher:
         policy: FetchPolicy | None = None,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        inbox: Path | None = None,
     ):
         self.store = store
+        self.inbox = inbox
         self.mirror = mirror
         self.policy = policy or FetchPolicy()
         self.session = session or requests.Session()
@@ -261,16 +308,37 @@ class Fetcher:
         self.sleep = sleep
         # sidecar fields of the files being fetched for a discovered dataset (resolved_from...)
         self._provenance: dict[str, object] = {}
+        # where a person downloads the file when the publisher refuses (the landing page)
+        self._browser_url: str | None = None
 
     # -- public -------------------------------------------------------------------------
     def fetch(self, ds: Dataset) -> list[FetchOutcome]:
-        """Download every file of a dataset (one, or each member of a collection)."""
+        """Download every file of a dataset (one, or each member of a collection), and
+        append the attempt to the dataset's attempt log (`pipelines.attempts`)."""
+        previous = self.store.snapshots(ds.id)
+        try:
+            outcomes = self._fetch_all(ds)
+        except FetchError as exc:
+            record_attempt(self.store, ds.id, [_failed_outcome(ds, exc, ds.id, 0)], previous)
+            raise
+        record_attempt(self.store, ds.id, outcomes, previous)
+        return outcomes
+
+    def _fetch_all(self, ds: Dataset) -> list[FetchOutcome]:
         if ds.discover is not None:
             return self._fetch_discovered(ds)
         targets = ds.download_targets()
         if not targets:
             raise FetchError(f"{ds.id}: the catalogue gives no URL (use `eudap load`)")
-        return [self.fetch_url(ds, url, file_name) for url, file_name in targets]
+        return self._fetch_targets(ds, targets)
+
+    def _fetch_targets(self, ds: Dataset, targets: list[tuple[str, str]]) -> list[FetchOutcome]:
+        outcomes: list[FetchOutcome] = []
+        for url, file_name in targets:
+            outcomes.append(self.fetch_url(ds, url, file_name))
+            if outcomes[-1].status == "refused":
+                break  # the publisher said no: one refusal per dataset, no more requests
+        return outcomes
 
     def fetch_url(self, ds: Dataset, url: str, file_name: str) -> FetchOutcome:
         self._requests = self._failures = 0
@@ -278,8 +346,25 @@ class Fetcher:
             if self.mirror is not None and not self.mirror.is_http:
                 return self._from_folder(ds, url, file_name)
             return self._from_http(ds, url, file_name)
+        except FetchRefused as exc:
+            return self._refused_outcome(ds, exc, self._browser_url or url, url)
         except FetchError as exc:
             return _failed_outcome(ds, exc, url, self._requests)
+
+    @property
+    def inbox_shown(self) -> str:
+        """The inbox as a person reads it: relative to the project when inside it."""
+        if self.inbox is None:
+            return "the inbox (data/inbox/, setting EUDAP_INBOX)"
+        inbox = self.inbox.resolve()
+        shown = inbox.relative_to(PROJECT_ROOT) if inbox.is_relative_to(PROJECT_ROOT) else inbox
+        return f"{shown.as_posix()}/"
+
+    def _refused_outcome(
+        self, ds: Dataset, exc: FetchRefused, browser_url: str, url: str
+    ) -> FetchOutcome:
+        reason = refusal_reason(ds.id, exc.why, browser_url, self.inbox_shown)
+        return FetchOutcome(ds.id, "refused", None, reason, redact_url(url) or "", self._requests)
 
     def load_file(self, ds: Dataset, path: Path, origin: str = "load") -> FetchOutcome:
         """Register a local file as a snapshot, with the checks of a download.
@@ -350,6 +435,9 @@ class Fetcher:
                 utc_now().date(),
                 ds.collection,
             )
+        except FetchRefused as exc:
+            page = exc.url or ds.discover.page
+            return [self._refused_outcome(ds, exc, page, page)]
         except (DiscoveryError, FetchError) as exc:
             return [_failed_outcome(ds, FetchError(str(exc)), ds.discover.page, self._requests)]
         page_requests, page_snap = self._requests, pages[found.page.url]
@@ -359,15 +447,18 @@ class Fetcher:
             "page_sha256": page_snap.meta.sha256,
             "page_snapshot": page_snap.path.relative_to(self.store.root).as_posix(),
         }
+        self._browser_url = found.page.url
         try:
-            outcomes = [
-                self.fetch_url(
-                    ds, url, member_file_name(url, ds.file_name) if ds.collection else ds.file_name
-                )
-                for url in found.links
-            ]
+            outcomes = self._fetch_targets(
+                ds,
+                [
+                    (url, member_file_name(url, ds.file_name) if ds.collection else ds.file_name)
+                    for url in found.links
+                ],
+            )
         finally:
             self._provenance = {}
+            self._browser_url = None
         outcomes[0] = replace(outcomes[0], requests_made=outcomes[0].requests_made + page_requests)
         return outcomes
 
@@ -395,6 +486,8 @@ class Fetcher:
             resp, final_url, tmp, _, _ = self._download_verified(ds, target, headers, allowed)
             if resp.status_code in (404, 410):
                 return None
+            if resp.status_code == 403:
+                raise FetchRefused(refusal_of(403, resp.headers) or "HTTP 403", url)
             if resp.status_code == 304 and latest is not None:
                 pages[url] = latest
                 base = url if self.mirror else final_url
@@ -409,6 +502,9 @@ class Fetcher:
             status, etag = resp.status_code, resp.headers.get("ETag")
             last_modified = resp.headers.get("Last-Modified")
             content_type = resp.headers.get("Content-Type")
+        why = refusal_of(status or 200, {}, body) if status != 403 else None
+        if why:
+            raise FetchRefused(why, url)
         if len(body) > MAX_PAGE_BYTES or b"<" not in body[:SNIFF_BYTES]:
             raise FetchError(f"{ds.id}: landing page {url} (from {final_url}) is not an HTML page")
         meta = SnapshotMeta(
@@ -508,7 +604,15 @@ class Fetcher:
                 ds.id, "unchanged", latest, None, redact_url(url) or "", self._requests
             )
         if tmp is None:
+            why = refusal_of(resp.status_code, resp.headers)
+            if why:
+                raise FetchRefused(why)
             raise FetchError(f"{ds.id}: HTTP {resp.status_code} from {final_url}")
+        with open(tmp, "rb") as fh:
+            why = refusal_of(resp.status_code, resp.headers, fh.read(SNIFF_BYTES))
+        if why:
+            tmp.unlink(missing_ok=True)
+            raise FetchRefused(why)
         return self._admit(
             ds,
             tmp,
@@ -586,6 +690,10 @@ class Fetcher:
                 self._attempt_failed(ds, url, f"{type(exc).__name__}: {exc}")
                 continue
             if resp.status_code == 429 or resp.status_code >= 500:
+                why = refusal_of(resp.status_code, resp.headers, _peek(resp))
+                if why:  # a challenge page behind a 503/429 is a refusal: never retried
+                    resp.close()
+                    raise FetchRefused(why)
                 retry_after = _retry_after_seconds(resp.headers.get("Retry-After"))
                 resp.close()
                 self._attempt_failed(ds, url, f"HTTP {resp.status_code}", retry_after)
@@ -683,6 +791,16 @@ def _copy_hashing(src: Path, dst: Path, ds: Dataset) -> tuple[str, int]:
             digest.update(chunk)
             fout.write(chunk)
     return digest.hexdigest(), size
+
+
+def _peek(resp: requests.Response) -> bytes:
+    """The first bytes of an error answer's body (to recognise a challenge page)."""
+    if "html" not in resp.headers.get("Content-Type", "").lower():
+        return b""
+    try:
+        return resp.raw.read(SNIFF_BYTES, decode_content=True) or b""
+    except (urllib3.exceptions.HTTPError, requests.RequestException, OSError):
+        return b""
 
 
 def _failed_outcome(ds: Dataset, exc: FetchError, url: str, requests_made: int) -> FetchOutcome:

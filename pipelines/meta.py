@@ -210,7 +210,7 @@ def published_use(con: duckdb.DuckDBPyConnection, dataset: str) -> PublishedUse 
 
 def fetch_problem(con: duckdb.DuckDBPyConnection, dataset: str) -> str | None:
     row = con.execute(
-        "SELECT reason FROM meta.fetch_log WHERE dataset = ? AND outcome = 'failed' "
+        "SELECT reason FROM meta.fetch_log WHERE dataset = ? AND outcome IN ('failed', 'refused') "
         "ORDER BY logged_at DESC LIMIT 1",
         [dataset],
     ).fetchone()

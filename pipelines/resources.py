@@ -70,7 +70,12 @@ class EudapResource(ConfigurableResource):  # type: ignore[misc]
 
     def fetcher(self) -> Fetcher:
         location = self.mirror or os.environ.get("EUDAP_MIRROR", "")
-        return Fetcher(self.store(), Mirror(location) if location else None, FetchPolicy.from_env())
+        return Fetcher(
+            self.store(),
+            Mirror(location) if location else None,
+            FetchPolicy.from_env(),
+            inbox=self.paths.inbox_dir,
+        )
 
     def sample_run(self) -> bool:
         """Whether this run is fed by a sample mirror (the demo): only then may sample

@@ -44,6 +44,12 @@ class Paths:
         return self.warehouse_dir / "runs"
 
     @property
+    def inbox_dir(self) -> Path:
+        """Files downloaded by hand, taken in by the next run (see pipelines/inbox.py)."""
+        inbox = os.environ.get("EUDAP_INBOX")
+        return Path(inbox).resolve() if inbox else self.data_dir / "inbox"
+
+    @property
     def run_lock(self) -> Path:
         """Held by the one run (or load) writing the stores: see pipelines/runlock.py."""
         return self.warehouse_dir / "run.lock"

@@ -29,6 +29,7 @@ from typing import Any, Literal
 import duckdb
 import pyarrow as pa
 
+from pipelines.attempts import REFUSAL_PHRASE
 from pipelines.catalogue import Dataset, ReadLimits
 from pipelines.checks import ValidationReport, validate_frame
 from pipelines.geo import GeoResolver
@@ -279,7 +280,9 @@ def stage_dataset(
         used, quarantined, rows_total = _stage_members(con, ds, snapshots, geo, drops, each=True)
     reasons = [q["reason"] for q in quarantined]
     if fetch_problem:
-        reasons.insert(0, f"download failed: {fetch_problem}")
+        # a refusal's line already says what happened and what to do (the inbox)
+        refused = REFUSAL_PHRASE in fetch_problem
+        reasons.insert(0, fetch_problem if refused else f"download failed: {fetch_problem}")
     if not used:
         if not snapshots and sample_only:
             reasons.append(

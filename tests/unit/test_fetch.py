@@ -25,6 +25,7 @@ from helpers import EUROSTAT_TSV, etag_of, make_dataset, serve_directory
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from pipelines.attempts import ATTEMPTS_FILE
 from pipelines.catalogue import Dataset
 from pipelines.fetch import (
     USER_AGENT,
@@ -79,7 +80,11 @@ def files_under(root: Path) -> list[str]:
     """Every file below `root`, relative, sorted (an empty store has none)."""
     if not root.exists():
         return []
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    return sorted(
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and p.name != ATTEMPTS_FILE  # the attempt log records, stores nothing
+    )
 
 
 def snapshot_folders(store: SnapshotStore, ds: Dataset) -> list[str]:
@@ -1243,7 +1248,7 @@ def test_a_new_edition_is_picked_up_and_an_old_one_kept(
     ]
 
 
-def test_a_refused_landing_page_fails_the_dataset_which_keeps_its_last_snapshot(
+def test_a_refused_landing_page_is_a_refusal_and_the_dataset_keeps_its_last_snapshot(
     httpserver: HTTPServer, fetcher: Fetcher, store: SnapshotStore, tmp_path: Path
 ):
     year = utc_now().year
@@ -1258,11 +1263,11 @@ def test_a_refused_landing_page_fails_the_dataset_which_keeps_its_last_snapshot(
 
     out = fetch_one(fetcher, ds)
 
-    assert out.status == "failed" and out.snapshot is None
+    assert out.status == "refused" and out.snapshot is None
     page = httpserver.url_for(f"/pages/release-{year}")
     assert out.reason == (
-        f"{ds.id}: landing page {page} answered HTTP 403 (from {page}); "
-        "the download URL cannot be discovered"
+        f"{ds.id}: the publisher refused an automated download (HTTP 403); download {page} "
+        "in a browser and drop it into the inbox (data/inbox/, setting EUDAP_INBOX)"
     )
     assert store.latest(ds.id) == good.snapshot
 
