@@ -277,6 +277,7 @@ def _staging_asset(cat: Catalogue, ds: Dataset) -> AssetsDefinition:
                 "snapshot_sha256": snap.meta.sha256 if snap else "",
                 "fetched_at": snap.meta.fetched_at if snap else "",
                 "sample_data": bool(snap and snap.meta.sample),
+                "capture": snap.meta.capture or "" if snap else "",
                 "quarantined": [q["reason"] for q in result.quarantined],
                 "preview": table_preview,
             },
@@ -327,7 +328,7 @@ def record_release_dataset(
         [release_id, result.dataset],
     )
     con.execute(
-        "INSERT INTO meta.release_datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO meta.release_datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             release_id,
             result.dataset,
@@ -340,6 +341,7 @@ def record_release_dataset(
             result.rows,
             [q["snapshot_sha256"] for q in result.quarantined],
             [m.meta.sha256 for m in result.members],
+            snap.meta.capture if snap else None,
         ],
     )
 

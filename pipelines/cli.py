@@ -190,6 +190,7 @@ def _collect(report: RunReport, result: Any) -> None:
                 "snapshot_sha256": meta.get("snapshot_sha256"),
                 "rows": meta.get("rows"),
                 "sample": meta.get("sample_data"),
+                "capture": meta.get("capture") or None,
             }
         if path == ["warehouse", "published"]:
             report.published = True
@@ -225,6 +226,13 @@ def _save(report: RunReport, paths: Paths) -> None:
     (paths.runs_dir / f"{report.run_id}.json").write_text(
         redact_text(json.dumps(payload, indent=2, default=str)), encoding="utf-8"
     )
+
+
+def provenance_label(info: dict[str, Any]) -> str:
+    """What a summary row says of its snapshot: synthetic sample data, or a bundled capture."""
+    if info.get("sample"):
+        return " [sample data: synthetic]"
+    return f" [{info['capture']}]" if info.get("capture") else ""
 
 
 def print_report(report: RunReport) -> int:
@@ -263,9 +271,9 @@ def _print_report(report: RunReport) -> int:
         print(f"  inbox: took in {taken}")
     for ds, info in sorted(report.datasets.items()):
         sha = (info.get("snapshot_sha256") or "")[:12] or "-"
-        sample = " [sample data]" if info.get("sample") else ""
         print(
-            f"  {ds:<34} {info['state']:<9} {str(info.get('rows')):>8} rows  snapshot {sha}{sample}"
+            f"  {ds:<34} {info['state']:<9} {str(info.get('rows')):>8} rows  snapshot {sha}"
+            f"{provenance_label(info)}"
         )
     for w in report.warnings:
         print(f"  warning: {w['asset']} {w['check']}: {w['description']}")
@@ -279,8 +287,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         execute("demo", mirror=str(SAMPLE_MIRROR_DIR), wait_seconds=args.wait or 0.0)
     )
     print(
-        f"Built from the bundled SAMPLE mirror {SAMPLE_MIRROR_DIR}: synthetic data, no "
-        "network; every table marks it (is_sample)."
+        f"Built from the bundled mirror {SAMPLE_MIRROR_DIR}, no network: real publisher files "
+        "where one exists (each row labelled 'bundled copy captured ...'), synthetic sample "
+        "data elsewhere (labelled 'sample data', is_sample in every table; never in a live "
+        "release). Its README.md says which file is which."
     )
     return status
 

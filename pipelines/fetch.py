@@ -13,7 +13,9 @@ letters, digits and ``-._~+``. For example::
     -> <mirror>/ec.europa.eu/eurostat/api/.../data/crim_off_cat/A...@compressed=true&format=TSV
 
 A mirror folder (or server) may hold ``MIRROR.json`` with ``{"sample": true}``: every
-snapshot taken from it is then marked as sample data in its provenance. Its ``datasets``
+snapshot taken from it is then marked as sample data in its provenance, except the files its
+``files`` map records as real publisher files (``kind: real``): those are real data, labelled
+``bundled copy captured <captured>`` (`Mirror.file_origin`). Its ``datasets``
 entries that start with ``repository/`` stand in for files kept in this repository
 (curated inputs), e.g. ``repository/assets/curated/prison_policy.csv``.
 
@@ -42,7 +44,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import parse_qsl, quote, urljoin, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urljoin, urlsplit
 
 import requests
 import urllib3
@@ -205,7 +207,22 @@ class Mirror:
         return urlsplit(self.location).hostname if self.is_http else None
 
     def is_sample(self, session: requests.Session) -> bool:
+        """Whether the mirror is a sample mirror (the demo's): `"sample": true`."""
         return self.manifest(session).get("sample", False) is True
+
+    def file_origin(self, session: requests.Session, key: str) -> tuple[bool, dict[str, str]]:
+        """Whether the mirror file `key` is sample data, and what its sidecar's `extra` says.
+
+        A sample mirror's files are sample data, except those its manifest's `files` map
+        records as real publisher files (`kind: real`): their snapshots are real data,
+        labelled `bundled_capture: "bundled copy captured <captured>"`.
+        """
+        files = self.manifest(session).get("files")
+        entry = files.get(key) if isinstance(files, dict) else None
+        if isinstance(entry, dict) and entry.get("kind") == "real":
+            captured = entry.get("captured") or "at an unrecorded date"
+            return False, {"bundled_capture": f"bundled copy captured {captured}"}
+        return self.is_sample(session), {}
 
     def repository_files(self, session: requests.Session) -> set[str]:
         """Repository files the mirror stands in for: its manifest's `repository/...` entries."""
@@ -539,13 +556,10 @@ class Fetcher:
         path = path or Path(self.mirror.resolve(url))
         if not path.is_file():
             raise FetchError(f"{ds.id}: not in the mirror: {path} (for {url})")
+        key = path.resolve().relative_to(Path(self.mirror.location).resolve()).as_posix()
+        sample, extra = self.mirror.file_origin(self.session, key)
         return self._admit_copy(
-            ds,
-            path,
-            file_name=file_name,
-            origin="mirror",
-            url=url,
-            sample=self.mirror.is_sample(self.session),
+            ds, path, file_name=file_name, origin="mirror", url=url, sample=sample, extra=extra
         )
 
     def _admit_copy(
@@ -613,6 +627,10 @@ class Fetcher:
         if why:
             tmp.unlink(missing_ok=True)
             raise FetchRefused(why)
+        sample, extra = False, {}
+        if self.mirror is not None:
+            key = unquote(target.removeprefix(self.mirror.location + "/"))
+            sample, extra = self.mirror.file_origin(self.session, key)
         return self._admit(
             ds,
             tmp,
@@ -626,7 +644,8 @@ class Fetcher:
             etag=resp.headers.get("ETag"),
             last_modified=resp.headers.get("Last-Modified"),
             content_type=resp.headers.get("Content-Type"),
-            sample=bool(self.mirror and self.mirror.is_sample(self.session)),
+            sample=sample,
+            extra=extra,
         )
 
     def _download_verified(

@@ -101,6 +101,8 @@ def snapshots_frame(cat: Catalogue, store: SnapshotStore) -> pd.DataFrame:
                     **meta,
                     # the landing page a discovered URL was found on (pipelines.discover)
                     "resolved_from": extra.get("resolved_from"),
+                    # a real publisher file bundled in the demo mirror (pipelines.fetch)
+                    "capture": extra.get("bundled_capture"),
                     "path": str(snap.path),
                     "fetched_at": pd.Timestamp(meta["fetched_at"]).tz_localize(None),
                 }
@@ -122,6 +124,7 @@ def snapshots_frame(cat: Catalogue, store: SnapshotStore) -> pd.DataFrame:
         "attribution",
         "sample",
         "resolved_from",
+        "capture",
         "path",
     ]
     frame = pd.DataFrame(rows, columns=columns)

@@ -59,6 +59,12 @@ class SnapshotMeta:
     sample: bool
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def capture(self) -> str | None:
+        """ "bundled copy captured ..." for a real publisher file of the demo mirror, else None."""
+        label = self.extra.get("bundled_capture")
+        return str(label) if label else None
+
 
 @dataclass(frozen=True)
 class Snapshot:

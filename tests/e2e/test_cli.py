@@ -22,9 +22,9 @@ from pathlib import Path
 import duckdb
 import pytest
 from console import EUDAP, SAMPLE_DIR, TIMEOUT, Result, environment, eudap, published
+from helpers import mirror_download_keys
 
 from pipelines.catalogue import load_catalogue
-from pipelines.fetch import mirror_key
 
 pytestmark = pytest.mark.e2e
 
@@ -132,6 +132,70 @@ def test_demo_publishes_the_real_wastewater_release_found_on_its_landing_page(
     ]
 
 
+def test_demo_labels_real_captures_and_synthetic_files_apart(demo: tuple[dict, Result]) -> None:
+    env, res = demo
+    rows = {line.split()[0]: line for line in res.out.splitlines() if line.startswith("  ")}
+    for ds in ("eurostat.crim_off_cat", "euda.wastewater", "euda.edr"):
+        assert "[bundled copy captured " in rows[ds] and "sample" not in rows[ds], rows[ds]
+    for ds in ("eurostat.hlth_cd_aro", "curated.prison_policy", "euda.bulletin"):
+        assert "[sample data: synthetic]" in rows[ds], rows[ds]
+    with duckdb.connect(str(published(env)), read_only=True) as con:
+        (cz,) = con.execute(
+            "SELECT count(*) FROM indicators.ind07_prevalence WHERE geo = 'CZ' AND period = 2020 "
+            "AND substance = 'cannabis' AND age = 'All adults (15-64)' AND value = 29.9"
+        ).fetchone()
+        (ind01_sample,) = con.execute(
+            "SELECT bool_or(is_sample) FROM indicators.ind01_organised_crime "
+            "WHERE source_dataset = 'eurostat.crim_off_cat'"
+        ).fetchone()
+        captures = dict(
+            con.execute("SELECT dataset, capture FROM meta.release_datasets").fetchall()
+        )
+    assert cz > 0 and ind01_sample is False  # real EDR 2024 and Eurostat figures
+    assert captures["euda.edr"].startswith("bundled copy captured ")
+    assert captures["eurostat.hlth_cd_aro"] is None
+    report = (Path(env["EUDAP_DATA_DIR"]) / "warehouse/exports/current/report.html").read_text()
+    assert "(bundled copy captured " in report and "(sample data: synthetic)" in report
+
+
+def test_a_live_offline_run_after_the_demo_serves_the_bundled_real_captures(
+    demo: tuple[dict, Result], tmp_path: Path
+) -> None:
+    """Real bundled captures may be a live release's last good snapshot, with their capture
+    label; the synthetic datasets never reach it (missing)."""
+    env, first = demo
+    assert first.code == 0, "the demo must have published first"
+    live = environment(tmp_path)
+    shutil.copytree(env["EUDAP_DATA_DIR"], live["EUDAP_DATA_DIR"])
+    res = eudap(live, "run", "--offline")
+    assert res.code == 1, res.out + res.err  # the synthetic-only datasets are missing
+    with duckdb.connect(str(published(live)), read_only=True) as con:
+        release = con.execute(
+            "SELECT release_id, uses_sample_data FROM meta.releases ORDER BY built_at DESC LIMIT 1"
+        ).fetchone()
+        states = {
+            d: (state, sample, capture)
+            for d, state, sample, capture in con.execute(
+                "SELECT dataset, state, is_sample, capture FROM meta.release_datasets "
+                "WHERE release_id = ?",
+                [release[0]],
+            ).fetchall()
+        }
+        (offences,) = con.execute(
+            "SELECT value FROM indicators.ind01_organised_crime WHERE geo = 'AT' "
+            "AND measure = 'drug_law_offences' AND period = 2022"
+        ).fetchone()
+    assert release[1] is False
+    for ds in ("eurostat.crim_off_cat", "euda.wastewater", "euda.wastewater_sites", "euda.edr"):
+        state, sample, capture = states[ds]
+        assert state == "unchanged" and sample is False, (ds, states[ds])
+        assert capture.startswith("bundled copy captured "), (ds, capture)
+        assert f"{ds} " in res.out and "[bundled copy captured " in res.out
+    for ds in ("eurostat.hlth_cd_aro", "eurostat.sdg_16_10", "euda.bulletin"):
+        assert states[ds][0] == "missing", (ds, states[ds])
+    assert offences == 35232
+
+
 def test_sql_prints_a_positive_count(demo: tuple[dict, Result]) -> None:
     env, _ = demo
     res = eudap(env, "sql", "select count(*) from indicators.ind01_organised_crime", "--csv")
@@ -231,9 +295,7 @@ def test_html_upstream_fails_naming_the_dataset_while_a_reader_keeps_its_view(
     assert first.code == 0, "the demo must have published first"
     mirror = tmp_path / "mirror"
     shutil.copytree(SAMPLE_DIR, mirror)
-    targets = load_catalogue().dataset(HTML_DATASET).download_targets()
-    url = next(u for u, _ in targets if "gps-current" in u)
-    (mirror / mirror_key(url)).write_text(HTML_PAGE, encoding="utf-8")
+    (mirror / edr_gps_current_key()).write_text(HTML_PAGE, encoding="utf-8")
 
     reader = subprocess.Popen(
         [sys.executable, "-c", READER, str(published(env))],
@@ -282,8 +344,13 @@ def test_html_upstream_fails_naming_the_dataset_while_a_reader_keeps_its_view(
 
 # ------------------------------------------------ two runs at once; a hostile CSV cell
 XSS = "<img src=x onerror=alert(1)>"
-XSS_DATASET = "euda.edr"
-XSS_TABLE = "edr2024-gps-current-table-1.csv"  # a real EDR table of the sample mirror
+XSS_DATASET = "euda.edr"  # its gps-current table, loaded by hand
+
+
+def edr_gps_current_key() -> str:
+    """The mirror path of the EDR gps-current table, as discovery finds it."""
+    keys = mirror_download_keys(load_catalogue().dataset("euda.edr"), SAMPLE_DIR)
+    return next(k for k in keys if "gps-current" in k)
 
 
 @dataclass(frozen=True)
@@ -307,11 +374,11 @@ def concurrent_runs(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
     `eudap run --offline` on it: the first, and once it holds the lock, two more at once."""
     base = tmp_path_factory.mktemp("e2e_concurrent")
     env = environment(base)
-    source = next(sample_dir.rglob(XSS_TABLE))
-    lines = source.read_text(encoding="utf-8-sig").splitlines()
+    key = edr_gps_current_key()
+    lines = (sample_dir / key).read_text(encoding="utf-8-sig").splitlines()
     cells = lines[1].split(",")
     cells[3] = f'"{XSS}"'  # "Prevalence (%)"
-    hostile = base / XSS_TABLE  # the publisher's name: the chapter is read from it
+    hostile = base / key.rsplit("/", 1)[-1]  # the collection knows a table by its name
     hostile.write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
     loaded = eudap(env, "load", XSS_DATASET, str(hostile))
     assert loaded.code == 0, loaded.out + loaded.err

@@ -67,6 +67,9 @@ HTML_PAGE = (
 KILLED_BUILD = "build-killed-run-0000.duckdb"
 INDICATOR_TABLES = 12
 # Curated datasets the sample mirror stands in for (its manifest's repository/ entries).
+# Datasets whose mirror files are synthetic (MIRROR.json `files`): only they are sample data.
+MIRROR_FILES = json.loads((SAMPLE_MIRROR_DIR / "MIRROR.json").read_text("utf-8"))["files"]
+SYNTHETIC = sorted({e["dataset"] for e in MIRROR_FILES.values() if e["kind"] == "synthetic"})
 STAND_INS = (
     sorted(
         ds_id
@@ -369,23 +372,22 @@ def test_first_release_has_every_indicator_table_with_provenance(story: Story) -
             if set(ind.datasets) & staged:
                 assert rows > 0, f"{ind.table} is empty although its inputs were staged"
             assert missing_provenance == 0, f"{ind.table}: rows without provenance"
-            # Curated files come from the repository (real, not sample data) unless the
-            # mirror's manifest stands in for them (prison_policy); every row taken from the
-            # mirror is labelled as sample data.
+            # Exactly the rows taken from a synthetic mirror file are sample data: real
+            # publisher files of the mirror and the repository's curated files are not.
             wrong_label = con.execute(
                 f"SELECT source_dataset, is_sample, count(*) FROM {ind.table} "
-                f"WHERE is_sample <> (source_dataset NOT LIKE 'curated.%' "
-                f"OR source_dataset IN ({', '.join(repr(d) for d in STAND_INS)})) GROUP BY ALL"
+                f"WHERE is_sample <> (source_dataset IN "
+                f"({', '.join(repr(d) for d in SYNTHETIC)})) GROUP BY ALL"
             ).fetchall()
             assert not wrong_label, f"{ind.table}: sample label wrong: {wrong_label}"
         states = release_states(con, step.report.run_id)
         assert states == dict.fromkeys(story.cat.datasets, "fresh")
         sample_flags = con.execute(
-            "SELECT DISTINCT is_sample FROM meta.release_datasets "
-            "WHERE release_id = ? AND dataset NOT LIKE 'curated.%'",
+            "SELECT dataset, is_sample FROM meta.release_datasets WHERE release_id = ? "
+            "ORDER BY dataset",
             [step.report.run_id],
         ).fetchall()
-        assert sample_flags == [(True,)]
+        assert sample_flags == [(d, d in SYNTHETIC) for d in sorted(story.cat.datasets)]
 
 
 def test_first_release_values_match_the_sample_files(story: Story) -> None:
@@ -410,7 +412,7 @@ def test_first_release_values_match_the_sample_files(story: Story) -> None:
             "WHERE measure = 'drug_law_offences' AND geo = 'AT' AND period = ?",
             [cell["period"]],
         ).fetchall()
-        assert got == [(cell["value"], cell["flags"], cell["line"], True)]
+        assert got == [(cell["value"], cell["flags"], cell["line"], False)]  # a real file
         got = con.execute(
             "SELECT value FROM indicators.ind02_emerging_threats "
             "WHERE measure = 'wastewater_daily_mean' AND breakdown = ? AND substance = ? "
@@ -485,8 +487,12 @@ def test_second_run_makes_only_conditional_requests_answered_304(story: Story) -
     downloads = sum(
         len(ds.download_targets()) for ds in story.cat.datasets.values() if not ds.local_file
     )
-    # a discovered dataset: its landing page (conditional, 304) and the file it links to
-    downloads += sum(2 for ds in story.cat.datasets.values() if ds.discover is not None)
+    # a discovered dataset: its landing page (conditional, 304) and the file(s) it links to
+    downloads += sum(
+        1 + len(mirror_download_keys(ds, SAMPLE_DIR))
+        for ds in story.cat.datasets.values()
+        if ds.discover is not None
+    )
     assert len(data_requests) == downloads + len(STAND_INS)
 
 

@@ -6,6 +6,7 @@ over HTTP, snapshots, sidecars) is tested in test_fetch.py against pytest-httpse
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -207,33 +208,68 @@ def mirror_reader(url: str) -> Page | None:
     return Page(url, path.read_bytes(), url) if path.is_file() else None
 
 
-def test_edr_hub_stand_in_lists_all_116_files_of_the_2024_edition() -> None:
-    hub = Discover(
-        page="https://www.euda.europa.eu/data/source-data/edr/{year}/complete_en",
-        pattern=r"edr{year}-.+\.csv",
-        years_back=3,
-    )
-    found = discover("euda.edr", hub, mirror_reader, TODAY, collection=True)
+def test_edr_is_discovered_on_the_mirror_hub_stand_in_and_every_link_is_bundled() -> None:
+    """The catalogue's own `discover:` block finds the EDR tables on the stand-in hub page;
+    the page lists exactly the files the mirror bundles, each at the path it links to."""
+    ds = load_catalogue().dataset("euda.edr")
+    assert ds.discover is not None and ds.collection
+    found = discover("euda.edr", ds.discover, mirror_reader, TODAY, collection=True)
     assert found.edition == 2024  # the 2026 and 2025 hub pages are not in the mirror
     assert found.tried[:2] == [
         "https://www.euda.europa.eu/data/source-data/edr/2026/complete_en (no such page)",
         "https://www.euda.europa.eu/data/source-data/edr/2025/complete_en (no such page)",
     ]
     names = [link_file_name(u) for u in found.links]
-    assert len(names) == len(set(names)) == 116
+    assert len(names) == len(set(names)) >= 10
     assert "edr2024-nps-table-6-notifications.csv" in names
-    assert "edr2024-annex-table-2c-cocaine-treatment.csv" in names
+    for link in found.links:
+        assert (SAMPLE_MIRROR_DIR / mirror_key(link)).is_file(), link
+    manifest = json.loads((SAMPLE_MIRROR_DIR / "MIRROR.json").read_text(encoding="utf-8"))
+    page = manifest["files"][mirror_key(found.page.url)]
+    assert page["kind"] == "stand_in_page" and sorted(page["lists"]) == sorted(names)
 
 
-def test_edr_hub_stand_in_names_are_the_real_file_names(upstream_dir: Path) -> None:
+def test_edr_hub_stand_in_names_are_real_file_names(upstream_dir: Path) -> None:
     hub = Discover(
         page="https://www.euda.europa.eu/data/source-data/edr/2024/complete_en",
         pattern=r"edr2024-.+\.csv",
         years_back=0,
     )
     found = discover("euda.edr", hub, mirror_reader, TODAY, collection=True)
+    real = {p.name for p in (upstream_dir / "euda_edr2024").glob("*.csv")}
+    assert {link_file_name(u) for u in found.links} <= real
+
+
+def test_a_hub_page_with_all_116_files_of_an_edition_gives_all_116(upstream_dir: Path) -> None:
+    """A hub page listing every 2024 table (the real file names, at data-node style paths,
+    with other links around them) is discovered whole by the catalogue's pattern."""
     real = sorted(p.name for p in (upstream_dir / "euda_edr2024").glob("*.csv"))
+    assert len(real) == 116
+    links = "\n".join(
+        f'<li><a href="/sites/default/files/data/data-nodes/{9000 + i}/versions/2/{n}">{n}</a></li>'
+        for i, n in enumerate(real)
+    )
+    html = (
+        f'<html><body><a href="/data/source-data/edr/2023/complete_en">2023</a><ul>{links}</ul>'
+        '<a href="/sites/default/files/edr2024-report.pdf">report</a></body></html>'
+    )
+    ds = load_catalogue().dataset("euda.edr")
+    assert ds.discover is not None
+    hub = ds.discover.page.replace("{year}", "2024")
+    found = discover("euda.edr", ds.discover, reader({hub: html}), TODAY, collection=True)
+    assert found.edition == 2024
     assert sorted(link_file_name(u) for u in found.links) == real
+
+
+def test_the_edr_pattern_matches_the_2026_names() -> None:
+    ds = load_catalogue().dataset("euda.edr")
+    assert ds.discover is not None
+    pattern = ds.discover.pattern.replace("{year}", "2026")
+    link = (
+        "https://www.euda.europa.eu/sites/default/files/data/data-nodes/33313/versions/56/"
+        "edr2026-cocaine-table-8_en.csv"
+    )
+    assert matching_links([link], pattern, EUDA_HOSTS) == [link]
 
 
 def test_wastewater_stand_in_page_leads_to_the_mirror_files() -> None:

@@ -1,7 +1,9 @@
-"""The bundled sample mirror (data/sample/) is what scripts/make_sample.py makes, and covers
-every download of the catalogue with files that parse as their datasets promise: synthetic
-files, and copies of the real EDR 2024 files (regenerating those needs ../shared/upstream:
-without it the determinism tests skip and the committed copy is what ships)."""
+"""The bundled demo mirror (data/sample/) is what scripts/make_sample.py makes, and covers
+every download of the catalogue with files that parse as their datasets promise: copies of
+real publisher files (crim_off_cat, wastewater 2025, EDR 2024 tables) and synthetic files
+where none exists, each recorded in MIRROR.json `files`. The script regenerates real copies
+from ../shared/upstream when present, else from the committed mirror, so the determinism
+tests run either way; the comparisons with the real reference files skip without it."""
 
 from __future__ import annotations
 
@@ -14,22 +16,24 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+import requests
 from helpers import mirror_download_keys
 
 from pipelines.catalogue import ReadLimits, load_catalogue
-from pipelines.fetch import Mirror, mirror_key, sniff
-from pipelines.parsers.edr_csv import read_header, signature
+from pipelines.fetch import Mirror, sniff
 from pipelines.settings import PROJECT_ROOT, SAMPLE_MIRROR_DIR
 from pipelines.stage import check_layout, parse_file
 
 LIMITS = ReadLimits()
 SCRIPT = PROJECT_ROOT / "scripts" / "make_sample.py"
-EDR_UPSTREAM = PROJECT_ROOT.parent / "shared" / "upstream" / "euda_edr2024"
+UPSTREAM = PROJECT_ROOT.parent / "shared" / "upstream"
+MANIFEST = json.loads((SAMPLE_MIRROR_DIR / "MIRROR.json").read_text(encoding="utf-8"))
+REAL = sorted(k for k, e in MANIFEST["files"].items() if e["kind"] == "real")
 
 
 def needs_upstream() -> None:
-    if not EDR_UPSTREAM.is_dir():
-        pytest.skip(f"{EDR_UPSTREAM} is absent: the bundled EDR copies cannot be regenerated")
+    if not (UPSTREAM / "MANIFEST.json").is_file():
+        pytest.skip(f"{UPSTREAM} is absent: no real reference files to compare with")
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +53,6 @@ def files_under(root: Path) -> dict[str, bytes]:
 def test_regenerating_gives_the_committed_mirror_byte_for_byte(
     make_sample: ModuleType, tmp_path: Path
 ) -> None:
-    needs_upstream()
     out = tmp_path / "sample"
     assert make_sample.main(["--out", str(out)]) == 0
     made, committed = files_under(out), files_under(SAMPLE_MIRROR_DIR)
@@ -59,7 +62,6 @@ def test_regenerating_gives_the_committed_mirror_byte_for_byte(
 
 
 def test_generation_is_deterministic(make_sample: ModuleType) -> None:
-    needs_upstream()
     cat = load_catalogue()
     assert make_sample.build(cat) == make_sample.build(cat)
 
@@ -90,29 +92,66 @@ def test_mirror_json_marks_the_data_as_synthetic_sample() -> None:
     assert "synthetic" in readme.lower() and "is_sample" in readme and "make sample" in readme
 
 
-def test_real_files_are_labelled_with_origin_and_capture_date() -> None:
-    manifest = json.loads((SAMPLE_MIRROR_DIR / "MIRROR.json").read_text(encoding="utf-8"))
-    real = manifest["real_files"]
-    cat = load_catalogue()
-    wastewater = {
-        key
-        for ds_id in ("euda.wastewater", "euda.wastewater_sites")
-        for key in mirror_download_keys(cat.dataset(ds_id), SAMPLE_MIRROR_DIR)
+def test_every_mirror_file_is_recorded_as_real_synthetic_or_stand_in_page() -> None:
+    files = MANIFEST["files"]
+    on_disk = set(files_under(SAMPLE_MIRROR_DIR)) - {"MIRROR.json", "README.md"}
+    assert set(files) == on_disk
+    for key, entry in files.items():
+        assert entry["sha256"] == hashlib.sha256((SAMPLE_MIRROR_DIR / key).read_bytes()).hexdigest()
+        assert entry["kind"] in ("real", "synthetic", "stand_in_page"), key
+        if entry["kind"] == "real":
+            assert entry["publisher"] and entry["captured"] and entry["cut"], key
+            assert {"repo", "path", "commit", "sha256", "bytes"} <= set(entry["found_in"]), key
+        else:
+            assert entry["note"], key
+        if entry["kind"] == "stand_in_page":
+            body = (SAMPLE_MIRROR_DIR / key).read_bytes()
+            assert b"Stand-in made by scripts/make_sample.py" in body
+            assert all(name.encode() in body for name in entry["lists"]), key
+    kinds = {e["dataset"]: e["kind"] for e in files.values() if e["kind"] != "stand_in_page"}
+    assert kinds == {
+        "curated.prison_policy": "synthetic",
+        "euda.bulletin": "synthetic",
+        "euda.edr": "real",
+        "euda.wastewater": "real",
+        "euda.wastewater_sites": "real",
+        "eurostat.crim_off_cat": "real",
+        "eurostat.hlth_cd_aro": "synthetic",
+        "eurostat.hlth_cd_asdr2": "synthetic",
+        "eurostat.sdg_16_10": "synthetic",
+        "eurostat.sdg_16_20": "synthetic",
     }
-    assert wastewater <= set(real)
-    for key, entry in real.items():
-        assert entry["label"] == "real publisher file (not synthetic)"
-        assert entry["captured"] and entry["cut"]
-        origin = entry["origin"]
-        assert origin["shared_upstream_file"].startswith("euda_wastewater/")
-        assert {"repo", "path", "commit", "sha256", "bytes"} <= set(origin)
-        assert (
-            manifest["files"][key]
-            == hashlib.sha256((SAMPLE_MIRROR_DIR / key).read_bytes()).hexdigest()
-        )
-    # the landing-page stand-ins say what they are
-    for key in manifest["stand_in_pages"]:
-        assert b"Stand-in made by scripts/make_sample.py" in (SAMPLE_MIRROR_DIR / key).read_bytes()
+
+
+@pytest.mark.parametrize("key", REAL, ids=lambda k: k.rsplit("/", 1)[-1][:60])
+def test_every_bundled_real_file_matches_its_real_reference_file(key: str) -> None:
+    """Same header (layout), and every record a record of the real file (codes and values):
+    cut to fewer records at most, never rewritten; uncut files are byte-identical."""
+    needs_upstream()
+    entry = MANIFEST["files"][key]
+    real = (UPSTREAM / entry["upstream_file"]).read_bytes()
+    assert hashlib.sha256(real).hexdigest() == entry["found_in"]["sha256"]
+    bundled = (SAMPLE_MIRROR_DIR / key).read_bytes()
+    if entry["cut"] == "none":
+        assert bundled == real
+        return
+    header, *records = bundled.split(b"\n")
+    real_header, *real_records = real.split(b"\n")
+    assert header == real_header
+    assert set(records) - {b""} <= set(real_records)
+    assert len(records) < len(real_records)
+
+
+def test_a_real_file_snapshot_is_not_sample_data_and_carries_its_capture() -> None:
+    mirror = Mirror(str(SAMPLE_MIRROR_DIR))
+    session = requests.Session()
+    sample, extra = mirror.file_origin(session, REAL[0])
+    assert sample is False
+    assert extra["bundled_capture"] == (
+        f"bundled copy captured {MANIFEST['files'][REAL[0]]['captured']}"
+    )
+    synthetic = next(k for k, e in MANIFEST["files"].items() if e["kind"] == "synthetic")
+    assert mirror.file_origin(session, synthetic) == (True, {})
 
 
 def test_the_mirror_is_small() -> None:
@@ -165,8 +204,8 @@ def test_the_samples_carry_the_quirks_the_pipeline_must_handle() -> None:
     assert ": \t" in crime and ",UKC-L\t" in crime and "A,ICCS0601,NR,AT\t" in crime
     assert " b\t" in content("eurostat.sdg_16_20").decode()  # one break in series
     edr = {
-        url.rsplit("/", 1)[-1]: content("euda.edr", i)
-        for i, (url, _) in enumerate(cat.dataset("euda.edr").download_targets())
+        key.rsplit("/", 1)[-1]: (SAMPLE_MIRROR_DIR / key).read_bytes()
+        for key in mirror_download_keys(cat.dataset("euda.edr"), SAMPLE_MIRROR_DIR)
     }
     annex = edr["edr2024-annex-table-5a-cannabis-prevalence.csv"]
     assert annex.startswith(b"\xef\xbb\xbf") and b"\r\n" in annex and "‒".encode() in annex
@@ -180,30 +219,3 @@ def test_the_samples_carry_the_quirks_the_pipeline_must_handle() -> None:
     for code in ('"GR"', '"GB"', '"H"', '"NO"', '"TR"'):
         assert code in wastewater
     assert ",0\n" in wastewater and ",," in wastewater  # below LOQ; missing
-
-
-def test_bundled_edr_files_are_copies_of_the_real_files_with_their_origin() -> None:
-    """Every EDR file of the mirror is a real file, recorded with its origin in MIRROR.json."""
-    manifest = json.loads((SAMPLE_MIRROR_DIR / "MIRROR.json").read_text(encoding="utf-8"))
-    paths = manifest["datasets"]["euda.edr"]
-    assert len(paths) >= 10
-    for path in paths:
-        origin = manifest["origins"][path]
-        assert origin["real"] is True and origin["commit"] and origin["captured"], path
-        assert origin["upstream_file"].endswith("euda_edr2024/" + path.rsplit("/", 1)[-1])
-
-
-@pytest.mark.parametrize(
-    "url",
-    [u for u, _ in load_catalogue().dataset("euda.edr").download_targets()],
-    ids=lambda u: u.rsplit("/", 1)[-1],
-)
-def test_every_bundled_edr_file_has_the_layout_of_the_real_reference_file(url: str) -> None:
-    """Header signature (and the bytes: rows are not cut) equal to the real 2024 file."""
-    needs_upstream()
-    bundled = SAMPLE_MIRROR_DIR / mirror_key(url)
-    real = EDR_UPSTREAM / url.rsplit("/", 1)[-1]
-    assert real.is_file(), f"no real reference file for {url}"
-    assert signature(read_header(bundled, LIMITS)) == signature(read_header(real, LIMITS))
-    assert read_header(bundled, LIMITS) == read_header(real, LIMITS)
-    assert bundled.read_bytes() == real.read_bytes()
