@@ -733,7 +733,7 @@ def fault_story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStory
     crim = mirror_file(mirror, cat, GATE_DATASET)
     crim_path = "/" + mirror_key(cat.dataset(GATE_DATASET).resolved_url() or "")
     waste = mirror_file(mirror, cat, WASTEWATER)
-    waste_path = "/" + mirror_key(cat.dataset(WASTEWATER).resolved_url() or "")
+    waste_path = "/" + waste.relative_to(mirror).as_posix()  # found through its landing page
     pl_period, _ = _pl_drug_offences(crim)
     runs: dict[str, CliRun] = {}
 
