@@ -432,15 +432,15 @@ def coverage_asset(cat: Catalogue) -> AssetsDefinition:
         kinds={"duckdb"},
         deps=ind_keys,
         description="meta.coverage (indicator x geo x period: which measures have data, from "
-        "which sources), meta.substances and meta.headline_comparison (curated EU "
-        "headline figures against the sum of Member State values).",
+        "which sources), meta.substances and meta.headline_comparison (every curated EU "
+        "headline figure beside its like-for-like computed counterpart, if any).",
         check_specs=[
             AssetCheckSpec(
                 name="headline_consistency",
                 asset=COVERAGE,
                 blocking=False,
-                description="Warns when a curated EU headline figure differs from the sum of "
-                "Member State values by more than the tolerance",
+                description="Warns when a curated EU headline figure differs by more than "
+                "the tolerance from a computed value of the same definition, geography and year",
             )
         ],
     )
@@ -450,12 +450,14 @@ def coverage_asset(cat: Catalogue) -> AssetsDefinition:
             substances = coverage.build_substances(con)
             comparison = coverage.build_headline_comparison(con, eudap.catalogue())
             table_preview = preview(con, "meta.headline_comparison")
-        outside = [c for c in comparison if not c["within_tolerance"]]
+        outside = coverage.headline_discrepancies(comparison)
+        compared = [c for c in comparison if c["status"] in ("agrees", "differs")]
         yield MaterializeResult(
             metadata={
                 "coverage_cells": cells,
                 "substances": substances,
-                "headline_comparisons": len(comparison),
+                "headline_figures": len(comparison),
+                "headline_figures_compared": len(compared),
                 "outside_tolerance": len(outside),
                 "comparison": table_preview,
             }
@@ -465,16 +467,23 @@ def coverage_asset(cat: Catalogue) -> AssetsDefinition:
             passed=not outside,
             severity=AssetCheckSeverity.WARN,
             description=(
-                f"{len(outside)} of {len(comparison)} headline figures differ from the sum of "
-                "Member State values by more than the tolerance"
+                f"{len(outside)} of {len(compared)} comparable headline figures differ from "
+                "their computed counterpart by more than the tolerance: "
+                + "; ".join(
+                    f"{c['measure']} {c['geo']} {c['period']}: published "
+                    f"{c['qualifier'] or ''}{c['published_value']:g}, computed "
+                    f"{c['counterpart_value']:g}"
+                    for c in outside
+                )
                 if outside
-                else f"{len(comparison)} headline figures within tolerance"
+                else f"{len(compared)} comparable headline figures within tolerance "
+                f"({len(comparison) - len(compared)} shown but not comparable)"
             ),
             metadata={
                 "differences": MetadataValue.md(
                     pd.DataFrame(comparison).to_markdown(index=False)
                     if comparison
-                    else "_no headline figure has country data to compare with_"
+                    else "_no curated headline figure in this build_"
                 ),
             },
         )

@@ -4,7 +4,7 @@ meta.coverage     indicator x geo x period -> measures with data, and their sour
                   a monitoring officer looks for, at a glance
 meta.substances   every substance named in the indicator tables, with its label and (for
                   wastewater) the metabolite actually measured
-meta.headline_comparison   curated EU headline figures against the sum of Member State values
+meta.headline_comparison   every curated EU headline figure beside its like-for-like counterpart
                   (assets/reference/headline_checks.yaml), reported as a warning check
 """
 
@@ -82,71 +82,164 @@ def build_substances(con: duckdb.DuckDBPyConnection) -> int:
     return len(rows)
 
 
+EU27_MEMBER_STATES = 27
+FILTER_COLUMNS = ("sex", "age", "substance", "breakdown", "unit")
+COMPARISON_COLUMNS = {
+    "indicator_id": "INTEGER",
+    "measure": "VARCHAR",
+    "geo": "VARCHAR",
+    "substance": "VARCHAR",
+    "period": "INTEGER",
+    "published_value": "DOUBLE",
+    "qualifier": "VARCHAR",  # as published: '>' more than, '~' about
+    "unit": "VARCHAR",
+    "counterpart_measure": "VARCHAR",
+    "counterpart": "VARCHAR",  # what the figure is compared with, in words
+    "counterpart_value": "DOUBLE",
+    "reporting_member_states": "INTEGER",
+    "difference_pct": "DOUBLE",
+    "status": "VARCHAR",  # agrees | differs | no counterpart value | not comparable
+    "reason": "VARCHAR",
+    "tolerance_pct": "DOUBLE",
+}
+
+
+class HeadlineConfigError(ValueError):
+    pass
+
+
+def _filter_sql(spec: dict[str, Any]) -> tuple[list[str], list[Any]]:
+    conditions, params = ["o.measure = ?"], [spec["measure"]]
+    for column, allowed in (spec.get("filter") or {}).items():
+        if column not in FILTER_COLUMNS:
+            raise HeadlineConfigError(f"headline_checks.yaml: cannot filter on {column!r}")
+        values = [v for v in allowed if v is not None]
+        parts = [f"o.{column} IN ({', '.join('?' for _ in values)})"] if values else []
+        if None in allowed:
+            parts.append(f"o.{column} IS NULL")
+        conditions.append("(" + " OR ".join(parts) + ")")
+        params += values
+    return conditions, params
+
+
+def _counterpart(
+    con: duckdb.DuckDBPyConnection, table: str, figure: dict[str, Any], period: int
+) -> tuple[float | None, int | None, str | None]:
+    """(value, Member States reporting, why there is no value) for one published year."""
+    cp = figure["counterpart"]
+    if "same_geo" in cp:
+        conditions, params = _filter_sql(cp["same_geo"])
+        rows = con.execute(
+            f"SELECT o.value FROM {table} AS o WHERE {' AND '.join(conditions)} "
+            "AND o.geo = ? AND o.period = ? AND o.value IS NOT NULL",
+            [*params, figure["geo"], period],
+        ).fetchall()
+        if len(rows) > 1:
+            raise HeadlineConfigError(
+                f"headline_checks.yaml: {figure['measure']} {figure['geo']} {period}: the "
+                f"counterpart {cp['same_geo']} matches {len(rows)} rows, not one series"
+            )
+        return (rows[0][0], None, None) if rows else (None, None, f"no value for {period}")
+    if "member_state_sum" in cp:
+        conditions, params = _filter_sql(cp["member_state_sum"])
+        total, reporting = con.execute(
+            f"SELECT sum(o.value), count(DISTINCT o.geo) FROM {table} AS o "
+            "JOIN meta.geo AS g ON g.geo = o.geo AND g.eu27 "
+            f"WHERE {' AND '.join(conditions)} AND o.period = ? AND o.value IS NOT NULL",
+            [*params, period],
+        ).fetchone()
+        if not reporting:
+            return None, 0, f"no Member State value for {period}"
+        if reporting < EU27_MEMBER_STATES:
+            return (
+                total,
+                reporting,
+                f"only {reporting} of {EU27_MEMBER_STATES} Member States report {period}: "
+                "a partial sum is another geography",
+            )
+        return total, reporting, None
+    raise HeadlineConfigError(f"headline_checks.yaml: unknown counterpart kind in {cp}")
+
+
+def compare(published: float, qualifier: str | None, counterpart: float, tolerance: float) -> str:
+    """'agrees' or 'differs'; exactly the tolerance on paper is within it, despite float noise."""
+    if not published:
+        return "differs" if counterpart else "agrees"
+    diff = (counterpart - published) / published * 100
+    if qualifier == ">":  # a lower bound: only a counterpart below it can contradict it
+        diff = min(diff, 0.0)
+    return "agrees" if abs(diff) <= tolerance + BOUNDARY_TOLERANCE else "differs"
+
+
 def build_headline_comparison(
     con: duckdb.DuckDBPyConnection, cat: Catalogue
 ) -> list[dict[str, Any]]:
-    """Each curated EU27 headline figure beside the sum of Member State values."""
+    """Every curated EU headline figure beside its like-for-like computed counterpart, if any."""
     config = yaml.safe_load((ASSETS_DIR / "reference" / "headline_checks.yaml").read_text())
     tolerance = float(config["tolerance_pct"])
+    declared = {(f["indicator"], f["measure"], f["geo"]): f for f in config["figures"]}
+    tables = set(indicator_tables(con))
     out: list[dict[str, Any]] = []
-    for comp in config["comparisons"]:
-        ind = cat.indicators[comp["indicator"]]
-        conditions, params = ["o.measure = ?"], [comp["country_measure"]]
-        for column, allowed in (comp.get("country_filter") or {}).items():
-            if column not in ("sex", "age", "substance", "breakdown", "unit"):
-                raise ValueError(f"headline_checks.yaml: cannot filter on {column!r}")
-            values = [v for v in allowed if v is not None]
-            parts = [f"o.{column} IN ({', '.join('?' for _ in values)})"] if values else []
-            if None in allowed:
-                parts.append(f"o.{column} IS NULL")
-            conditions.append("(" + " OR ".join(parts) + ")")
-            params += values
-        rows = con.execute(
-            f"""
-            WITH headline AS (
-                SELECT period, value FROM {ind.table}
-                WHERE measure = ? AND geo = 'EU27_2020'
-            ),
-            countries AS (
-                SELECT o.period, sum(o.value) AS total, count(DISTINCT o.geo) AS reporting
-                FROM {ind.table} AS o JOIN meta.geo AS g ON g.geo = o.geo AND g.eu27
-                WHERE {" AND ".join(conditions)}
-                GROUP BY o.period
-            )
-            SELECT h.period, h.value, c.total, c.reporting
-            FROM headline AS h JOIN countries AS c USING (period) ORDER BY h.period
-            """,
-            [comp["headline_measure"], *params],
+    for ind in cat.indicator_list():
+        if ind.table not in tables:
+            continue
+        figures = con.execute(
+            f"""SELECT measure, geo, substance, period, value, flags, unit FROM {ind.table}
+                WHERE source_dataset = ? AND geo_level = 'aggregate' AND value IS NOT NULL
+                ORDER BY measure, geo, substance, period""",
+            [config["dataset"]],
         ).fetchall()
-        for period, headline, total, reporting in rows:
-            diff_pct = (total - headline) / headline * 100 if headline else None
-            out.append(
-                {
-                    "indicator_id": ind.number,
-                    "headline_measure": comp["headline_measure"],
-                    "country_measure": comp["country_measure"],
-                    "period": period,
-                    "headline_value": headline,
-                    "country_sum": total,
-                    "reporting_member_states": reporting,
-                    "difference_pct": diff_pct,
-                    # exactly the tolerance on paper is within it, despite float noise
-                    "within_tolerance": diff_pct is not None
-                    and abs(diff_pct) <= tolerance + BOUNDARY_TOLERANCE,
-                    "tolerance_pct": tolerance,
-                    "note": comp.get("note", ""),
-                }
+        for measure, geo, substance, period, value, flags, unit in figures:
+            figure = declared.get((ind.number, measure, geo))
+            row: dict[str, Any] = dict.fromkeys(COMPARISON_COLUMNS)
+            row.update(
+                indicator_id=ind.number,
+                measure=measure,
+                geo=geo,
+                substance=substance,
+                period=period,
+                published_value=value,
+                qualifier=flags,
+                unit=unit,
+                tolerance_pct=tolerance,
             )
-    con.execute("""
-        CREATE OR REPLACE TABLE meta.headline_comparison (
-            indicator_id INTEGER, headline_measure VARCHAR, country_measure VARCHAR,
-            period INTEGER, headline_value DOUBLE, country_sum DOUBLE,
-            reporting_member_states INTEGER, difference_pct DOUBLE, within_tolerance BOOLEAN,
-            tolerance_pct DOUBLE, note VARCHAR)
-    """)
+            if figure is None or "counterpart" not in figure:
+                row["status"] = "not comparable"
+                row["reason"] = (
+                    figure["not_comparable"]
+                    if figure
+                    else "no like-for-like counterpart declared in headline_checks.yaml"
+                )
+                out.append(row)
+                continue
+            cp = figure["counterpart"]
+            spec = cp.get("same_geo") or cp.get("member_state_sum") or {}
+            row["counterpart_measure"] = spec.get("measure")
+            row["counterpart"] = " ".join(str(cp.get("definition", "")).split())
+            cp_value, reporting, missing = _counterpart(con, ind.table, figure, period)
+            row["reporting_member_states"] = reporting
+            if missing is not None:
+                row.update(status="no counterpart value", reason=missing)
+                row["counterpart_value"] = cp_value
+            else:
+                row["counterpart_value"] = cp_value
+                if value:
+                    row["difference_pct"] = (cp_value - value) / value * 100
+                row["status"] = compare(value, flags, cp_value, tolerance)
+            out.append(row)
+    con.execute(
+        "CREATE OR REPLACE TABLE meta.headline_comparison ("
+        + ", ".join(f"{c} {t}" for c, t in COMPARISON_COLUMNS.items())
+        + ")"
+    )
     for row in out:
         con.execute(
-            "INSERT INTO meta.headline_comparison VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO meta.headline_comparison VALUES ({', '.join('?' for _ in row)})",
             list(row.values()),
         )
     return out
+
+
+def headline_discrepancies(comparison: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The figures the headline_consistency check warns about: like for like, and different."""
+    return [row for row in comparison if row["status"] == "differs"]

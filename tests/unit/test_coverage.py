@@ -18,7 +18,13 @@ import pytest
 import yaml
 
 from pipelines.catalogue import Catalogue, load_catalogue
-from pipelines.coverage import build_coverage, build_headline_comparison, build_substances
+from pipelines.coverage import (
+    build_coverage,
+    build_headline_comparison,
+    build_substances,
+    compare,
+    headline_discrepancies,
+)
 from pipelines.indicators import SQL_COLUMNS
 from pipelines.meta import init_build
 from pipelines.settings import ASSETS_DIR, Paths
@@ -203,53 +209,122 @@ def test_substances_are_labelled_from_the_reference_list(con) -> None:
     assert (rows["khat"]["label"], rows["khat"]["wastewater_marker"]) == (None, None)
 
 
-def test_headline_comparison_against_the_sum_of_member_states(cat: Catalogue, con) -> None:
+def headline_rows(con) -> dict[tuple, dict[str, Any]]:
+    rows = records(con, "SELECT * FROM meta.headline_comparison")
+    return {(r["measure"], r["geo"], r["period"]): r for r in rows}
+
+
+def test_every_headline_figure_is_listed_and_only_like_with_like_is_compared(
+    cat: Catalogue, con
+) -> None:
     config = yaml.safe_load((ASSETS_DIR / "reference" / "headline_checks.yaml").read_text())
     assert config["tolerance_pct"] == 10  # the numbers below are classed with it
 
     out = build_headline_comparison(con, cat)
 
-    table = records(con, "SELECT * FROM meta.headline_comparison")
-    assert len(table) == len(out)
-    got = {(r["headline_measure"], r["country_measure"], r["period"]): r for r in table}
-    assert got == {(r["headline_measure"], r["country_measure"], r["period"]): r for r in out}
+    got = headline_rows(con)
+    assert len(got) == len(out)
+    # every aggregate figure of the curated dataset, none of its country rows or other sources
     assert set(got) == {
-        ("cocaine_seized_tonnes", "cocaine_seized_tonnes", 2021),
-        ("cocaine_seized_tonnes", "cocaine_seized_tonnes", 2022),
-        ("cocaine_seized_tonnes", "cocaine_seized_tonnes", 2023),
-        ("cocaine_seized_tonnes", "cocaine_seized_tonnes", 2024),
-        ("drug_induced_deaths_eu_headline", "drug_induced_deaths", 2021),
-        ("drug_induced_deaths_eu_headline", "deaths_drug_dependence", 2021),
+        ("cocaine_seized_tonnes", "EU27_2020", 2021),
+        ("cocaine_seized_tonnes", "EU27_2020", 2022),
+        ("cocaine_seized_tonnes", "EU27_2020", 2023),
+        ("cocaine_seized_tonnes", "EU27_2020", 2024),
+        ("drug_induced_deaths_eu_headline", "EU27_2020", 2021),
+    }
+    # three Member States are not the EU27: shown with the partial sum, never compared
+    c21 = got[("cocaine_seized_tonnes", "EU27_2020", 2021)]
+    assert c21["status"] == "no counterpart value"
+    assert (c21["published_value"], c21["reporting_member_states"]) == (303.0, 3)
+    assert c21["counterpart_value"] == pytest.approx(89.5 + 49.0 + 72.8)
+    assert c21["difference_pct"] is None
+    assert "only 3 of 27 Member States report 2021" in c21["reason"]
+    c22 = got[("cocaine_seized_tonnes", "EU27_2020", 2022)]
+    assert (c22["counterpart_value"], c22["reporting_member_states"]) == (300.0, 3)  # not NO
+    # deaths: the Eurostat series of another definition is no longer a counterpart
+    deaths = got[("drug_induced_deaths_eu_headline", "EU27_2020", 2021)]
+    assert deaths["counterpart_measure"] == "drug_induced_deaths"
+    assert (deaths["counterpart_value"], deaths["reporting_member_states"]) == (2200.0, 2)
+    assert deaths["status"] == "no counterpart value"
+    assert headline_discrepancies(out) == []
+
+
+def complete_cocaine(headline: float, each: float, year: int = 2022) -> list[dict[str, Any]]:
+    states = con_states()
+    return [
+        obs("cocaine_seized_tonnes", "EU27_2020", year, headline, geo_level="aggregate",
+            source_dataset=HEADLINES, unit="tonnes", substance="cocaine"),
+        *[obs("cocaine_seized_tonnes", g, year, each, unit="tonnes", substance="cocaine")
+          for g in states],
+    ]  # fmt: skip
+
+
+def con_states() -> list[str]:
+    return [g.code for g in load_catalogue().geo if g.eu27]
+
+
+NPS = [
+    obs("nps_notified_first_time", "EU_EWS", 2021, 52.0, geo_level="aggregate",
+        source_dataset=HEADLINES, unit="substances"),
+    obs("nps_first_notified_all_categories", "EU_EWS", 2021, 52.0, geo_level="aggregate",
+        source_dataset="euda.edr", unit="substances"),
+    obs("nps_notified_first_time", "EU_EWS", 2022, 41.0, geo_level="aggregate",
+        source_dataset=HEADLINES, unit="substances"),
+    obs("nps_first_notified_all_categories", "EU_EWS", 2022, 61.0, geo_level="aggregate",
+        source_dataset="euda.edr", unit="substances"),
+    obs("nps_notified_first_time", "EU_EWS", 2024, 47.0, geo_level="aggregate",
+        source_dataset=HEADLINES, unit="substances"),
+    obs("nps_monitored_total", "EU_EWS", 2022, 930.0, geo_level="aggregate",
+        source_dataset=HEADLINES, unit="substances"),
+]  # fmt: skip
+
+
+def test_a_planted_discrepancy_of_like_with_like_fires_the_check(cat: Catalogue, con) -> None:
+    create_indicator_table(con, 5, cat.indicators[5].table, NPS)
+    # all 27 Member States: 27 x 12 = 324 against 323 agrees; 2023: 27 x 20 = 540 vs 419 differs
+    create_indicator_table(
+        con,
+        4,
+        cat.indicators[4].table,
+        complete_cocaine(323.0, 12.0, 2022) + complete_cocaine(419.0, 20.0, 2023),
+    )
+    deaths = [
+        obs("drug_induced_deaths_eu_headline", "EU27_2020", 2021, 6100.0, flags=">",
+            geo_level="aggregate", source_dataset=HEADLINES),
+        *[obs("drug_induced_deaths", g, 2021, 300.0, sex="male", source_dataset=BULLETIN)
+          for g in con_states()],
+    ]  # fmt: skip
+    create_indicator_table(con, 9, cat.indicators[9].table, deaths)
+
+    out = build_headline_comparison(con, cat)
+    got = headline_rows(con)
+
+    assert got[("nps_notified_first_time", "EU_EWS", 2021)]["status"] == "agrees"
+    planted = got[("nps_notified_first_time", "EU_EWS", 2022)]
+    assert (planted["status"], planted["counterpart_value"]) == ("differs", 61.0)
+    assert planted["difference_pct"] == pytest.approx((61 - 41) / 41 * 100)
+    assert got[("nps_notified_first_time", "EU_EWS", 2024)]["status"] == "no counterpart value"
+    monitored = got[("nps_monitored_total", "EU_EWS", 2022)]
+    assert monitored["status"] == "not comparable" and monitored["counterpart_value"] is None
+    assert monitored["reason"].startswith("no source in the warehouse")
+    assert got[("cocaine_seized_tonnes", "EU27_2020", 2022)]["status"] == "agrees"
+    cocaine23 = got[("cocaine_seized_tonnes", "EU27_2020", 2023)]
+    assert (cocaine23["status"], cocaine23["reporting_member_states"]) == ("differs", 27)
+    # '>6,100' is a lower bound: 27 x 300 = 8,100 is more than it, no contradiction
+    more_than = got[("drug_induced_deaths_eu_headline", "EU27_2020", 2021)]
+    assert (more_than["qualifier"], more_than["status"]) == (">", "agrees")
+
+    fired = headline_discrepancies(out)
+    assert {(r["measure"], r["period"]) for r in fired} == {
+        ("nps_notified_first_time", 2022),
+        ("cocaine_seized_tonnes", 2023),
     }
 
-    c21 = got[("cocaine_seized_tonnes", "cocaine_seized_tonnes", 2021)]
-    assert (c21["headline_value"], c21["reporting_member_states"]) == (303.0, 3)
-    assert c21["country_sum"] == pytest.approx(89.5 + 49.0 + 72.8)
-    assert c21["difference_pct"] == pytest.approx((211.3 - 303) / 303 * 100)  # -30.26 %
-    assert c21["within_tolerance"] is False
-    assert (c21["indicator_id"], c21["tolerance_pct"]) == (4, 10.0)
-    assert c21["note"].startswith("EDR cocaine seizures")
 
-    c22 = got[("cocaine_seized_tonnes", "cocaine_seized_tonnes", 2022)]
-    assert (c22["country_sum"], c22["reporting_member_states"]) == (300.0, 3)  # not Norway
-    assert c22["difference_pct"] == pytest.approx((300 - 323) / 323 * 100)  # -7.12 %
-    assert c22["within_tolerance"] is True
-
-    c23 = got[("cocaine_seized_tonnes", "cocaine_seized_tonnes", 2023)]
-    assert c23["difference_pct"] == pytest.approx(10.0)
-    assert c23["difference_pct"] > 10.0  # floating point: 10.000000000000004
-    assert c23["within_tolerance"] is True  # exactly the tolerance is within it
-
-    zero = got[("cocaine_seized_tonnes", "cocaine_seized_tonnes", 2024)]
-    assert (zero["headline_value"], zero["country_sum"]) == (0.0, 5.0)
-    assert zero["difference_pct"] is None and zero["within_tolerance"] is False
-
-    deaths = got[("drug_induced_deaths_eu_headline", "drug_induced_deaths", 2021)]
-    # male + female without an age group: DE 1500 + 400, FR 300 (not FR's total, not 15-19)
-    assert (deaths["country_sum"], deaths["reporting_member_states"]) == (2200.0, 2)
-    assert deaths["difference_pct"] == pytest.approx((2200 - 6166) / 6166 * 100)
-    assert deaths["within_tolerance"] is False
-
-    eurostat = got[("drug_induced_deaths_eu_headline", "deaths_drug_dependence", 2021)]
-    assert (eurostat["country_sum"], eurostat["reporting_member_states"]) == (500.0, 2)
-    assert eurostat["indicator_id"] == 9
+def test_a_lower_bound_is_contradicted_only_from_below() -> None:
+    assert compare(6100.0, ">", 9000.0, 10.0) == "agrees"
+    assert compare(6100.0, ">", 5490.0, 10.0) == "agrees"  # exactly -10 %
+    assert compare(6100.0, ">", 5400.0, 10.0) == "differs"
+    assert compare(6400.0, "~", 7400.0, 10.0) == "differs"
+    assert compare(303.0, None, 333.3, 10.0) == "agrees"  # +10 % on paper, float noise
+    assert compare(0.0, None, 5.0, 10.0) == "differs"
