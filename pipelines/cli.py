@@ -393,6 +393,12 @@ def cmd_describe(args: argparse.Namespace) -> int:
     return describe_command(Paths(data_dir_from_env()), args.table)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from pipelines.report import report_command
+
+    return report_command(Paths(data_dir_from_env()), args.out)
+
+
 def non_negative_int(text: str) -> int:
     try:
         value = int(text)
@@ -484,6 +490,16 @@ def parser() -> argparse.ArgumentParser:
         "describe", help="the data dictionary: tables, or one table's columns, with comments"
     )
     describe.add_argument("table", nargs="?", help="schema.table, or a table name")
+    report = sub.add_parser(
+        "report",
+        help="render the indicator scorecard (static HTML, charts inline) from the published "
+        "warehouse",
+    )
+    report.add_argument(
+        "--out",
+        metavar="DIR",
+        help="folder for report.html and report/ (default: data/warehouse/report)",
+    )
     return p
 
 
@@ -496,6 +512,7 @@ COMMANDS = {
     "status": cmd_status,
     "sql": cmd_sql,
     "describe": cmd_describe,
+    "report": cmd_report,
 }
 
 

@@ -151,7 +151,7 @@ def publish_build(paths: Paths, release_id: str, cat: Catalogue) -> Release:
         comment_tables(con, cat)
         exports = paths.exports_dir / release_id
         write_exports(con, exports)
-        write_report(con, cat, release_id, exports / "report.html")
+        write_report(con, release_id, exports)
         (exports / "release.json").write_text(
             json.dumps({"release_id": release_id, "datasets": states, "summary": summary}, indent=2)
         )
