@@ -156,6 +156,7 @@ class Headline:
     eu_breaks: list[int] = field(default_factory=list)
     eu_sources: list[str] = field(default_factory=list)
     member_states: int = 0  # reporting the headline measure
+    polarity: str = ""  # of the headline measure (meta.measures)
 
     @property
     def symbol(self) -> str:
@@ -216,6 +217,8 @@ def headline_of(
         measure=spec["measure"], label=spec.get("label") or labels.measure(number, spec["measure"])
     )
     head.member_states = len(states)
+    measure = labels.measures.get((number, spec["measure"])) or {}
+    head.polarity = measure.get("polarity") or ""
     head.unit = next((r["unit"] for r in rows), "")
     eu = next((aggregates[g] for g in EU_GEOS if g in aggregates), None)
     if eu is None and aggregates:
@@ -267,6 +270,25 @@ def city_series(
     )
 
 
+def eu_message(head: Headline) -> str:
+    """The EU series in a sentence, where no Member State comparison can be made."""
+    reporting = f"{head.member_states} of {EU27} Member States report the measure"
+    if head.latest_period is None:
+        return (
+            f"{head.label}: no EU series, and no Member State has both a baseline (2020 or "
+            f"earlier) and a later value ({reporting})."
+        )
+    text = f"{head.label}: {format_number(head.latest_value)} in {head.latest_period}"
+    if head.baseline_period is not None:
+        text += f", against {format_number(head.baseline_value)} in {head.baseline_period}"
+        if head.change_pct is not None:
+            text += f" ({format_change(head.change_pct)})"
+    else:
+        text += " (no baseline in 2020 or earlier)"
+    text += f"; {head.eu_label}."
+    return text + (f" {reporting[0].upper()}{reporting[1:]}." if head.member_states else "")
+
+
 def key_message(
     labels: Labels, head: Headline, states: dict[str, dict[str, Any]], polarity: str
 ) -> dict[str, Any]:
@@ -279,11 +301,7 @@ def key_message(
         and r["change_since_baseline"] is not None
     ]
     if not compared:
-        return {
-            "text": f"{head.label}: no Member State has both a baseline (2020 or earlier) and a "
-            f"later value ({head.member_states} of {EU27} report the measure).",
-            "groups": [],
-        }
+        return {"text": eu_message(head), "groups": []}
     since = (
         "since 2020"
         if all(r["baseline_period"] == BASELINE_YEAR for r in compared)
@@ -601,7 +619,7 @@ def indicator_page(
         )
         page["figures"] = [line] if line else []
     else:
-        page["message"] = key_message(labels, head, states, ind["polarity"])
+        page["message"] = key_message(labels, head, states, head.polarity or ind["polarity"])
         line = _line_figure(
             con,
             number,
@@ -646,12 +664,14 @@ def indicator_page(
 
 
 def overview_row(page: dict[str, Any]) -> dict[str, Any]:
+    """The indicator's line of the scorecard; polarity is the headline measure's."""
+    polarity = (page["head"].polarity if page["head"] else "") or page["polarity"]
     return {
         "number": page["number"],
         "slug": page["slug"],
         "name": page["name_en"],
-        "polarity": page["polarity"],
-        "polarity_text": page["polarity_text"],
+        "polarity": polarity,
+        "polarity_text": POLARITY.get(polarity, polarity),
         "head": page["head"],
         "coverage": page.get("coverage", 0),
         "message": page["message"],
@@ -744,8 +764,11 @@ def write_report(con: duckdb.DuckDBPyConnection, release_id: str, folder: Path) 
     attributions = _records(
         con, "SELECT DISTINCT attribution, licence FROM meta.datasets ORDER BY attribution"
     )
+    rows = [overview_row(p) for p in pages]
+    flags = sorted({f for r in rows if r["head"] for f in (r["head"].latest_flags or "")} - {" "})
     html = env.get_template("report.html.j2").render(
-        rows=[overview_row(p) for p in pages],
+        rows=rows,
+        flags=[f"{f} = {FLAGS.get(f, 'flag as published')}" for f in flags],
         pages=pages,
         datasets=datasets,
         comparison=comparison,

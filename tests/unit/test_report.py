@@ -56,8 +56,28 @@ def test_a_key_message_without_baselines_says_so() -> None:
     head = Headline(measure="m", label="Offences", member_states=1)
     message = key_message(labels(), head, states, "down")
     assert message["groups"] == []
-    assert "no Member State has both a baseline" in message["text"]
-    assert "(1 of 27 report the measure)" in message["text"]
+    assert message["text"] == (
+        "Offences: no EU series, and no Member State has both a baseline (2020 or earlier) "
+        "and a later value (1 of 27 Member States report the measure)."
+    )
+
+
+def test_without_a_member_state_comparison_the_eu_series_is_the_message() -> None:
+    head = Headline(
+        measure="m",
+        label="New substances notified",
+        eu_label="EU Early Warning System",
+        latest_period=2023,
+        latest_value=26.0,
+        baseline_period=2020,
+        baseline_value=46.0,
+        change_pct=(26 - 46) / 46 * 100,
+    )
+    message = key_message(labels(), head, {}, "context")
+    assert message["text"] == (
+        "New substances notified: 26 in 2023, against 46 in 2020 (-43.5 %); "
+        "EU Early Warning System."
+    )
 
 
 def test_a_baseline_before_2020_is_named_as_such() -> None:
