@@ -103,6 +103,21 @@ def line_chart(chart_id: str, lines: list[Line], unit: str) -> Chart:
         return Chart(_svg(fig, chart_id), points)
 
 
+def sparkline(chart_id: str, line: Line) -> Chart:
+    """A small line without axes for the overview: the shape of the EU series."""
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(1.8, 0.5))
+        xs = [p for p, _ in line.points]
+        ys = [v for _, v in line.points]
+        (artist,) = ax.plot(xs, ys, color="#000000", marker="o", markersize=2, linewidth=1)
+        artist.set_gid(f"{chart_id}-pt-0")
+        for period in line.breaks:
+            ax.axvline(period - 0.5, color="#666666", linestyle="--", linewidth=0.6)
+        ax.set_axis_off()
+        fig.subplots_adjust(left=0.03, right=0.97, top=0.9, bottom=0.1)
+        return Chart(_svg(fig, chart_id), len(xs))
+
+
 def bar_chart(chart_id: str, bars: list[Bar], unit: str) -> Chart:
     """Horizontal bars, one per country, largest first; the value and its note at the end."""
     with plt.rc_context(STYLE):

@@ -663,6 +663,14 @@ def indicator_page(
     return page
 
 
+def _spark(page: dict[str, Any]) -> Figure | None:
+    head = page["head"]
+    if head is None or len(head.eu_points) < 2:
+        return None
+    line = charts.Line(head.eu_label, head.eu_points, head.eu_breaks, eu=True)
+    return Figure(head.eu_label, charts.sparkline(f"{page['slug']}-spark", line), [])
+
+
 def overview_row(page: dict[str, Any]) -> dict[str, Any]:
     """The indicator's line of the scorecard; polarity is the headline measure's."""
     polarity = (page["head"].polarity if page["head"] else "") or page["polarity"]
@@ -674,6 +682,7 @@ def overview_row(page: dict[str, Any]) -> dict[str, Any]:
         "polarity_text": POLARITY.get(polarity, polarity),
         "head": page["head"],
         "coverage": page.get("coverage", 0),
+        "spark": _spark(page),
         "message": page["message"],
     }
 

@@ -48,8 +48,13 @@ CHECK = """(() => {
       provenance: f.querySelectorAll('.provenance li').length,
     };
   });
+  const sparks = [...document.querySelectorAll('.spark')].map(s => ({
+    declared: Number(s.dataset.points),
+    marks: s.querySelectorAll('g[id*="-pt-"] use').length,
+  }));
   return {
     scrollWidth: document.documentElement.scrollWidth,
+    sparks,
     figures,
     indicators: [...document.querySelectorAll('tr.indicator')].map(r => r.id),
     legend: document.querySelectorAll('#legend .cls').length,
@@ -138,6 +143,8 @@ def test_the_overview_lists_the_12_indicators_with_a_legend(rendered: dict[str, 
     for heading in ("Key messages", "EU headline figures beside their computed counterparts"):
         assert heading in text
     assert "Member States since 2020" in text  # a generated key message
+    sparks = overview["sparks"]  # the EU series' shape beside its latest value
+    assert len(sparks) >= 4 and all(s["marks"] == s["declared"] > 1 for s in sparks), sparks
 
 
 def test_every_chart_has_its_data_points_and_provenance(rendered: dict[str, Any]) -> None:
