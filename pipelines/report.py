@@ -237,15 +237,19 @@ def headline_of(
         return head, states
     if _has_table(con, "trends", "eu_aggregates"):
         where_o, params_o = _where(spec)
-        sums = con.execute(
-            f"SELECT period, value, reporting_member_states, source_datasets "
-            f"FROM trends.eu_aggregates WHERE indicator_id = ? AND {where_o} AND complete "
-            "ORDER BY period",
+        found = con.execute(
+            "SELECT concat_ws('|', substance, sex, age, breakdown, unit) AS series, period, "
+            f"value, source_datasets FROM trends.eu_aggregates WHERE indicator_id = ? "
+            f"AND {where_o} AND complete ORDER BY period",
             [number, *params_o],
         ).fetchall()
+        # the filter may leave several computed series: the one with the most complete years
+        sizes = Counter(series for series, *_ in found)
+        best = min(sizes, key=lambda k: (-sizes[k], k)) if sizes else None
+        sums = [(p, v, srcs) for series, p, v, srcs in found if series == best]
         if sums:
             head.eu_label = "EU27, computed: sum of the 27 Member States (years when all report)"
-            head.eu_points = [(p, v) for p, v, _, _ in sums]
+            head.eu_points = [(p, v) for p, v, _ in sums]
             head.eu_sources = sorted({s for *_, srcs in sums for s in srcs or []})
             head.latest_period, head.latest_value = head.eu_points[-1]
             base = _baseline(head.eu_points)
