@@ -54,7 +54,7 @@ YEARS = 24
 # freq and unit, so every generated series is staged (the catalogue's own filters would
 # keep 1 of 20).
 AGES = ("TOTAL", "Y_LT65", "Y_GE65", "Y_LT15", "Y15-24", "Y25-49", "Y50-64")
-CAUSES = ("TOXICO", "A-R_V-Y", "F", "C")
+CAUSES = ("TOXICO", "A-R_V-Y", "F", "C", "I", "J")
 SEXES = ("T", "M", "F")
 
 
