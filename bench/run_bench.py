@@ -1,182 +1,479 @@
-"""`make bench`: speed and peak memory of the pipeline's stages, on generated inputs.
+"""`make bench`: the performance figures of issue 11, measured in one run on this machine.
 
-Each measurement runs in a fresh subprocess so its peak RSS (ru_maxrss) is its own. Inputs
-are generated in a temporary folder: Eurostat TSVs of growing size (parser and staging
-must stream: peak memory should stay flat as files grow), a trend workload, one Great
-Expectations validation, and a full offline build of the sample mirror. Results are
-printed as a table and written to bench/results/latest.json.
+Every measurement runs in a fresh subprocess; its wall time is the process's (imports
+included, as a user pays them) and its peak RSS comes from `wait4`, so each figure is its own.
+
+The workload is a generated Eurostat TSV in the layout of `hlth_cd_asdr2` (the real header
+`freq,unit,sex,age,icd10,geo\\TIME_PERIOD`, CRLF lines, values with a trailing space, `:` for
+missing, flags after the value; see ../shared/upstream/eurostat/estat_hlth_cd_asdr2_filtered.tsv).
+1x is 90,000 series x 24 years = 2.16 M cells, 10 % missing. Geography codes come from the
+bundled Eurostat GEO code list, so the geo gate accepts them.
+
+Figures, in one table (also written to bench/results/latest.json):
+  * parse + stage + gate of the 1x file against DuckDB's own read_csv + UNPIVOT + flag split,
+    and against a typical pandas script (read_csv + melt + split): ratios;
+  * peak RSS of parse + stage + gate at 1x and 4x;
+  * the full build (sample mirror over a local HTTP server): cold, then warm with no upstream
+    change, with the HTTP status counts of the warm run (conditional requests answer 304);
+  * the full offline build with the hlth_cd_asdr2 snapshot at 1x, 4x and 16x of a base size;
+  * analyst query latency (p50, p95) of every docs/sql-cookbook.md query;
+  * start-up of the commands that do not run the graph, and whether they import Dagster/GX;
+  * the test-suite duration (`BENCH_TESTS=0` skips it).
 """
 
 from __future__ import annotations
 
-import gzip
+import contextlib
+import csv
+import http.server
+import itertools
 import json
 import os
 import random
+import re
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
+SAMPLE_MIRROR = ROOT / "data" / "sample"
+GEO_CODES = ROOT / "assets" / "reference" / "codelists" / "ESTAT_GEO.tsv"
+COOKBOOK = ROOT / "docs" / "sql-cookbook.md"
+DATASET = "eurostat.hlth_cd_asdr2"
+HEADER_KEY = "freq,unit,sex,age,icd10,geo\\TIME_PERIOD"
+SERIES_1X = int(os.environ.get("BENCH_SERIES", "90000"))  # smaller only to try the bench out
+YEARS = 24
+# Age and cause codes of the real hlth_cd_asdr2 files; the bench's dataset filters only on
+# freq and unit, so every generated series is staged (the catalogue's own filters would
+# keep 1 of 20).
+AGES = ("TOTAL", "Y_LT65", "Y_GE65", "Y_LT15", "Y15-24", "Y25-49", "Y50-64")
+CAUSES = ("TOXICO", "A-R_V-Y", "F", "C", "I", "J")
+SEXES = ("T", "M", "F")
 
 
-def make_tsv(path: Path, series: int, years: int = 20, gz: bool = False) -> int:
-    rng = random.Random(series)
-    header = (
-        "freq,iccs,unit,geo\\TIME_PERIOD\t" + "\t".join(f"{2000 + y} " for y in range(years)) + "\n"
-    )
-    opener = gzip.open if gz else open
-    cells = 0
-    with opener(path, "wt", encoding="utf-8") as fh:
+def geo_codes() -> list[str]:
+    with GEO_CODES.open(encoding="utf-8", newline="") as fh:
+        rows = csv.reader(fh, delimiter="\t")
+        next(rows)
+        return [row[0] for row in rows if row and row[0]]
+
+
+def make_tsv(path: Path, series: int, *, causes: tuple[str, ...] = CAUSES, seed: int = 1) -> int:
+    """Write `series` series of YEARS years; returns the number of cells."""
+    rng = random.Random(seed)
+    geos = geo_codes()
+    header = HEADER_KEY + "\t" + "\t".join(f"{2001 + y} " for y in range(YEARS)) + "\r\n"
+    keys = itertools.product(causes, SEXES, AGES, geos)
+    with path.open("w", encoding="utf-8", newline="") as fh:
         fh.write(header)
-        for i in range(series):
-            key = f"A,ICCS{i // 400:04d},NR,{['AT', 'BE', 'DE', 'FR', 'IT'][i % 5]}{i % 400:03d}"
-            vals = []
-            for _ in range(years):
+        for _ in range(series):
+            cause, sex, age, geo = next(keys)
+            cells = []
+            for _ in range(YEARS):
                 r = rng.random()
-                vals.append(
-                    ":" if r < 0.1 else f"{rng.randint(0, 99999)} {'p' if r > 0.95 else ''}"
-                )
-            fh.write(key + "\t" + "\t".join(vals) + "\n")
-            cells += years
-    return cells
+                if r < 0.10:
+                    cells.append(": ")
+                else:
+                    flag = "p" if r > 0.97 else ("e" if r > 0.95 else "")
+                    cells.append(f"{rng.uniform(0, 500):.2f} {flag}")
+            fh.write(f"A,RT,{sex},{age},{cause},{geo}\t" + "\t".join(cells) + "\r\n")
+    return series * YEARS
 
+
+# --- the child processes -------------------------------------------------------------------
 
 CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 from pathlib import Path
-kind, arg = sys.argv[1], sys.argv[2]
-t0 = time.perf_counter()
+kind, args = sys.argv[1], sys.argv[2:]
 out = {}
-if kind == "parse":
-    from pipelines.parsers import eurostat_tsv
-    n = sum(1 for _ in eurostat_tsv.parse(Path(arg), {}).rows)
-    out["rows"] = n
-elif kind == "stage":
+
+def bench_dataset():
+    from pipelines.catalogue import ReadLimits, load_catalogue
+    ds = load_catalogue().dataset("eurostat.hlth_cd_asdr2")
+    return ds.model_copy(update={
+        "filters": {"freq": ["A"], "unit": ["RT"]},
+        "limits": ReadLimits(max_decompressed_bytes=20_000_000_000),
+    })
+
+if kind == "duckdb":
+    import duckdb
+    src, db = args
+    con = duckdb.connect(db)
+    key = con.execute(
+        "SELECT column_name FROM (DESCRIBE SELECT * FROM read_csv(?, delim='\t', header=true, "
+        "all_varchar=true, quote='', escape='')) LIMIT 1", [src]).fetchone()[0]
+    dims = key.split("\\")[0].split(",")
+    q = '"' + key.replace('"', '""') + '"'
+    dim_cols = ", ".join(f"k[{i + 1}] AS {d}" for i, d in enumerate(dims))
+    con.execute(f'''
+        CREATE TABLE obs AS
+        WITH raw AS (SELECT * FROM read_csv('{src}', delim='\t', header=true, all_varchar=true,
+                                            quote='', escape='')),
+        long AS (UNPIVOT raw ON COLUMNS(* EXCLUDE ({q})) INTO NAME period VALUE cell),
+        split AS (SELECT string_split({q}, ',') AS k, trim(period) AS period,
+                         string_split(trim(cell), ' ') AS c FROM long)
+        SELECT {dim_cols}, CAST(period AS INTEGER) AS period,
+               TRY_CAST(nullif(c[1], ':') AS DOUBLE) AS value,
+               nullif(c[2], '') AS flags
+        FROM split''')
+    out["rows"] = con.execute("SELECT count(*) FROM obs").fetchone()[0]
+elif kind == "pandas":
+    import pandas as pd
+    (src,) = args
+    df = pd.read_csv(src, sep="\t", dtype=str, keep_default_na=False)
+    key = df.columns[0]
+    long = df.melt(id_vars=[key], var_name="period", value_name="cell")
+    dims = long[key].str.split(",", expand=True)
+    dims.columns = key.split("\\")[0].split(",")
+    parts = long["cell"].str.strip().str.split(" ", n=1, expand=True)
+    result = dims.assign(
+        period=long["period"].str.strip().astype(int),
+        value=pd.to_numeric(parts[0].where(parts[0] != ":"), errors="coerce"),
+        flags=parts[1],
+    )
+    out["rows"] = len(result)
+elif kind == "register":
+    from pipelines.fetch import Fetcher
+    from pipelines.snapshots import SnapshotStore
+    src, raw = args
+    outcome = Fetcher(SnapshotStore(Path(raw))).load_file(bench_dataset(), Path(src))
+    out["rows"] = 0
+elif kind == "eudap":
     import duckdb
     from pipelines.catalogue import load_catalogue
     from pipelines.geo import GeoResolver
-    from pipelines.snapshots import Snapshot, SnapshotMeta, sha256_file
-    from pipelines.stage import load_snapshot
-    cat = load_catalogue()
-    ds = cat.dataset("eurostat.crim_off_cat")
-    path = Path(arg)
-    meta = SnapshotMeta(dataset=ds.id, file=path.name, sha256=sha256_file(path),
-                        bytes=path.stat().st_size, fetched_at="2026-01-01T00:00:00Z",
-                        origin="load", url=None, final_url=None, status=None, etag=None,
-                        last_modified=None, content_type=None, licence="", attribution="",
-                        sample=True)
-    con = duckdb.connect(str(path.with_suffix(".duckdb")))
-    rows, _, _ = load_snapshot(con, "staging.bench", ds, Snapshot(path, meta), GeoResolver(cat.geo))
+    from pipelines.snapshots import SnapshotStore
+    from pipelines.stage import load_snapshot, validate_table
+    raw, db = args
+    ds = bench_dataset()
+    snap = SnapshotStore(Path(raw)).latest(ds.id)
+    con = duckdb.connect(db)
+    con.execute("CREATE SCHEMA IF NOT EXISTS staging")
+    rows, _, _ = load_snapshot(con, ds.table, ds, snap, GeoResolver(load_catalogue().geo))
+    report = validate_table(con, ds.table, ds.table)
+    if not report.success:
+        raise SystemExit("the staging gate failed on the bench file: " + report.summary())
     out["rows"] = rows
-elif kind == "validate":
-    import duckdb
-    from pipelines.checks import validate_frame
-    con = duckdb.connect(arg, read_only=True)
-    df = con.execute("SELECT * FROM staging.eurostat_crim_off_cat").df()
-    validate_frame(df, "staging.eurostat_crim_off_cat", "bench")  # warm-up (imports)
-    t0 = time.perf_counter()
-    report = validate_frame(df, "staging.eurostat_crim_off_cat", "bench")
-    out["rows"] = report.rows
-elif kind == "trends":
-    import duckdb
-    from pipelines.catalogue import load_catalogue
-    from pipelines.trends import build_trends
-    con = duckdb.connect(arg)
-    out.update(build_trends(con, load_catalogue()))
-    out["rows"] = out["series"]
-elif kind == "demo":
+elif kind == "build":
     from dagster import DagsterInstance
     from pipelines.cli import execute
-    from pipelines.settings import SAMPLE_MIRROR_DIR
-    report = execute("bench", mirror=str(SAMPLE_MIRROR_DIR), data_dir=Path(arg),
+    mirror, data_dir = args
+    report = execute("bench", mirror=mirror, data_dir=Path(data_dir),
                      instance=DagsterInstance.ephemeral())
     out["ok"] = report.ok
     out["rows"] = sum(int(d.get("rows") or 0) for d in report.datasets.values())
-out["seconds"] = time.perf_counter() - t0
-out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+elif kind == "load_build_input":
+    from pipelines.catalogue import load_catalogue
+    from pipelines.fetch import Fetcher
+    from pipelines.snapshots import SnapshotStore
+    src, raw = args
+    Fetcher(SnapshotStore(Path(raw))).load_file(load_catalogue().dataset("eurostat.hlth_cd_asdr2"),
+                                               Path(src))
+    out["rows"] = 0
+elif kind == "queries":
+    import duckdb, statistics
+    db, queries_file, repeats = args[0], args[1], int(args[2])
+    queries = json.loads(Path(queries_file).read_text())
+    con = duckdb.connect(db, read_only=True)
+    times = []
+    for _ in range(repeats):
+        for q in queries:
+            t = time.perf_counter()
+            con.execute(q).fetchall()
+            times.append(time.perf_counter() - t)
+    times.sort()
+    out["rows"] = len(queries)
+    out["p50_ms"] = 1000 * times[len(times) // 2]
+    out["p95_ms"] = 1000 * times[min(len(times) - 1, int(len(times) * 0.95))]
+elif kind == "imports":
+    import importlib
+    (module,) = args
+    t = time.perf_counter()
+    importlib.import_module(module)
+    out["import_s"] = time.perf_counter() - t
+    out["dagster"] = "dagster" in sys.modules
+    out["great_expectations"] = "great_expectations" in sys.modules
+    out["rows"] = 0
 print(json.dumps(out))
 """
 
 
-def child(kind: str, arg: str) -> dict:
-    env = {**os.environ, "GX_ANALYTICS_ENABLED": "False"}
+def child(kind: str, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run one measurement in a fresh process: its result, wall time and peak RSS (wait4
+    gives each child's own rusage)."""
+    full_env = {**os.environ, "GX_ANALYTICS_ENABLED": "False", **(env or {})}
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CHILD, kind, *args],
+            stdout=out,
+            stderr=err,
+            text=True,
+            cwd=ROOT,
+            env=full_env,
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise SystemExit(f"bench step {kind} {args} failed:\n{err.read()[-3000:]}")
+        result = json.loads(out.read().strip().splitlines()[-1])
+    result["wall_s"] = wall
+    result["peak_rss_mb"] = usage.ru_maxrss / 1024
+    return result
+
+
+# --- a local HTTP mirror that counts what it answers ---------------------------------------
+
+
+class CountingHandler(http.server.SimpleHTTPRequestHandler):
+    statuses: Counter[int] = Counter()
+
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        with contextlib.suppress(TypeError, ValueError):
+            CountingHandler.statuses[int(code)] += 1
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib name)
+        pass
+
+
+def serve_mirror() -> tuple[http.server.ThreadingHTTPServer, str]:
+    handler = lambda *a, **kw: CountingHandler(*a, directory=str(SAMPLE_MIRROR), **kw)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+# --- the measurements ----------------------------------------------------------------------
+
+
+def ingest(tmp: Path, table: dict[str, Any]) -> None:
+    """parse + stage + gate against DuckDB alone and pandas, at 1x and 4x."""
+    for scale in (1, 4):
+        src = tmp / f"asdr2_{scale}x.tsv"
+        cells = make_tsv(src, SERIES_1X * scale)
+        raw = tmp / f"raw_{scale}x"
+        child("register", str(src), str(raw))
+        eudap = child("eudap", str(raw), str(tmp / f"eudap_{scale}x.duckdb"))
+        table[f"eudap_{scale}x"] = {"cells": cells, "mb": src.stat().st_size / 1e6, **eudap}
+        if scale == 1:
+            table["duckdb_1x"] = child("duckdb", str(src), str(tmp / "duckdb_1x.duckdb"))
+            table["pandas_1x"] = child("pandas", str(src))
+        src.unlink()
+
+
+def cold_warm(tmp: Path, table: dict[str, Any]) -> None:
+    server, url = serve_mirror()
+    try:
+        data = tmp / "http_run"
+        for name in ("cold", "warm"):
+            CountingHandler.statuses.clear()
+            r = child("build", url, str(data))
+            r["http_statuses"] = {str(k): v for k, v in sorted(CountingHandler.statuses.items())}
+            table[f"build_{name}"] = r
+    finally:
+        server.shutdown()
+
+
+def scaling(tmp: Path, table: dict[str, Any]) -> Path:
+    """Full offline build with the hlth_cd_asdr2 snapshot at 1x, 4x, 16x of a base size.
+
+    The generated series match the catalogue's own filters (TOXICO, TOTAL age), so every row
+    reaches staging, the gates and the indicator; the base is one sex and 1/16 of the geography.
+    """
+    warehouse = Path()
+    n_geo = len(geo_codes())
+    for scale in (1, 4, 16):
+        series = min(len(SEXES) * n_geo, 800 * scale)
+        src = tmp / f"build_{scale}x.tsv"
+        cells = make_tsv_filtered(src, series)
+        data = tmp / f"build_{scale}x"
+        child("build", str(SAMPLE_MIRROR), str(data))  # the demo's snapshots
+        child("load_build_input", str(src), str(data / "raw"))
+        r = child("build", str(SAMPLE_MIRROR), str(data))
+        table[f"build_{scale}x"] = {"cells": cells, **r}
+        warehouse = data / "warehouse" / "warehouse.duckdb"
+    return warehouse
+
+
+def make_tsv_filtered(path: Path, series: int) -> int:
+    """Series that pass the catalogue's filters of hlth_cd_asdr2 (A, RT, TOTAL, TOXICO)."""
+    rng = random.Random(series)
+    keys = itertools.product(geo_codes(), SEXES)
+    header = HEADER_KEY + "\t" + "\t".join(f"{2001 + y} " for y in range(YEARS)) + "\r\n"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        fh.write(header)
+        for _ in range(series):
+            geo, sex = next(keys)
+            cells = [
+                ": " if rng.random() < 0.1 else f"{rng.uniform(0, 50):.2f} " for _ in range(YEARS)
+            ]
+            fh.write(f"A,RT,{sex},TOTAL,TOXICO,{geo}\t" + "\t".join(cells) + "\r\n")
+    return series * YEARS
+
+
+def cookbook_queries() -> list[str]:
+    return [q.strip() for q in re.findall(r"```sql\n(.*?)```", COOKBOOK.read_text(), re.S)]
+
+
+def queries(tmp: Path, warehouse: Path, table: dict[str, Any]) -> None:
+    qfile = tmp / "queries.json"
+    qfile.write_text(json.dumps(cookbook_queries()))
+    table["cookbook_queries"] = child("queries", str(warehouse), str(qfile), "20")
+
+
+def startup(warehouse: Path, table: dict[str, Any]) -> None:
+    eudap = Path(sys.prefix) / "bin" / "eudap"
+    env = {**os.environ, "EUDAP_DATA_DIR": str(warehouse.parent.parent)}
+    for args in (["sql", "select 1"], ["describe"], ["status"]):
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            subprocess.run([str(eudap), *args], capture_output=True, env=env, check=False)
+            times.append(time.perf_counter() - t0)
+        table[f"startup_{args[0]}"] = {"best_s": min(times), "median_s": statistics.median(times)}
+    for module in ("pipelines.sqlshell", "pipelines.status", "pipelines.cli"):
+        table[f"imports_{module}"] = child("imports", module)
+
+
+def test_suite(table: dict[str, Any]) -> None:
+    if os.environ.get("BENCH_TESTS", "1") == "0":
+        table["make_test"] = {"skipped": "BENCH_TESTS=0"}
+        return
+    t0 = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, kind, arg],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=ROOT,
         capture_output=True,
         text=True,
-        cwd=ROOT,
-        env=env,
         check=False,
     )
-    if proc.returncode != 0:
-        raise SystemExit(f"bench step {kind} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+    table["make_test"] = {"wall_s": time.perf_counter() - t0, "outcome": last}
 
 
-def time_command(args: list[str], data_dir: Path, repeats: int = 5) -> dict:
-    """Wall-clock start-up of a console command (best of `repeats`), as an analyst sees it."""
-    eudap = Path(sys.prefix) / "bin" / "eudap"
-    env = {**os.environ, "EUDAP_DATA_DIR": str(data_dir), "GX_ANALYTICS_ENABLED": "False"}
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        proc = subprocess.run([str(eudap), *args], capture_output=True, env=env, check=False)
-        best = min(best, time.perf_counter() - t0)
-        if proc.returncode not in (0, 1):  # status exits 1 when the last run had problems
-            raise SystemExit(f"bench: eudap {' '.join(args)} failed:\n{proc.stderr[-2000:]!r}")
-    return {"rows": 1, "seconds": best, "peak_rss_mb": 0.0}
+# --- the table ----------------------------------------------------------------------------
+
+
+def render(t: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(measure, figure, target) rows."""
+    e1, e4, d1, p1 = t["eudap_1x"], t["eudap_4x"], t["duckdb_1x"], t["pandas_1x"]
+    cold, warm = t["build_cold"], t["build_warm"]
+    b = [t[f"build_{s}x"] for s in (1, 4, 16)]
+    q = t["cookbook_queries"]
+    rows = [
+        ("input (1x)", f"{e1['cells']:,} cells, {e1['mb']:.0f} MB TSV", ""),
+        (
+            "DuckDB alone: read_csv + UNPIVOT + flags",
+            f"{d1['wall_s']:.1f} s, {d1['peak_rss_mb']:.0f} MB",
+            "",
+        ),
+        (
+            "pandas script: read_csv + melt + split",
+            f"{p1['wall_s']:.1f} s, {p1['peak_rss_mb']:.0f} MB",
+            "",
+        ),
+        (
+            "eudap parse + stage + gate (1x)",
+            f"{e1['wall_s']:.1f} s, {e1['peak_rss_mb']:.0f} MB",
+            "",
+        ),
+        ("  eudap / DuckDB", f"{e1['wall_s'] / d1['wall_s']:.2f}x", "<= 1.5x"),
+        ("  pandas / eudap", f"{p1['wall_s'] / e1['wall_s']:.2f}x", ">= 5x"),
+        (
+            "peak RSS at 1x / 4x",
+            f"{e1['peak_rss_mb']:.0f} MB / {e4['peak_rss_mb']:.0f} MB",
+            "< 500 MB, flat",
+        ),
+        ("time at 4x / 1x", f"{e4['wall_s'] / e1['wall_s']:.2f}x", "~4x"),
+        (
+            "full build cold (HTTP mirror)",
+            f"{cold['wall_s']:.1f} s, HTTP {cold['http_statuses']}",
+            "",
+        ),
+        (
+            "full build warm, no upstream change",
+            f"{warm['wall_s']:.1f} s, HTTP {warm['http_statuses']}",
+            "",
+        ),
+        ("  warm / cold", f"{warm['wall_s'] / cold['wall_s']:.0%}", "<= 10 %"),
+        (
+            "full offline build at 1x / 4x / 16x",
+            " / ".join(f"{r['wall_s']:.1f} s ({r['cells']:,} cells)" for r in b),
+            "near-linear",
+        ),
+        (
+            "cookbook query latency",
+            f"p50 {q['p50_ms']:.1f} ms, p95 {q['p95_ms']:.1f} ms ({q['rows']} queries)",
+            "",
+        ),
+    ]
+    for name in ("sql", "describe", "status"):
+        s = t[f"startup_{name}"]
+        target = "< 1 s" if name == "sql" else ""
+        rows.append(
+            (
+                f"start-up: eudap {name}",
+                f"best {s['best_s']:.2f} s, median {s['median_s']:.2f} s",
+                target,
+            )
+        )
+    for module in ("pipelines.sqlshell", "pipelines.status", "pipelines.cli"):
+        i = t[f"imports_{module}"]
+        heavy = [n for n in ("dagster", "great_expectations") if i[n]] or ["neither"]
+        rows.append((f"import {module}", f"{i['import_s']:.2f} s, imports {', '.join(heavy)}", ""))
+    mt = t["make_test"]
+    rows.append(
+        (
+            "test suite (pytest -q)",
+            f"{mt['wall_s']:.0f} s, {mt['outcome']}" if "wall_s" in mt else mt["skipped"],
+            "< 120 s",
+        )
+    )
+    return rows
 
 
 def main() -> int:
-    results: list[dict] = []
+    table: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="eudap-bench-") as tmp_dir:
         tmp = Path(tmp_dir)
-        for series in (5_000, 50_000, 200_000):
-            path = tmp / f"tsv_{series}.tsv.gz"
-            cells = make_tsv(path, series, gz=True)
-            mb = path.stat().st_size / 1e6
-            for kind in ("parse", "stage"):
-                r = child(kind, str(path))
-                results.append(
-                    {
-                        "stage": f"{kind} Eurostat TSV ({series:,} series, {cells:,} "
-                        f"cells, {mb:.1f} MB gz)",
-                        **r,
-                    }
-                )
-        demo_dir = tmp / "demo"
-        r = child("demo", str(demo_dir))
-        results.append({"stage": "full demo build (sample mirror, every stage and gate)", **r})
-        warehouse = demo_dir / "warehouse" / "warehouse.duckdb"
-        for args in (["sql", "select 1"], ["describe"], ["status"]):
-            r = time_command(args, demo_dir)
-            results.append({"stage": f"start-up: eudap {' '.join(args)} (best of 5)", **r})
-        r = child("validate", str(warehouse))
-        results.append({"stage": "one GX suite on staging.eurostat_crim_off_cat (warm)", **r})
-        work = (
-            tmp / "bench-copy.duckdb"
-        )  # not trends.duckdb: DuckDB names the catalog after the file
-        work.write_bytes(warehouse.read_bytes())
-        r = child("trends", str(work))
-        results.append({"stage": "trend engine on the demo warehouse", **r})
-    print(f"{'stage':<78} {'rows':>10} {'seconds':>8} {'rows/s':>10} {'peak MB':>8}")
-    for r in results:
-        rate = r["rows"] / r["seconds"] if r["seconds"] else 0
-        print(
-            f"{r['stage']:<78} {r['rows']:>10,} {r['seconds']:>8.2f} {rate:>10,.0f} "
-            f"{r['peak_rss_mb']:>8.0f}"
-        )
+        print("bench: ingest at 1x and 4x ...", file=sys.stderr)
+        ingest(tmp, table)
+        print("bench: full build over HTTP, cold then warm ...", file=sys.stderr)
+        cold_warm(tmp, table)
+        print("bench: full offline build at 1x, 4x, 16x ...", file=sys.stderr)
+        warehouse = scaling(tmp, table)
+        print("bench: cookbook queries and start-up ...", file=sys.stderr)
+        queries(tmp, warehouse, table)
+        startup(warehouse, table)
+    print("bench: test suite ...", file=sys.stderr)
+    test_suite(table)
+    rows = render(table)
+    width = max(len(r[0]) for r in rows)
+    fig = max(len(r[1]) for r in rows)
+    print(f"{'measure':<{width}}  {'figure':<{fig}}  target")
+    for measure, figure, target in rows:
+        print(f"{measure:<{width}}  {figure:<{fig}}  {target}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(
         json.dumps(
             {
                 "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "machine": {"cpus": os.cpu_count()},
-                "results": results,
+                "table": [
+                    dict(zip(("measure", "figure", "target"), r, strict=False)) for r in rows
+                ],
+                "raw": table,
             },
             indent=2,
         )
