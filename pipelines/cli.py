@@ -1,4 +1,4 @@
-"""The `eudap` command: demo, run, load, status, sql, describe.
+"""The `eudap` command: demo, run, load, status, sql, describe, diff.
 
 Runs execute the same Dagster job the nightly schedule runs (in process, recorded in the
 local Dagster instance so `dagster dev` shows them). On failure the first line printed says
@@ -393,6 +393,25 @@ def cmd_describe(args: argparse.Namespace) -> int:
     return describe_command(Paths(data_dir_from_env()), args.table)
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    from pipelines.readonly import open_published
+    from pipelines.revisions import diff_command
+
+    con = open_published(Paths(data_dir_from_env()))
+    if con is None:
+        print(
+            "FAILED: no published warehouse yet; run `eudap demo` or `eudap run`", file=sys.stderr
+        )
+        return EXIT_FAILED
+    try:
+        status, out, err = diff_command(con, args.old, args.new)
+    finally:
+        con.close()
+    sys.stdout.write(out)
+    sys.stderr.write(err)
+    return status
+
+
 def non_negative_int(text: str) -> int:
     try:
         value = int(text)
@@ -484,6 +503,20 @@ def parser() -> argparse.ArgumentParser:
         "describe", help="the data dictionary: tables, or one table's columns, with comments"
     )
     describe.add_argument("table", nargs="?", help="schema.table, or a table name")
+    diff = sub.add_parser(
+        "diff",
+        help="what changed between two releases: new periods and series, revised values "
+        "(old -> new, with the snapshot that revised them), vanished series",
+    )
+    diff.add_argument(
+        "old",
+        nargs="?",
+        metavar="A",
+        help="release id or a unique prefix (default: the one before B)",
+    )
+    diff.add_argument(
+        "new", nargs="?", metavar="B", help="release id or a unique prefix (default: the latest)"
+    )
     return p
 
 
@@ -496,6 +529,7 @@ COMMANDS = {
     "status": cmd_status,
     "sql": cmd_sql,
     "describe": cmd_describe,
+    "diff": cmd_diff,
 }
 
 

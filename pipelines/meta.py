@@ -165,7 +165,12 @@ def copy_release_history(con: duckdb.DuckDBPyConnection, paths: Paths) -> None:
     if published is None:
         return
     try:
-        for table in ("meta.releases", "meta.release_datasets"):
+        for table in (
+            "meta.releases",
+            "meta.release_datasets",
+            "meta.published_values",  # pipelines/revisions.py
+            "meta.revisions",
+        ):
             cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
             try:
                 df = published.execute(f"SELECT {', '.join(cols)} FROM {table}").df()

@@ -27,6 +27,7 @@ import duckdb
 from pipelines.catalogue import Catalogue
 from pipelines.dictionary import apply_dictionary
 from pipelines.report import write_report
+from pipelines.revisions import record_revisions
 from pipelines.settings import PROJECT_ROOT, Paths
 
 KEEP_EXPORTS = 5  # export folders of the latest releases kept beside the current one
@@ -148,6 +149,7 @@ def publish_build(paths: Paths, release_id: str, cat: Catalogue) -> Release:
         ).fetchall():
             con.execute(f'DROP TABLE staging."{name}"')
         states, summary = _record_release(con, release_id)
+        record_revisions(con, release_id)
         comment_tables(con, cat)
         exports = paths.exports_dir / release_id
         write_exports(con, exports)
