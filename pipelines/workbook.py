@@ -18,6 +18,7 @@ import duckdb
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 WORKBOOK_NAME = "eudap-indicators.xlsx"
@@ -78,6 +79,16 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> list[
     return [dict(zip(names, r, strict=True)) for r in rel.fetchall()]
 
 
+WIDE = {"Name", "Headline measure", "Geography", "Trend", "Note", "Measure", "Source", "Title"}
+WIDE |= {"Country or area", "Bundled capture", "URL", "Licence", "Attribution", "Means"}
+
+
+def _widths(ws: WriteOnlyWorksheet, titles: list[str]) -> None:
+    """Column widths (set before the first row, as write-only sheets require)."""
+    for i, title in enumerate(titles, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = 45 if title in WIDE else 16
+
+
 def _header(ws: WriteOnlyWorksheet, titles: list[str]) -> None:
     cells = []
     for title in titles:
@@ -87,8 +98,22 @@ def _header(ws: WriteOnlyWorksheet, titles: list[str]) -> None:
     ws.append(cells)
 
 
+ACRONYMS = {"nps": "NPS", "sdg": "SDG", "eu": "EU"}
+POLARITY = {
+    "up": "up (a rise is an improvement)",
+    "down": "down (a fall is an improvement)",
+    "context": "context (not judged)",
+}
+
+
 def sheet_name(indicator_id: int, short_name: str) -> str:
-    return f"{indicator_id:02d} {short_name.replace('_', ' ').capitalize()}"[:31]
+    words = [ACRONYMS.get(w, w) for w in short_name.split("_")]
+    text = " ".join(words)
+    return f"{indicator_id:02d} {text[:1].upper()}{text[1:]}"[:31]
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 # -- overview -------------------------------------------------------------------------------------
@@ -141,7 +166,7 @@ def _member_states(con: duckdb.DuckDBPyConnection, table: str, measure: str | No
 
 def overview_row(con: duckdb.DuckDBPyConnection, ind: dict) -> list[Any]:
     number, table = ind["indicator_id"], ind["table_name"]
-    start = [number, ind["name_en"], ind["polarity"]]
+    start = [number, ind["name_en"], POLARITY.get(ind["polarity"], ind["polarity"])]
     if not has_table(con, "trends", "assessment"):  # a build without trends (tests)
         return [*start, None, None, ind["unit"], *[None] * 10]
     series = con.execute(
@@ -162,8 +187,8 @@ def overview_row(con: duckdb.DuckDBPyConnection, ind: dict) -> list[Any]:
             h["baseline_value"],
             h["latest_period"],
             h["latest_value"],
-            h["change_since_baseline"],
-            h["change_since_baseline_pct"],
+            _rounded(h["change_since_baseline"], 6),
+            _rounded(h["change_since_baseline_pct"], 1),
             h["direction"],
             h["class_long_term"],
             members,
@@ -332,6 +357,7 @@ def write_workbook(con: duckdb.DuckDBPyConnection, target: Path, release_id: str
     sample = bool(release and release[0]["uses_sample_data"])
 
     ws = wb.create_sheet("Overview")
+    _widths(ws, OVERVIEW_COLUMNS)
     ws.append(
         [f"EU Drugs Action Plan 2021-2025: the 12 performance indicators, release {release_id}"]
     )
@@ -354,6 +380,7 @@ def write_workbook(con: duckdb.DuckDBPyConnection, target: Path, release_id: str
         if ind["table_name"] not in tables:
             continue
         ws = wb.create_sheet(sheet_name(ind["indicator_id"], ind["short_name"]))
+        _widths(ws, INDICATOR_COLUMNS)
         ws.append(
             [f"Indicator {ind['indicator_id']}: {ind['name_en']} (polarity {ind['polarity']})"]
         )
@@ -363,6 +390,7 @@ def write_workbook(con: duckdb.DuckDBPyConnection, target: Path, release_id: str
             ws.append(row)
 
     ws = wb.create_sheet("Provenance")
+    _widths(ws, PROVENANCE_COLUMNS)
     ws.append([f"Where every number of release {release_id} comes from"])
     ws.append([])
     _header(ws, PROVENANCE_COLUMNS)
