@@ -1,4 +1,4 @@
-"""The `eudap` command: demo, run, load, status, sql, describe.
+"""The `eudap` command: demo, run, load, status, sql, describe, diff.
 
 Runs execute the same Dagster job the nightly schedule runs (in process, recorded in the
 local Dagster instance so `dagster dev` shows them). On failure the first line printed says
@@ -399,6 +399,25 @@ def cmd_report(args: argparse.Namespace) -> int:
     return report_command(Paths(data_dir_from_env()), args.out)
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    from pipelines.readonly import open_published
+    from pipelines.revisions import diff_command
+
+    con = open_published(Paths(data_dir_from_env()))
+    if con is None:
+        print(
+            "FAILED: no published warehouse yet; run `eudap demo` or `eudap run`", file=sys.stderr
+        )
+        return EXIT_FAILED
+    try:
+        status, out, err = diff_command(con, args.old, args.new)
+    finally:
+        con.close()
+    sys.stdout.write(out)
+    sys.stderr.write(err)
+    return status
+
+
 def non_negative_int(text: str) -> int:
     try:
         value = int(text)
@@ -500,6 +519,20 @@ def parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="folder for report.html and report/ (default: data/warehouse/report)",
     )
+    diff = sub.add_parser(
+        "diff",
+        help="what changed between two releases: new periods and series, revised values "
+        "(old -> new, with the snapshot that revised them), vanished series",
+    )
+    diff.add_argument(
+        "old",
+        nargs="?",
+        metavar="A",
+        help="release id or a unique prefix (default: the one before B)",
+    )
+    diff.add_argument(
+        "new", nargs="?", metavar="B", help="release id or a unique prefix (default: the latest)"
+    )
     return p
 
 
@@ -513,6 +546,7 @@ COMMANDS = {
     "sql": cmd_sql,
     "describe": cmd_describe,
     "report": cmd_report,
+    "diff": cmd_diff,
 }
 
 

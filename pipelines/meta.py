@@ -128,7 +128,10 @@ def snapshots_frame(cat: Catalogue, store: SnapshotStore) -> pd.DataFrame:
         "path",
     ]
     frame = pd.DataFrame(rows, columns=columns)
-    return frame.astype({"bytes": "Int64", "status": "Int64", "sample": "boolean"})
+    # Typed explicitly: a column that is None in every row (no ETag from a mirror) would
+    # otherwise be stored with DuckDB's NULL type, and its type would change with the data.
+    text = {c: "string" for c in columns if c not in ("bytes", "status", "sample", "fetched_at")}
+    return frame.astype({"bytes": "Int64", "status": "Int64", "sample": "boolean", **text})
 
 
 def geo_frame(cat: Catalogue) -> pd.DataFrame:
@@ -165,7 +168,12 @@ def copy_release_history(con: duckdb.DuckDBPyConnection, paths: Paths) -> None:
     if published is None:
         return
     try:
-        for table in ("meta.releases", "meta.release_datasets"):
+        for table in (
+            "meta.releases",
+            "meta.release_datasets",
+            "meta.published_values",  # pipelines/revisions.py
+            "meta.revisions",
+        ):
             cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
             try:
                 df = published.execute(f"SELECT {', '.join(cols)} FROM {table}").df()

@@ -3,8 +3,10 @@
 Order matters, so that a crash at any point leaves the published warehouse either the
 previous release or the complete new one, never something in between:
 
-1. finish the build: record the release in meta.releases, CHECKPOINT, close;
-2. write the Parquet/CSV exports and the report into exports/<release>/ (new folder);
+1. finish the build: record the release in meta.releases and what it changed in
+   meta.revisions (pipelines/revisions.py), CHECKPOINT, close;
+2. write the exports (Parquet, CSV, workbook, datapackage.json: pipelines/exports.py) and the
+   report into exports/<release>/ (new folder); a failure here publishes nothing;
 3. hard-link the current warehouse.duckdb to warehouse.previous.duckdb (atomic rename of a
    temporary link), then rename the build onto warehouse.duckdb (atomic on POSIX);
 4. point exports/current at the new folder (atomic symlink swap).
@@ -26,7 +28,9 @@ import duckdb
 
 from pipelines.catalogue import Catalogue
 from pipelines.dictionary import apply_dictionary
+from pipelines.exports import write_datapackage, write_tables
 from pipelines.report import write_report
+from pipelines.revisions import record_revisions
 from pipelines.settings import PROJECT_ROOT, Paths
 
 KEEP_EXPORTS = 5  # export folders of the latest releases kept beside the current one
@@ -103,24 +107,10 @@ def _record_release(con: duckdb.DuckDBPyConnection, release_id: str) -> tuple[di
     return states, summary
 
 
-def write_exports(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
-    """One Parquet file per published table (CSV too for indicator tables)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    tables = con.execute(
-        "SELECT table_schema, table_name FROM information_schema.tables "
-        "WHERE table_schema IN ('indicators', 'trends', 'meta') ORDER BY 1, 2"
-    ).fetchall()
-    for schema, name in tables:
-        parquet = _sql_string(folder / f"{schema}.{name}.parquet")
-        con.execute(f'COPY "{schema}"."{name}" TO {parquet} (FORMAT parquet)')
-        if schema == "indicators":
-            csv = _sql_string(folder / f"{schema}.{name}.csv")
-            con.execute(f'COPY "{schema}"."{name}" TO {csv} (FORMAT csv, HEADER)')
-
-
-def _sql_string(path: Path) -> str:
-    """A path as an SQL string literal (COPY TO takes no parameter): quotes doubled."""
-    return "'" + str(path).replace("'", "''") + "'"
+def write_exports(con: duckdb.DuckDBPyConnection, folder: Path, release_id: str) -> None:
+    """Parquet and CSV of every published table and the monitoring workbook
+    (pipelines/exports.py); a failure removes the folder it created."""
+    write_tables(con, folder, release_id)
 
 
 def _swap_symlink(link: Path, target: Path) -> None:
@@ -148,13 +138,15 @@ def publish_build(paths: Paths, release_id: str, cat: Catalogue) -> Release:
         ).fetchall():
             con.execute(f'DROP TABLE staging."{name}"')
         states, summary = _record_release(con, release_id)
+        record_revisions(con, release_id)
         comment_tables(con, cat)
         exports = paths.exports_dir / release_id
-        write_exports(con, exports)
+        write_exports(con, exports, release_id)
         write_report(con, release_id, exports)
         (exports / "release.json").write_text(
             json.dumps({"release_id": release_id, "datasets": states, "summary": summary}, indent=2)
         )
+        write_datapackage(con, exports, release_id)  # last: it lists every file
         con.execute("CHECKPOINT")
     finally:
         con.close()

@@ -46,3 +46,56 @@ CREATE TABLE IF NOT EXISTS meta.releases (
     uses_sample_data BOOLEAN,
     summary VARCHAR
 );
+
+-- Every value the indicator tables published, stored once per version (pipelines/revisions.py):
+-- a row is added when a value first appears or is revised, and closed (replaced_in) when a
+-- later release revises or withdraws it. The values of release R are the rows released in R
+-- or before and not replaced in R or before. Carried from release to release, like meta.releases.
+CREATE TABLE IF NOT EXISTS meta.published_values (
+    indicator_id INTEGER NOT NULL,
+    measure VARCHAR NOT NULL,
+    geo VARCHAR NOT NULL,
+    period INTEGER NOT NULL,
+    substance VARCHAR,
+    sex VARCHAR,
+    age VARCHAR,
+    breakdown VARCHAR,
+    unit VARCHAR,
+    value_origin VARCHAR NOT NULL,
+    value DOUBLE,
+    value_text VARCHAR,
+    flags VARCHAR,
+    source_dataset VARCHAR,
+    snapshot_sha256 VARCHAR,           -- the snapshot that published this version
+    released_in VARCHAR NOT NULL,      -- release that first published this version
+    replaced_in VARCHAR                -- release that revised or withdrew it; NULL: still published
+);
+
+-- What each release changed against the release before it (pipelines/revisions.py).
+CREATE TABLE IF NOT EXISTS meta.revisions (
+    release_id VARCHAR NOT NULL,
+    previous_release_id VARCHAR NOT NULL,
+    change VARCHAR NOT NULL,           -- revised | new_period | new_series | withdrawn | vanished_series
+    indicator_id INTEGER NOT NULL,
+    measure VARCHAR NOT NULL,
+    geo VARCHAR NOT NULL,
+    substance VARCHAR,
+    sex VARCHAR,
+    age VARCHAR,
+    breakdown VARCHAR,
+    unit VARCHAR,
+    value_origin VARCHAR NOT NULL,
+    period INTEGER,                    -- NULL on a whole-series row (new_series, vanished_series)
+    first_period INTEGER NOT NULL,
+    last_period INTEGER NOT NULL,
+    n_values INTEGER NOT NULL,
+    old_value DOUBLE,
+    new_value DOUBLE,
+    old_value_text VARCHAR,
+    new_value_text VARCHAR,
+    old_flags VARCHAR,
+    new_flags VARCHAR,
+    old_snapshot_sha256 VARCHAR,
+    new_snapshot_sha256 VARCHAR,       -- the snapshot that brought the change
+    source_dataset VARCHAR
+);

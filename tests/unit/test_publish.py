@@ -8,11 +8,17 @@ recorded by the staging asset's own function, indicator 1 and the trend tables.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import re
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import openpyxl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from pipelines.assets import record_release_dataset
@@ -299,3 +305,142 @@ def test_exports_are_written_when_the_data_folder_name_holds_a_quote(
 
     exported = release.exports / "indicators.ind01_organised_crime.parquet"
     assert duckdb.execute("SELECT count(*) FROM read_parquet(?)", [str(exported)]).fetchone()[0]
+
+
+def arrow_field_type(kind: pa.DataType) -> str:
+    """The Table Schema type a Parquet column's type is (independent of pipelines.exports)."""
+    checks = [
+        (pa.types.is_integer, "integer"),
+        (pa.types.is_floating, "number"),
+        (pa.types.is_decimal, "number"),
+        (pa.types.is_boolean, "boolean"),
+        (pa.types.is_timestamp, "datetime"),
+        (pa.types.is_date, "date"),
+        (pa.types.is_list, "array"),
+        (pa.types.is_string, "string"),
+        (pa.types.is_large_string, "string"),
+    ]
+    return next(name for check, name in checks if check(kind))
+
+
+def test_the_datapackage_describes_every_export_with_its_schema(
+    cat: Catalogue, paths: Paths
+) -> None:
+    make_build(paths, cat, "r1")
+    folder = publish_build(paths, "r1", cat).exports
+
+    package = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+
+    resources = package["resources"]
+    assert {r["path"] for r in resources} == {
+        p.name for p in folder.iterdir() if p.name != "datapackage.json"
+    }
+    names = [r["name"] for r in resources]
+    assert len(set(names)) == len(names)
+    assert all(re.fullmatch(r"[-a-z0-9._/]+", n) for n in names)
+    con = read_only(paths.published_warehouse)
+    try:
+        tables = con.execute(
+            "SELECT schema_name || '.' || table_name FROM duckdb_tables() "
+            "WHERE schema_name IN ('indicators', 'trends', 'meta')"
+        ).fetchall()
+    finally:
+        con.close()
+    for (table,) in tables:  # every published table, both ways
+        assert {f"{table}.parquet", f"{table}.csv"} <= {r["path"] for r in resources}, table
+    for resource in resources:
+        path = folder / resource["path"]
+        assert resource["bytes"] == path.stat().st_size
+        if resource["format"] not in ("parquet", "csv"):
+            assert resource["mediatype"] and "schema" not in resource
+            continue
+        fields = resource["schema"]["fields"]
+        parquet = pq.read_table(folder / resource["path"].replace(".csv", ".parquet"))
+        assert [f["name"] for f in fields] == parquet.schema.names, resource["path"]
+        assert [f["type"] for f in fields] == [arrow_field_type(t) for t in parquet.schema.types]
+        if resource["format"] == "csv":
+            assert resource["mediatype"] == "text/csv"
+            with path.open(encoding="utf-8", newline="") as fh:
+                header, *rows = list(csv.reader(fh))
+            assert header == [f["name"] for f in fields]
+            assert len(rows) == parquet.num_rows
+            for row in rows:  # the CSV cells read as the declared types
+                for field, cell in zip(fields, row, strict=True):
+                    if cell and field["type"] == "datetime":
+                        datetime.strptime(cell, "%Y-%m-%dT%H:%M:%SZ")
+                    if cell and field["type"] == "array":
+                        assert isinstance(json.loads(cell), list)
+        else:
+            assert resource["mediatype"] == "application/vnd.apache.parquet"
+    ind01 = next(r for r in resources if r["path"] == "indicators.ind01_organised_crime.csv")
+    assert {"name": "CC-BY-4.0"}.items() <= ind01["licenses"][0].items()
+    assert any("crim_off_cat" in s["title"] for s in ind01["sources"])
+    assert any(lic["name"] == "CC-BY-4.0" for lic in package["licenses"])
+
+
+def test_the_workbook_has_an_overview_indicator_sheets_with_labels_and_provenance(
+    cat: Catalogue, paths: Paths
+) -> None:
+    make_build(paths, cat, "r1")  # indicator 1 only (no trends of the other indicators)
+    folder = publish_build(paths, "r1", cat).exports
+
+    book = openpyxl.load_workbook(folder / "eudap-indicators.xlsx", read_only=True)
+
+    assert book.sheetnames == ["Overview", "01 Organised crime", "Provenance"]
+    overview = list(book["Overview"].iter_rows(values_only=True))
+    header = overview.index(next(r for r in overview if r and r[0] == "Indicator"))
+    listed = overview[header + 1 :]
+    assert [r[0] for r in listed] == list(range(1, 13))
+    assert listed[0][1] == cat.indicators[1].name_en
+    assert listed[0][2] == "down (a fall is an improvement)"
+
+    rows = list(book["01 Organised crime"].iter_rows(values_only=True))
+    columns = rows[2]
+    values = [dict(zip(columns, r, strict=True)) for r in rows[3:]]
+    assert len(values) == 6
+    described = next(
+        m.description for m in cat.indicators[1].measures if m.name == "drug_law_offences"
+    )
+    assert {v["Measure"] for v in values} == {described}
+    assert {v["Country or area"] for v in values} == {"Austria", "Belgium"}
+    at_2021 = next(v for v in values if v["Country or area"] == "Austria" and v["Year"] == 2021)
+    assert (at_2021["Value"], at_2021["Flags"], at_2021["Flags mean"]) == (12, "p", "provisional")
+    be_2021 = next(v for v in values if v["Country or area"] == "Belgium" and v["Year"] == 2021)
+    assert (be_2021["Value"], be_2021["Flags mean"]) == (None, "confidential")
+    con = read_only(paths.published_warehouse)
+    try:
+        sha = con.execute("SELECT snapshot_sha256 FROM meta.release_datasets").fetchone()[0]
+    finally:
+        con.close()
+    assert {v["Snapshot sha256"] for v in values} == {sha}
+    assert {v["Source"] for v in values} == {cat.dataset(CRIM).title}
+
+    provenance = list(book["Provenance"].iter_rows(values_only=True))
+    crim = next(r for r in provenance if r and r[0] == CRIM)
+    assert crim[3:5] == ("fresh", sha)
+    assert crim[9] == cat.dataset(CRIM).licence and crim[10] == cat.dataset(CRIM).attribution
+    flags = provenance[provenance.index(("Flag", "Means")) + 1 :]
+    assert flags == [("c", "confidential"), ("p", "provisional")]
+
+
+def test_a_failed_export_publishes_nothing(
+    cat: Catalogue, paths: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_build(paths, cat, "r1")
+    publish_build(paths, "r1", cat)
+    before = paths.published_warehouse.read_bytes()
+    make_build(paths, cat, "r2", tsv=TSV_V2)
+
+    def disk_full(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    # the Parquet and CSV files are written, then the workbook fails
+    monkeypatch.setattr("pipelines.exports.write_workbook", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        publish_build(paths, "r2", cat)
+
+    assert paths.published_warehouse.read_bytes() == before
+    assert not paths.previous_warehouse.exists()
+    assert os.readlink(paths.exports_dir / "current") == "r1"
+    assert not (paths.exports_dir / "r2").exists()  # no half-written folder left behind
+    assert paths.build_warehouse("r2").exists()  # left for inspection, not published
