@@ -12,8 +12,6 @@ The logic lives in Dagster-free modules (fetch, stage, indicators, trends, publi
 CLI, tests and assets share it; this module only wires it into Dagster.
 """
 
-from datetime import UTC, datetime
-
 import duckdb
 import pandas as pd
 from dagster import (
@@ -23,6 +21,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
+    AssetSpec,
     DataVersion,
     MaterializeResult,
     MetadataValue,
@@ -38,17 +37,12 @@ from pipelines.catalogue import Catalogue, Dataset, Indicator
 from pipelines.checks import ValidationReport
 from pipelines.fetch import FetchOutcome
 from pipelines.geo import GeoResolver
-from pipelines.meta import (
-    fetch_problem,
-    init_build,
-    published_snapshot,
-    published_use,
-    run_sql_file,
-)
+from pipelines.meta import fetch_problem, init_build, published_snapshot, published_use
 from pipelines.redact import redact_text
 from pipelines.resources import EudapResource
 from pipelines.settings import PROJECT_ROOT
-from pipelines.stage import StageResult, stage_dataset, validate_table
+from pipelines.stage import stage_dataset, validate_table
+from pipelines.warehouse import geo_other_codes, head, record_fetches, record_release_dataset
 
 META_BUILD = AssetKey(["meta", "build"])
 PUBLISHED = AssetKey(["warehouse", "published"])
@@ -73,7 +67,7 @@ def indicator_key(ind: Indicator) -> AssetKey:
 
 
 def preview(con: duckdb.DuckDBPyConnection, table: str) -> MetadataValue:
-    df = con.execute(f"SELECT * FROM {table} LIMIT {PREVIEW_ROWS}").df()
+    df = head(con, table, PREVIEW_ROWS)
     return MetadataValue.md(df.to_markdown(index=False) if not df.empty else "_(empty)_")
 
 
@@ -147,21 +141,7 @@ def _raw_asset(ds: Dataset) -> AssetsDefinition:
             reason = redact_text(f"{ds.id}: download failed: {type(exc).__name__}: {exc}")
             outcomes = [FetchOutcome(ds.id, "failed", None, reason, where, 0)]
         with eudap.build(build_id(context)) as con:
-            run_sql_file(con, "meta/schema.sql")
-            now = datetime.now(UTC).replace(tzinfo=None)
-            for outcome in outcomes:
-                con.execute(
-                    "INSERT INTO meta.fetch_log VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        ds.id,
-                        outcome.status,
-                        outcome.reason,
-                        outcome.url,
-                        outcome.snapshot.meta.sha256 if outcome.snapshot else None,
-                        outcome.requests_made,
-                        now,
-                    ],
-                )
+            record_fetches(con, ds.id, outcomes)
         failures = [o.reason or "" for o in outcomes if o.status in ("failed", "refused")]
         for reason in failures:
             context.log.error(reason)
@@ -263,7 +243,7 @@ def _staging_asset(cat: Catalogue, ds: Dataset) -> AssetsDefinition:
             record_release_dataset(con, build_id(context), result)
             report = result.report or validate_table(con, ds.table, ds.table)
             table_preview = preview(con, ds.table)
-            unknown_geo = geo_other_codes(con, ds)
+            unknown_geo = geo_other_codes(con, ds.table, ds.geo_dimension)
         reason = redact_text(result.reason or "")
         if result.state in ("stale", "missing"):
             context.log.warning(f"{ds.id}: {result.state}: {reason}")
@@ -304,46 +284,6 @@ def _staging_asset(cat: Catalogue, ds: Dataset) -> AssetsDefinition:
         )
 
     return _stage
-
-
-def geo_other_codes(con: duckdb.DuckDBPyConnection, ds: Dataset) -> list[tuple[str, int]]:
-    """(code, rows) of the staged codes resolved to level 'other' (well formed, unknown)."""
-    if ds.geo_dimension is None:
-        return []
-    return [
-        (str(code), int(n))
-        for code, n in con.execute(
-            f"SELECT geo, count(*) FROM {ds.table} WHERE geo_level = 'other' "
-            "GROUP BY geo ORDER BY geo"
-        ).fetchall()
-    ]
-
-
-def record_release_dataset(
-    con: duckdb.DuckDBPyConnection, release_id: str, result: StageResult
-) -> None:
-    snap = result.snapshot
-    con.execute(
-        "DELETE FROM meta.release_datasets WHERE release_id = ? AND dataset = ?",
-        [release_id, result.dataset],
-    )
-    con.execute(
-        "INSERT INTO meta.release_datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            release_id,
-            result.dataset,
-            result.state,
-            redact_text(result.reason) if result.reason else None,
-            snap.meta.sha256 if snap else None,
-            str(snap.path) if snap else None,
-            pd.Timestamp(snap.meta.fetched_at).tz_localize(None) if snap else None,
-            snap.meta.sample if snap else None,
-            result.rows,
-            [q["snapshot_sha256"] for q in result.quarantined],
-            [m.meta.sha256 for m in result.members],
-            snap.meta.capture if snap else None,
-        ],
-    )
 
 
 # -- indicators -------------------------------------------------------------------------------
@@ -390,6 +330,17 @@ def _indicator_asset(cat: Catalogue, ind: Indicator) -> AssetsDefinition:
 
 
 # -- trends -----------------------------------------------------------------------------------
+def trend_spec(table: trend_tables.TrendTable, deps: list[AssetKey]) -> AssetSpec:
+    return AssetSpec(
+        key=AssetKey(["trends", table.name]),
+        group_name="trends",
+        kinds={"duckdb", "python"},
+        description=table.description,
+        deps=deps,
+        skippable=False,
+    )
+
+
 def trend_assets(cat: Catalogue) -> list[AssetsDefinition]:
     ind_keys = [
         indicator_key(i) for i in cat.indicator_list() if indicator_tables.sql_path(i).exists()
@@ -398,7 +349,7 @@ def trend_assets(cat: Catalogue) -> list[AssetsDefinition]:
 
     @multi_asset(
         name="trends",
-        specs=[spec.asset_spec(deps=ind_keys) for spec in specs],
+        specs=[trend_spec(spec, ind_keys) for spec in specs],
         check_specs=[gate_spec(AssetKey(["trends", s.name]), f"trends.{s.name}") for s in specs],
         can_subset=False,
     )

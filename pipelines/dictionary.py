@@ -16,6 +16,7 @@ import yaml
 
 from pipelines.catalogue import Catalogue, Dataset, Indicator
 from pipelines.settings import ASSETS_DIR
+from pipelines.warehouse import comment_tables
 
 DICTIONARY_FILE = ASSETS_DIR / "reference" / "dictionary.yaml"
 SCHEMAS = ("indicators", "trends", "meta", "staging")
@@ -83,37 +84,10 @@ def _dimension(ds: Dataset, column: str) -> str:
     return f"Dimension {column} of {ds.id} ({ds.title}), the publisher's code as published."
 
 
-def _quoted(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def apply_dictionary(
     con: duckdb.DuckDBPyConnection, cat: Catalogue, dictionary: Dictionary | None = None
 ) -> list[str]:
     """COMMENT ON every table and column of the build's published schemas. Returns what no
     source describes (`schema.table` or `schema.table.column`), which stays without comment."""
     describe = Describer(cat, dictionary or Dictionary.load())
-    undescribed: list[str] = []
-    schemas = ", ".join(_quoted(s) for s in SCHEMAS)
-    tables = con.execute(
-        "SELECT schema_name, table_name FROM duckdb_tables() "
-        f"WHERE database_name = current_database() AND schema_name IN ({schemas}) ORDER BY 1, 2"
-    ).fetchall()
-    for schema, table in tables:
-        name = f'"{schema}"."{table}"'
-        text = describe.table(schema, table)
-        if text:
-            con.execute(f"COMMENT ON TABLE {name} IS {_quoted(text)}")
-        else:
-            undescribed.append(f"{schema}.{table}")
-        for (column,) in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
-            "AND schema_name = ? AND table_name = ? ORDER BY column_index",
-            [schema, table],
-        ).fetchall():
-            text = describe.column(schema, table, column)
-            if text:
-                con.execute(f'COMMENT ON COLUMN {name}."{column}" IS {_quoted(text)}')
-            else:
-                undescribed.append(f"{schema}.{table}.{column}")
-    return undescribed
+    return comment_tables(con, SCHEMAS, describe.table, describe.column)

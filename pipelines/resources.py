@@ -22,6 +22,7 @@ from pipelines.fetch import Fetcher, FetchError, FetchPolicy, Mirror, MirrorLoca
 from pipelines.runlock import find_leftovers, remove_leftovers, run_lock
 from pipelines.settings import ASSETS_DIR, Paths, data_dir_from_env
 from pipelines.snapshots import SnapshotStore
+from pipelines.warehouse import open_build
 
 # A Dagster-launched run (the schedule, the UI) waits this long for a CLI run to end.
 RUN_LOCK_WAIT_SECONDS = 3 * 3600.0
@@ -96,17 +97,10 @@ class EudapResource(ConfigurableResource):  # type: ignore[misc]
     @contextlib.contextmanager
     def build(self, build_id: str) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-write connection to the run's build file (created on first use)."""
-        path = self.paths.build_warehouse(build_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(
-            str(path),
-            config={
-                "threads": self.duckdb_threads,
-                "memory_limit": self.duckdb_memory_limit,
-            },
-        )
-        try:
+        with open_build(
+            self.paths,
+            build_id,
+            threads=self.duckdb_threads,
+            memory_limit=self.duckdb_memory_limit,
+        ) as con:
             yield con
-            con.execute("CHECKPOINT")
-        finally:
-            con.close()

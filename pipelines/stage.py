@@ -113,14 +113,13 @@ def staging_columns(ds: Dataset) -> list[tuple[str, pa.DataType]]:
     return cols + TAIL_COLUMNS
 
 
-def file_columns(ds: Dataset, parsed: ParsedFile, file: Path) -> dict[str, str | None]:
-    """Constant columns for every row of one file: the matched breadcrumb rule, if any."""
+def file_columns(ds: Dataset, parsed: ParsedFile) -> dict[str, str | None]:
+    """Constant columns for every row of one file: the breadcrumb rule that the parser
+    matched (`parser_options` gives it the dataset's rules), if any."""
     if not ds.bulletin_rules:
         return {}
-    from pipelines.parsers.bulletin_xlsx import match_rule
-
     path = [str(p) for p in parsed.attributes.get("measure_path", [])]
-    rule = match_rule(path, [r.model_dump() for r in ds.bulletin_rules], file)
+    rule = parsed.attributes["rule"]
     rest = path[len(rule["prefix"]) :]
     return {
         "table_breadcrumb": "  >  ".join(path),
@@ -141,8 +140,10 @@ def member_key(parsed: ParsedFile, snap: Snapshot) -> str:
 
 def parser_options(ds: Dataset) -> dict[str, Any]:
     """The options a dataset's parser gets: its `parser_options`, and for a collection
-    recognised by table rules (EDR) the rules, the staged dimensions and the reference
-    period of the edition."""
+    recognised by table rules (EDR) the rules and the staged dimensions, for one mapped by
+    breadcrumb rules (the Statistical Bulletin) those rules."""
+    if ds.bulletin_rules:
+        return {**ds.parser_options, "rules": [r.model_dump() for r in ds.bulletin_rules]}
     if not ds.table_rules:
         return dict(ds.parser_options)
     return {
@@ -227,7 +228,7 @@ def load_snapshot(
     path = snap.verified_path()
     parsed = parse_file(ds, path)
     check_layout(ds, parsed, path)
-    constants = file_columns(ds, parsed, path)
+    constants = file_columns(ds, parsed)
     create_table(con, table, ds)
     schema, name = table.split(".", 1)
     target = f"{_q(schema)}.{_q(name)}"

@@ -21,12 +21,11 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from dagster import AssetKey, AssetSpec
 
 from pipelines import trend_stats as ts
 from pipelines.catalogue import Catalogue, TrendMethod
 from pipelines.indicators import SERIES_KEY
-from pipelines.meta import run_sql_file
+from pipelines.warehouse import run_sql_file
 
 KEY = ["indicator_id"] + [c for c in SERIES_KEY if c != "period"]
 
@@ -35,16 +34,6 @@ KEY = ["indicator_id"] + [c for c in SERIES_KEY if c != "period"]
 class TrendTable:
     name: str
     description: str
-
-    def asset_spec(self, deps: list[AssetKey]) -> AssetSpec:
-        return AssetSpec(
-            key=AssetKey(["trends", self.name]),
-            group_name="trends",
-            kinds={"duckdb", "python"},
-            description=self.description,
-            deps=deps,
-            skippable=False,
-        )
 
 
 TABLES = [

@@ -15,7 +15,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.assets import record_release_dataset
 from pipelines.catalogue import Catalogue, load_catalogue
 from pipelines.fetch import Fetcher
 from pipelines.geo import GeoResolver
@@ -26,6 +25,7 @@ from pipelines.settings import Paths
 from pipelines.snapshots import SnapshotStore
 from pipelines.stage import create_table, stage_dataset
 from pipelines.trends import build_trends
+from pipelines.warehouse import record_release_dataset
 
 CRIM = "eurostat.crim_off_cat"
 TSV_V1 = (
