@@ -180,7 +180,7 @@ def meta_asset(cat: Catalogue) -> AssetsDefinition:
     )
     def _meta(context: AssetExecutionContext, eudap: EudapResource) -> MaterializeResult:
         with eudap.build(build_id(context)) as con:
-            init_build(con, eudap.catalogue(), eudap.store(), eudap.paths)
+            init_build(con, cat, eudap.store(), eudap.paths)
             snapshots = con.execute("SELECT count(*) FROM meta.snapshots").fetchone()[0]
         return MaterializeResult(
             metadata={
@@ -355,7 +355,7 @@ def trend_assets(cat: Catalogue) -> list[AssetsDefinition]:
     )
     def _trends(context: AssetExecutionContext, eudap: EudapResource):
         with eudap.build(build_id(context)) as con:
-            counts = trend_tables.build_trends(con, eudap.catalogue())
+            counts = trend_tables.build_trends(con, cat)
             for spec in specs:
                 table = f"trends.{spec.name}"
                 report = validate_table(con, table, table)
@@ -398,8 +398,8 @@ def coverage_asset(cat: Catalogue) -> AssetsDefinition:
     def _coverage(context: AssetExecutionContext, eudap: EudapResource):
         with eudap.build(build_id(context)) as con:
             cells = coverage.build_coverage(con)
-            substances = coverage.build_substances(con)
-            comparison = coverage.build_headline_comparison(con, eudap.catalogue())
+            substances = coverage.build_substances(con, cat)
+            comparison = coverage.build_headline_comparison(con, cat)
             table_preview = preview(con, "meta.headline_comparison")
         outside = [c for c in comparison if not c["within_tolerance"]]
         yield MaterializeResult(
@@ -450,7 +450,7 @@ def publish_asset(cat: Catalogue) -> AssetsDefinition:
         "release as warehouse.previous.duckdb; writes Parquet exports.",
     )
     def _publish(context: AssetExecutionContext, eudap: EudapResource) -> MaterializeResult:
-        release = publishing.publish_build(eudap.paths, build_id(context), eudap.catalogue())
+        release = publishing.publish_build(eudap.paths, build_id(context), cat)
         return MaterializeResult(
             metadata={
                 "release_id": release.release_id,

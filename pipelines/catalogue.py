@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
@@ -29,6 +29,7 @@ FORMATS = (
     "edr_csv",
 )
 Polarity = Literal["up", "down", "context"]
+M = TypeVar("M", bound=BaseModel)
 DATASET_ID = re.compile(r"^(?P<source>[a-z][a-z0-9]*)\.(?P<name>[a-z][a-z0-9_]*)$")
 IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -484,6 +485,46 @@ class TrendMethod(_Strict):
     wastewater_stable_band_pct: float
 
 
+class Substance(_Strict):
+    name: str
+    label: str
+    wastewater_marker: str | None = None
+
+
+FilterColumn = Literal["sex", "age", "substance", "breakdown", "unit"]
+
+
+class HeadlineComparison(_Strict):
+    """A curated EU headline figure compared with the sum of Member State values."""
+
+    indicator: int = Field(ge=1, le=12)
+    headline_measure: str
+    country_measure: str
+    # column -> allowed values (null: the column is empty)
+    country_filter: dict[FilterColumn, list[str | None]] = Field(default_factory=dict)
+    note: str = ""
+
+
+class HeadlineChecks(_Strict):
+    tolerance_pct: float = Field(ge=0)
+    comparisons: list[HeadlineComparison]
+
+
+class DataDictionary(_Strict):
+    """The text of the tables and columns the catalogue does not describe itself."""
+
+    tables: dict[str, str] = Field(default_factory=dict)  # schema.table -> text
+    columns: dict[str, str] = Field(default_factory=dict)  # column name -> text
+    table_columns: dict[str, str] = Field(default_factory=dict)  # schema.table.column -> text
+
+    @field_validator("tables", "columns", "table_columns", mode="before")
+    @classmethod
+    def _texts(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            return {str(k): str(t).strip() for k, t in v.items()}
+        return v
+
+
 def _load_yaml(path: Path) -> Any:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -502,8 +543,17 @@ def _validate(model: type[BaseModel], data: Any, path: Path) -> Any:
         raise CatalogueError(f"{path}: {problems}") from exc
 
 
+def _load_model(model: type[M], path: Path) -> M:
+    return _validate(model, _load_yaml(path) or {}, path)  # type: ignore[no-any-return]
+
+
+class SubstanceList(_Strict):
+    substances: list[Substance]
+
+
 class Catalogue:
-    """Every dataset and indicator of the project, validated and cross-checked."""
+    """Every dataset and indicator of the project and the reference lists, validated and
+    cross-checked: loaded once per run and passed down, so nothing else reads the YAML."""
 
     def __init__(self, root: Path = ASSETS_DIR):
         self.root = root
@@ -536,9 +586,14 @@ class Catalogue:
                     )
         ref = root / "reference"
         self.geo: list[GeoEntry] = _geo_reference(ref / "geo.yaml")
-        self.trend_method: TrendMethod = _validate(
-            TrendMethod, _load_yaml(ref / "trend_method.yaml"), ref / "trend_method.yaml"
+        self.trend_method: TrendMethod = _load_model(TrendMethod, ref / "trend_method.yaml")
+        self.substances: dict[str, Substance] = {
+            s.name: s for s in _load_model(SubstanceList, ref / "substances.yaml").substances
+        }
+        self.headline_checks: HeadlineChecks = _load_model(
+            HeadlineChecks, ref / "headline_checks.yaml"
         )
+        self.dictionary: DataDictionary = _load_model(DataDictionary, ref / "dictionary.yaml")
 
     def dataset(self, dataset_id: str) -> Dataset:
         try:

@@ -5,7 +5,8 @@ meta.coverage     indicator x geo x period -> measures with data, and their sour
 meta.substances   every substance named in the indicator tables, with its label and (for
                   wastewater) the metabolite actually measured
 meta.headline_comparison   curated EU headline figures against the sum of Member State values
-                  (assets/reference/headline_checks.yaml), reported as a warning check
+                  (assets/reference/headline_checks.yaml, read by the catalogue), reported as
+                  a warning check
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
-import yaml
 
 from pipelines.catalogue import Catalogue
-from pipelines.settings import ASSETS_DIR
 from pipelines.trend_stats import BOUNDARY_TOLERANCE
 
 
@@ -58,8 +57,7 @@ def build_coverage(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("SELECT count(*) FROM meta.coverage").fetchone()[0]
 
 
-def build_substances(con: duckdb.DuckDBPyConnection) -> int:
-    reference = yaml.safe_load((ASSETS_DIR / "reference" / "substances.yaml").read_text())
+def build_substances(con: duckdb.DuckDBPyConnection, cat: Catalogue) -> int:
     con.execute("""
         CREATE OR REPLACE TABLE meta.substances (
             substance VARCHAR, label VARCHAR, wastewater_marker VARCHAR,
@@ -68,16 +66,21 @@ def build_substances(con: duckdb.DuckDBPyConnection) -> int:
     union = _union(con, "indicator_id, substance")
     if union is None:
         return 0
-    labels = {s["name"]: s for s in reference["substances"]}
     rows = con.execute(f"""
         SELECT substance, list(DISTINCT indicator_id ORDER BY indicator_id), count(*)
         FROM ({union}) WHERE substance IS NOT NULL GROUP BY substance ORDER BY substance
     """).fetchall()
     for substance, inds, n in rows:
-        ref = labels.get(substance.lower(), {})
+        ref = cat.substances.get(substance.lower())
         con.execute(
             "INSERT INTO meta.substances VALUES (?, ?, ?, ?, ?)",
-            [substance, ref.get("label"), ref.get("wastewater_marker"), inds, n],
+            [
+                substance,
+                ref.label if ref else None,
+                ref.wastewater_marker if ref else None,
+                inds,
+                n,
+            ],
         )
     return len(rows)
 
@@ -86,15 +89,17 @@ def build_headline_comparison(
     con: duckdb.DuckDBPyConnection, cat: Catalogue
 ) -> list[dict[str, Any]]:
     """Each curated EU27 headline figure beside the sum of Member State values."""
-    config = yaml.safe_load((ASSETS_DIR / "reference" / "headline_checks.yaml").read_text())
-    tolerance = float(config["tolerance_pct"])
+    tolerance = cat.headline_checks.tolerance_pct
     out: list[dict[str, Any]] = []
-    for comp in config["comparisons"]:
-        ind = cat.indicators[comp["indicator"]]
-        conditions, params = ["o.measure = ?"], [comp["country_measure"]]
-        for column, allowed in (comp.get("country_filter") or {}).items():
-            if column not in ("sex", "age", "substance", "breakdown", "unit"):
-                raise ValueError(f"headline_checks.yaml: cannot filter on {column!r}")
+    for comp in cat.headline_checks.comparisons:
+        if comp.indicator not in cat.indicators:
+            raise ValueError(
+                f"assets/reference/headline_checks.yaml: indicator {comp.indicator} is not in "
+                "the catalogue"
+            )
+        ind = cat.indicators[comp.indicator]
+        conditions, params = ["o.measure = ?"], [comp.country_measure]
+        for column, allowed in comp.country_filter.items():
             values = [v for v in allowed if v is not None]
             parts = [f"o.{column} IN ({', '.join('?' for _ in values)})"] if values else []
             if None in allowed:
@@ -116,15 +121,15 @@ def build_headline_comparison(
             SELECT h.period, h.value, c.total, c.reporting
             FROM headline AS h JOIN countries AS c USING (period) ORDER BY h.period
             """,
-            [comp["headline_measure"], *params],
+            [comp.headline_measure, *params],
         ).fetchall()
         for period, headline, total, reporting in rows:
             diff_pct = (total - headline) / headline * 100 if headline else None
             out.append(
                 {
                     "indicator_id": ind.number,
-                    "headline_measure": comp["headline_measure"],
-                    "country_measure": comp["country_measure"],
+                    "headline_measure": comp.headline_measure,
+                    "country_measure": comp.country_measure,
                     "period": period,
                     "headline_value": headline,
                     "country_sum": total,
@@ -134,7 +139,7 @@ def build_headline_comparison(
                     "within_tolerance": diff_pct is not None
                     and abs(diff_pct) <= tolerance + BOUNDARY_TOLERANCE,
                     "tolerance_pct": tolerance,
-                    "note": comp.get("note", ""),
+                    "note": comp.note,
                 }
             )
     con.execute("""

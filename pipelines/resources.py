@@ -17,10 +17,9 @@ import duckdb
 import requests
 from dagster import ConfigurableResource, InitResourceContext
 
-from pipelines.catalogue import Catalogue, load_catalogue
 from pipelines.fetch import Fetcher, FetchError, FetchPolicy, Mirror, MirrorLocationError
 from pipelines.runlock import find_leftovers, remove_leftovers, run_lock
-from pipelines.settings import ASSETS_DIR, Paths, data_dir_from_env
+from pipelines.settings import Paths, data_dir_from_env
 from pipelines.snapshots import SnapshotStore
 from pipelines.warehouse import open_build
 
@@ -34,7 +33,6 @@ class EudapResource(ConfigurableResource):  # type: ignore[misc]
 
     data_dir: str = ""
     mirror: str = ""
-    catalogue_dir: str = ""
     duckdb_threads: int = 2
     duckdb_memory_limit: str = "4GB"
     run_lock_wait_seconds: float = RUN_LOCK_WAIT_SECONDS
@@ -62,9 +60,6 @@ class EudapResource(ConfigurableResource):  # type: ignore[misc]
     @property
     def paths(self) -> Paths:
         return Paths(Path(self.data_dir).resolve() if self.data_dir else data_dir_from_env())
-
-    def catalogue(self) -> Catalogue:
-        return load_catalogue(Path(self.catalogue_dir) if self.catalogue_dir else ASSETS_DIR)
 
     def store(self) -> SnapshotStore:
         return SnapshotStore(self.paths.raw_dir)
