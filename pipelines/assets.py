@@ -303,7 +303,7 @@ def _indicator_asset(cat: Catalogue, ind: Indicator) -> AssetsDefinition:
         key=key,
         group_name="indicators",
         kinds={"duckdb", "sql"},
-        deps=[staging_key(ds) for ds in indicator_tables.datasets_read(cat, ind)],
+        deps=[staging_key(cat.datasets[ds_id]) for ds_id in ind.datasets],
         description=f"Indicator {ind.number}: {ind.name_en} / {ind.name_nl}. "
         f"Polarity: {ind.polarity}. Built by sql/indicators/{ind.table_name}.sql",
         metadata={"indicator": ind.number, "table": ind.table, "polarity": ind.polarity},
@@ -346,10 +346,13 @@ def trend_assets(cat: Catalogue) -> list[AssetsDefinition]:
         indicator_key(i) for i in cat.indicator_list() if indicator_tables.sql_path(i).exists()
     ]
     specs = trend_tables.TABLES
+    # One multi-asset (it cannot be subset): every table waits for all that any of them reads.
+    staged = sorted({ds_id for spec in specs for ds_id in spec.reads})
+    deps = ind_keys + [staging_key(cat.dataset(ds_id)) for ds_id in staged]
 
     @multi_asset(
         name="trends",
-        specs=[trend_spec(spec, ind_keys) for spec in specs],
+        specs=[trend_spec(spec, deps) for spec in specs],
         check_specs=[gate_spec(AssetKey(["trends", s.name]), f"trends.{s.name}") for s in specs],
         can_subset=False,
     )

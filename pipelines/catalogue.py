@@ -436,6 +436,9 @@ class Indicator(_Strict):
     name_nl: str
     polarity: Polarity
     unit: str
+    # The datasets whose staging tables the indicator's SQL reads, and only those: the
+    # indicator's asset waits for exactly these (its failure radius), and
+    # tests/unit/test_indicators.py checks the SQL (macros expanded) against the list.
     datasets: list[str]
     measures: list[Measure]
     measure_polarity: dict[str, Polarity] = Field(default_factory=dict)
@@ -448,6 +451,14 @@ class Indicator(_Strict):
     @property
     def table(self) -> str:
         return f"indicators.{self.table_name}"
+
+    @field_validator("datasets")
+    @classmethod
+    def _datasets_once(cls, v: list[str]) -> list[str]:
+        twice = sorted({d for d in v if v.count(d) > 1})
+        if twice:
+            raise ValueError(f"datasets listed twice: {twice}")
+        return v
 
     @field_validator("short_name")
     @classmethod

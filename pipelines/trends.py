@@ -34,6 +34,9 @@ KEY = ["indicator_id"] + [c for c in SERIES_KEY if c != "period"]
 class TrendTable:
     name: str
     description: str
+    # datasets whose staging tables the table reads besides the indicator tables (the
+    # trends asset waits for them)
+    reads: tuple[str, ...] = ()
 
 
 TABLES = [
@@ -58,6 +61,7 @@ TABLES = [
         "trends.wastewater_city_change: per site, substance and campaign year in the EU27, "
         "Norway and Türkiye, the daily mean against the campaign one year earlier, classed "
         "increase / stable (within +/-10 %) / decrease / no previous data, as the EUDA does.",
+        reads=("euda.wastewater", "euda.wastewater_sites"),
     ),
     TrendTable(
         "wastewater_city_counts",
