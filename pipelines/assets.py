@@ -42,7 +42,13 @@ from pipelines.redact import redact_text
 from pipelines.resources import EudapResource
 from pipelines.settings import PROJECT_ROOT
 from pipelines.stage import stage_dataset, validate_table
-from pipelines.warehouse import geo_other_codes, head, record_fetches, record_release_dataset
+from pipelines.warehouse import (
+    geo_other_codes,
+    head,
+    record_fetches,
+    record_gate,
+    record_release_dataset,
+)
 
 META_BUILD = AssetKey(["meta", "build"])
 PUBLISHED = AssetKey(["warehouse", "published"])
@@ -242,6 +248,7 @@ def _staging_asset(cat: Catalogue, ds: Dataset) -> AssetsDefinition:
             )
             record_release_dataset(con, build_id(context), result)
             report = result.report or validate_table(con, ds.table, ds.table)
+            record_gate(con, build_id(context), report)
             table_preview = preview(con, ds.table)
             unknown_geo = geo_other_codes(con, ds.table, ds.geo_dimension)
         reason = redact_text(result.reason or "")
@@ -313,6 +320,7 @@ def _indicator_asset(cat: Catalogue, ind: Indicator) -> AssetsDefinition:
         with eudap.build(build_id(context)) as con:
             rows = indicator_tables.build_indicator(con, ind)
             report = validate_table(con, ind.table, suite)
+            record_gate(con, build_id(context), report)
             table_preview = preview(con, ind.table)
             sources = con.execute(
                 f"SELECT DISTINCT source_dataset, snapshot_sha256 FROM {ind.table}"
@@ -362,6 +370,7 @@ def trend_assets(cat: Catalogue) -> list[AssetsDefinition]:
             for spec in specs:
                 table = f"trends.{spec.name}"
                 report = validate_table(con, table, table)
+                record_gate(con, build_id(context), report)
                 yield MaterializeResult(
                     asset_key=AssetKey(["trends", spec.name]),
                     metadata={"rows": counts[spec.name], "preview": preview(con, table)},
@@ -449,8 +458,9 @@ def publish_asset(cat: Catalogue) -> AssetsDefinition:
         kinds={"duckdb"},
         deps=upstream,
         description="Publishes the run's build onto data/warehouse/warehouse.duckdb by atomic "
-        "rename, once every blocking gate upstream has passed; keeps the previous "
-        "release as warehouse.previous.duckdb; writes Parquet exports.",
+        "rename, once every blocking gate upstream has passed (read back from the build's "
+        "own gate record, meta.gate_results, even when publish is re-executed alone); keeps "
+        "the previous release as warehouse.previous.duckdb; writes Parquet exports.",
     )
     def _publish(context: AssetExecutionContext, eudap: EudapResource) -> MaterializeResult:
         release = publishing.publish_build(eudap.paths, build_id(context), cat)

@@ -3,6 +3,9 @@
 Order matters, so that a crash at any point leaves the published warehouse either the
 previous release or the complete new one, never something in between:
 
+0. verify the build: its own gate record (meta.gate_results) must show that every blocking
+   gate of this run ran and passed, or nothing is published (PublishError naming the gates),
+   however publish was started (the whole job, or publish re-executed alone);
 1. finish the build: record the release in meta.releases, CHECKPOINT, close;
 2. write the Parquet/CSV exports and the report into exports/<release>/ (new folder);
 3. hard-link the current warehouse.duckdb to warehouse.previous.duckdb (atomic rename of a
@@ -28,6 +31,7 @@ from pipelines.catalogue import Catalogue
 from pipelines.dictionary import apply_dictionary
 from pipelines.report import write_report
 from pipelines.settings import PROJECT_ROOT, Paths
+from pipelines.warehouse import gate_problems
 
 KEEP_EXPORTS = 5  # export folders of the latest releases kept beside the current one
 # Build files of failed or killed runs are removed when the next run starts, under the run
@@ -136,12 +140,30 @@ def comment_tables(con: duckdb.DuckDBPyConnection, cat: Catalogue) -> list[str]:
     return apply_dictionary(con, cat)
 
 
+def gated_tables(cat: Catalogue) -> list[str]:
+    """Every table of a build behind a blocking gate: staging, indicators, trends."""
+    from pipelines.indicators import sql_path
+    from pipelines.trends import TABLES
+
+    return (
+        [ds.table for ds in cat.datasets.values()]
+        + [ind.table for ind in cat.indicator_list() if sql_path(ind).exists()]
+        + [f"trends.{t.name}" for t in TABLES]
+    )
+
+
 def publish_build(paths: Paths, release_id: str, cat: Catalogue) -> Release:
     build = paths.build_warehouse(release_id)
     if not build.exists():
         raise PublishError(f"no build file {build} to publish")
     con = duckdb.connect(str(build))
     try:
+        problems = gate_problems(con, release_id, gated_tables(cat))
+        if problems:
+            raise PublishError(
+                f"build {release_id} not published: its gate record does not clear it: "
+                + "; ".join(problems)
+            )
         for (name,) in con.execute(
             "SELECT table_name FROM information_schema.tables "
             "WHERE table_schema = 'staging' AND table_name LIKE '\\_candidate\\_%' ESCAPE '\\'"

@@ -241,10 +241,13 @@ def load_snapshot(
     return rows, member_key(parsed, snap), bool(parsed.attributes.get("known_unused"))
 
 
-def validate_table(con: duckdb.DuckDBPyConnection, table: str, suite: str) -> ValidationReport:
+def validate_table(
+    con: duckdb.DuckDBPyConnection, table: str, suite: str, label: str | None = None
+) -> ValidationReport:
+    """Validate `table` with `suite`; the report names `label` (default: the table)."""
     schema, name = table.split(".", 1)
     df = con.execute(f"SELECT * FROM {_q(schema)}.{_q(name)}").df()
-    return validate_frame(df, suite, table)
+    return validate_frame(df, suite, label or table)
 
 
 def stage_dataset(
@@ -270,15 +273,22 @@ def stage_dataset(
     sample_only = [s for s in snapshots if s.meta.sample]
     if not allow_sample:
         snapshots = [s for s in snapshots if not s.meta.sample]
-    # A collection's members are first staged together and validated once (the common case:
-    # every member passes); only when that fails is each member validated on its own, so
-    # that the failing member, and only it, is quarantined.
+    # Each table is validated once. A single file: the snapshot that passes its gate is the
+    # table. A collection's members are first staged together and validated once (the common
+    # case: every member passes); only when that fails is each member validated on its own,
+    # so that the failing member, and only it, is quarantined, and the table they make
+    # together is validated again (members that pass alone may still clash).
     drops = RowDropCheck(ds, snapshots, published)
-    used, quarantined, rows_total = _stage_members(
+    used, quarantined, rows_total, report = _stage_members(
         con, ds, snapshots, geo, drops, each=not ds.collection
     )
-    if ds.collection and used and not validate_table(con, ds.table, ds.table).success:
-        used, quarantined, rows_total = _stage_members(con, ds, snapshots, geo, drops, each=True)
+    if ds.collection and used:
+        report = validate_table(con, ds.table, ds.table)
+        if not report.success:
+            used, quarantined, rows_total, _ = _stage_members(
+                con, ds, snapshots, geo, drops, each=True
+            )
+            report = validate_table(con, ds.table, ds.table) if used else None
     reasons = [q["reason"] for q in quarantined]
     if fetch_problem:
         # a refusal's line already says what happened and what to do (the inbox)
@@ -299,8 +309,6 @@ def stage_dataset(
         state = "unchanged"
     else:
         state = "fresh"
-    # The whole table is what ships: for a collection, check the members together too.
-    report = validate_table(con, ds.table, ds.table)
     return StageResult(
         ds.id,
         state,
@@ -321,11 +329,13 @@ def _stage_members(
     drops: RowDropCheck,
     *,
     each: bool,
-) -> tuple[list[Snapshot], list[dict[str, str]], int]:
+) -> tuple[list[Snapshot], list[dict[str, str]], int, ValidationReport | None]:
     """Fill `ds.table` from the newest snapshot of each member (one, unless a collection).
 
     With `each`, every candidate is validated before it joins the table and a failing one is
-    quarantined (then the next older snapshot of that member is tried).
+    quarantined (then the next older snapshot of that member is tried). Returns (used,
+    quarantined, rows, the report of the last candidate that joined the table): for a
+    single file, that candidate is the whole table.
     """
     candidate = f"staging._candidate_{ds.asset_name}"
     create_table(con, ds.table, ds)
@@ -333,6 +343,7 @@ def _stage_members(
     used: list[Snapshot] = []
     members: set[str] = set()
     rows_total = 0
+    joined: ValidationReport | None = None
     for snap in snapshots:
         try:
             rows, member, unused = load_snapshot(con, candidate, ds, snap, geo)
@@ -346,7 +357,7 @@ def _stage_members(
                     "a truncated export); set allow_empty in the catalogue if "
                     "that is expected",
                 )
-            report = validate_table(con, candidate, ds.table) if each else None
+            report = validate_table(con, candidate, ds.table, ds.table) if each else None
         except (ParseError, SnapshotError) as exc:
             quarantined.append(_quarantine_entry(snap, str(exc)))
             continue
@@ -358,13 +369,14 @@ def _stage_members(
             quarantined.append(_quarantine_entry(snap, dropped))
             continue
         con.execute(f"INSERT INTO {ds.table} SELECT * FROM {candidate}")
+        joined = report
         used.append(snap)
         members.add(member)
         rows_total += rows
         if not ds.collection:
             break
     con.execute(f"DROP TABLE IF EXISTS {candidate}")
-    return used, quarantined, rows_total
+    return used, quarantined, rows_total, joined
 
 
 def _quarantine_entry(snap: Snapshot, reason: str) -> dict[str, str]:

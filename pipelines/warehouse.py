@@ -23,6 +23,7 @@ from pipelines.settings import SQL_DIR, Paths
 if TYPE_CHECKING:
     import pandas as pd
 
+    from pipelines.checks import ValidationReport
     from pipelines.fetch import FetchOutcome
     from pipelines.stage import StageResult
 
@@ -154,6 +155,40 @@ def geo_other_codes(
             f"SELECT geo, count(*) FROM {table} WHERE geo_level = 'other' GROUP BY geo ORDER BY geo"
         ).fetchall()
     ]
+
+
+def record_gate(con: duckdb.DuckDBPyConnection, release_id: str, report: ValidationReport) -> None:
+    """A blocking gate's verdict on one table of this build (meta.gate_results): publish
+    reads it back before the swap."""
+    run_sql_file(con, "meta/schema.sql")
+    con.execute(
+        "DELETE FROM meta.gate_results WHERE release_id = ? AND table_name = ?",
+        [release_id, report.table],
+    )
+    con.execute(
+        "INSERT INTO meta.gate_results VALUES (?, ?, ?, ?, ?, ?)",
+        [release_id, report.table, report.suite, report.success, report.summary(), _now()],
+    )
+
+
+def gate_problems(con: duckdb.DuckDBPyConnection, release_id: str, gated: list[str]) -> list[str]:
+    """Why the build's gate record does not clear it for publishing: each gated table whose
+    gate failed or never ran in this build. Empty when every gate passed."""
+    run_sql_file(con, "meta/schema.sql")  # a build from before the gate record: all missing
+    verdicts = {
+        table: (passed, summary)
+        for table, passed, summary in con.execute(
+            "SELECT table_name, passed, summary FROM meta.gate_results WHERE release_id = ?",
+            [release_id],
+        ).fetchall()
+    }
+    problems = []
+    for table in gated:
+        if table not in verdicts:
+            problems.append(f"{table}: its gate did not run in this build")
+        elif not verdicts[table][0]:
+            problems.append(f"{table}: gate failed: {verdicts[table][1]}")
+    return problems
 
 
 # -- COMMENT ON -------------------------------------------------------------------------------
