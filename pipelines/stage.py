@@ -141,9 +141,12 @@ def member_key(parsed: ParsedFile, snap: Snapshot) -> str:
 def parser_options(ds: Dataset) -> dict[str, Any]:
     """The options a dataset's parser gets: its `parser_options`, and for a collection
     recognised by table rules (EDR) the rules and the staged dimensions, for one mapped by
-    breadcrumb rules (the Statistical Bulletin) those rules."""
+    breadcrumb rules (the Statistical Bulletin) those rules, for a curated file its
+    indicators (a row for another indicator is refused: no query would read it)."""
     if ds.bulletin_rules:
         return {**ds.parser_options, "rules": [r.model_dump() for r in ds.bulletin_rules]}
+    if ds.format == "curated_csv":
+        return {**ds.parser_options, "indicators": list(ds.indicators)}
     if not ds.table_rules:
         return dict(ds.parser_options)
     return {
