@@ -8,8 +8,9 @@ indicators/<table>       one long table per indicator (blocking check: gate)
 trends/<table>           trend series and assessments (blocking check: gate)
 warehouse/published      atomic publish of the fully checked build
 
-The logic lives in Dagster-free modules (fetch, stage, indicators, trends, publish) so the
-CLI, tests and assets share it; this module only wires it into Dagster.
+The logic lives in Dagster-free modules (fetch, stage, indicators, trends, publish; the
+writes to the build in warehouse) so the CLI, tests and assets share it; this module only
+wires it into Dagster, with the catalogue the graph was built from.
 """
 
 import duckdb
