@@ -8,11 +8,10 @@ indicators/<table>       one long table per indicator (blocking check: gate)
 trends/<table>           trend series and assessments (blocking check: gate)
 warehouse/published      atomic publish of the fully checked build
 
-The logic lives in Dagster-free modules (fetch, stage, indicators, trends, publish) so the
-CLI, tests and assets share it; this module only wires it into Dagster.
+The logic lives in Dagster-free modules (fetch, stage, indicators, trends, publish; the
+writes to the build in warehouse) so the CLI, tests and assets share it; this module only
+wires it into Dagster, with the catalogue the graph was built from.
 """
-
-from datetime import UTC, datetime
 
 import duckdb
 import pandas as pd
@@ -23,6 +22,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
+    AssetSpec,
     DataVersion,
     MaterializeResult,
     MetadataValue,
@@ -38,17 +38,18 @@ from pipelines.catalogue import Catalogue, Dataset, Indicator
 from pipelines.checks import ValidationReport
 from pipelines.fetch import FetchOutcome
 from pipelines.geo import GeoResolver
-from pipelines.meta import (
-    fetch_problem,
-    init_build,
-    published_snapshot,
-    published_use,
-    run_sql_file,
-)
+from pipelines.meta import fetch_problem, init_build, published_snapshot, published_use
 from pipelines.redact import redact_text
 from pipelines.resources import EudapResource
 from pipelines.settings import PROJECT_ROOT
-from pipelines.stage import StageResult, stage_dataset, validate_table
+from pipelines.stage import stage_dataset, validate_table
+from pipelines.warehouse import (
+    geo_other_codes,
+    head,
+    record_fetches,
+    record_gate,
+    record_release_dataset,
+)
 
 META_BUILD = AssetKey(["meta", "build"])
 PUBLISHED = AssetKey(["warehouse", "published"])
@@ -73,7 +74,7 @@ def indicator_key(ind: Indicator) -> AssetKey:
 
 
 def preview(con: duckdb.DuckDBPyConnection, table: str) -> MetadataValue:
-    df = con.execute(f"SELECT * FROM {table} LIMIT {PREVIEW_ROWS}").df()
+    df = head(con, table, PREVIEW_ROWS)
     return MetadataValue.md(df.to_markdown(index=False) if not df.empty else "_(empty)_")
 
 
@@ -147,21 +148,7 @@ def _raw_asset(ds: Dataset) -> AssetsDefinition:
             reason = redact_text(f"{ds.id}: download failed: {type(exc).__name__}: {exc}")
             outcomes = [FetchOutcome(ds.id, "failed", None, reason, where, 0)]
         with eudap.build(build_id(context)) as con:
-            run_sql_file(con, "meta/schema.sql")
-            now = datetime.now(UTC).replace(tzinfo=None)
-            for outcome in outcomes:
-                con.execute(
-                    "INSERT INTO meta.fetch_log VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        ds.id,
-                        outcome.status,
-                        outcome.reason,
-                        outcome.url,
-                        outcome.snapshot.meta.sha256 if outcome.snapshot else None,
-                        outcome.requests_made,
-                        now,
-                    ],
-                )
+            record_fetches(con, ds.id, outcomes)
         failures = [o.reason or "" for o in outcomes if o.status in ("failed", "refused")]
         for reason in failures:
             context.log.error(reason)
@@ -200,7 +187,7 @@ def meta_asset(cat: Catalogue) -> AssetsDefinition:
     )
     def _meta(context: AssetExecutionContext, eudap: EudapResource) -> MaterializeResult:
         with eudap.build(build_id(context)) as con:
-            init_build(con, eudap.catalogue(), eudap.store(), eudap.paths)
+            init_build(con, cat, eudap.store(), eudap.paths)
             snapshots = con.execute("SELECT count(*) FROM meta.snapshots").fetchone()[0]
         return MaterializeResult(
             metadata={
@@ -262,8 +249,9 @@ def _staging_asset(cat: Catalogue, ds: Dataset) -> AssetsDefinition:
             )
             record_release_dataset(con, build_id(context), result)
             report = result.report or validate_table(con, ds.table, ds.table)
+            record_gate(con, build_id(context), report)
             table_preview = preview(con, ds.table)
-            unknown_geo = geo_other_codes(con, ds)
+            unknown_geo = geo_other_codes(con, ds.table, ds.geo_dimension)
         reason = redact_text(result.reason or "")
         if result.state in ("stale", "missing"):
             context.log.warning(f"{ds.id}: {result.state}: {reason}")
@@ -306,46 +294,6 @@ def _staging_asset(cat: Catalogue, ds: Dataset) -> AssetsDefinition:
     return _stage
 
 
-def geo_other_codes(con: duckdb.DuckDBPyConnection, ds: Dataset) -> list[tuple[str, int]]:
-    """(code, rows) of the staged codes resolved to level 'other' (well formed, unknown)."""
-    if ds.geo_dimension is None:
-        return []
-    return [
-        (str(code), int(n))
-        for code, n in con.execute(
-            f"SELECT geo, count(*) FROM {ds.table} WHERE geo_level = 'other' "
-            "GROUP BY geo ORDER BY geo"
-        ).fetchall()
-    ]
-
-
-def record_release_dataset(
-    con: duckdb.DuckDBPyConnection, release_id: str, result: StageResult
-) -> None:
-    snap = result.snapshot
-    con.execute(
-        "DELETE FROM meta.release_datasets WHERE release_id = ? AND dataset = ?",
-        [release_id, result.dataset],
-    )
-    con.execute(
-        "INSERT INTO meta.release_datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            release_id,
-            result.dataset,
-            result.state,
-            redact_text(result.reason) if result.reason else None,
-            snap.meta.sha256 if snap else None,
-            str(snap.path) if snap else None,
-            pd.Timestamp(snap.meta.fetched_at).tz_localize(None) if snap else None,
-            snap.meta.sample if snap else None,
-            result.rows,
-            [q["snapshot_sha256"] for q in result.quarantined],
-            [m.meta.sha256 for m in result.members],
-            snap.meta.capture if snap else None,
-        ],
-    )
-
-
 # -- indicators -------------------------------------------------------------------------------
 def indicator_assets(cat: Catalogue) -> list[AssetsDefinition]:
     return [
@@ -363,7 +311,7 @@ def _indicator_asset(cat: Catalogue, ind: Indicator) -> AssetsDefinition:
         key=key,
         group_name="indicators",
         kinds={"duckdb", "sql"},
-        deps=[staging_key(ds) for ds in indicator_tables.datasets_read(cat, ind)],
+        deps=[staging_key(cat.datasets[ds_id]) for ds_id in ind.datasets],
         description=f"Indicator {ind.number}: {ind.name_en} / {ind.name_nl}. "
         f"Polarity: {ind.polarity}. Built by sql/indicators/{ind.table_name}.sql",
         metadata={"indicator": ind.number, "table": ind.table, "polarity": ind.polarity},
@@ -373,6 +321,7 @@ def _indicator_asset(cat: Catalogue, ind: Indicator) -> AssetsDefinition:
         with eudap.build(build_id(context)) as con:
             rows = indicator_tables.build_indicator(con, ind)
             report = validate_table(con, ind.table, suite)
+            record_gate(con, build_id(context), report)
             table_preview = preview(con, ind.table)
             sources = con.execute(
                 f"SELECT DISTINCT source_dataset, snapshot_sha256 FROM {ind.table}"
@@ -390,24 +339,39 @@ def _indicator_asset(cat: Catalogue, ind: Indicator) -> AssetsDefinition:
 
 
 # -- trends -----------------------------------------------------------------------------------
+def trend_spec(table: trend_tables.TrendTable, deps: list[AssetKey]) -> AssetSpec:
+    return AssetSpec(
+        key=AssetKey(["trends", table.name]),
+        group_name="trends",
+        kinds={"duckdb", "python"},
+        description=table.description,
+        deps=deps,
+        skippable=False,
+    )
+
+
 def trend_assets(cat: Catalogue) -> list[AssetsDefinition]:
     ind_keys = [
         indicator_key(i) for i in cat.indicator_list() if indicator_tables.sql_path(i).exists()
     ]
     specs = trend_tables.TABLES
+    # One multi-asset (it cannot be subset): every table waits for all that any of them reads.
+    staged = sorted({ds_id for spec in specs for ds_id in spec.reads})
+    deps = ind_keys + [staging_key(cat.dataset(ds_id)) for ds_id in staged]
 
     @multi_asset(
         name="trends",
-        specs=[spec.asset_spec(deps=ind_keys) for spec in specs],
+        specs=[trend_spec(spec, deps) for spec in specs],
         check_specs=[gate_spec(AssetKey(["trends", s.name]), f"trends.{s.name}") for s in specs],
         can_subset=False,
     )
     def _trends(context: AssetExecutionContext, eudap: EudapResource):
         with eudap.build(build_id(context)) as con:
-            counts = trend_tables.build_trends(con, eudap.catalogue())
+            counts = trend_tables.build_trends(con, cat)
             for spec in specs:
                 table = f"trends.{spec.name}"
                 report = validate_table(con, table, table)
+                record_gate(con, build_id(context), report)
                 yield MaterializeResult(
                     asset_key=AssetKey(["trends", spec.name]),
                     metadata={"rows": counts[spec.name], "preview": preview(con, table)},
@@ -447,8 +411,8 @@ def coverage_asset(cat: Catalogue) -> AssetsDefinition:
     def _coverage(context: AssetExecutionContext, eudap: EudapResource):
         with eudap.build(build_id(context)) as con:
             cells = coverage.build_coverage(con)
-            substances = coverage.build_substances(con)
-            comparison = coverage.build_headline_comparison(con, eudap.catalogue())
+            substances = coverage.build_substances(con, cat)
+            comparison = coverage.build_headline_comparison(con, cat)
             table_preview = preview(con, "meta.headline_comparison")
         outside = coverage.headline_discrepancies(comparison)
         compared = [c for c in comparison if c["status"] in ("agrees", "differs")]
@@ -504,11 +468,12 @@ def publish_asset(cat: Catalogue) -> AssetsDefinition:
         kinds={"duckdb"},
         deps=upstream,
         description="Publishes the run's build onto data/warehouse/warehouse.duckdb by atomic "
-        "rename, once every blocking gate upstream has passed; keeps the previous "
-        "release as warehouse.previous.duckdb; writes Parquet exports.",
+        "rename, once every blocking gate upstream has passed (read back from the build's "
+        "own gate record, meta.gate_results, even when publish is re-executed alone); keeps "
+        "the previous release as warehouse.previous.duckdb; writes Parquet exports.",
     )
     def _publish(context: AssetExecutionContext, eudap: EudapResource) -> MaterializeResult:
-        release = publishing.publish_build(eudap.paths, build_id(context), eudap.catalogue())
+        release = publishing.publish_build(eudap.paths, build_id(context), cat)
         return MaterializeResult(
             metadata={
                 "release_id": release.release_id,

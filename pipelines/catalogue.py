@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
@@ -29,6 +29,7 @@ FORMATS = (
     "edr_csv",
 )
 Polarity = Literal["up", "down", "context"]
+M = TypeVar("M", bound=BaseModel)
 DATASET_ID = re.compile(r"^(?P<source>[a-z][a-z0-9]*)\.(?P<name>[a-z][a-z0-9_]*)$")
 IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -435,6 +436,9 @@ class Indicator(_Strict):
     name_nl: str
     polarity: Polarity
     unit: str
+    # The datasets whose staging tables the indicator's SQL reads, and only those: the
+    # indicator's asset waits for exactly these (its failure radius), and
+    # tests/unit/test_indicators.py checks the SQL (macros expanded) against the list.
     datasets: list[str]
     measures: list[Measure]
     measure_polarity: dict[str, Polarity] = Field(default_factory=dict)
@@ -447,6 +451,14 @@ class Indicator(_Strict):
     @property
     def table(self) -> str:
         return f"indicators.{self.table_name}"
+
+    @field_validator("datasets")
+    @classmethod
+    def _datasets_once(cls, v: list[str]) -> list[str]:
+        twice = sorted({d for d in v if v.count(d) > 1})
+        if twice:
+            raise ValueError(f"datasets listed twice: {twice}")
+        return v
 
     @field_validator("short_name")
     @classmethod
@@ -484,6 +496,91 @@ class TrendMethod(_Strict):
     wastewater_stable_band_pct: float
 
 
+class Substance(_Strict):
+    name: str
+    label: str
+    wastewater_marker: str | None = None
+
+
+FilterColumn = Literal["sex", "age", "substance", "breakdown", "unit"]
+
+
+class HeadlineCounterpartSeries(_Strict):
+    """The computed series a headline figure is compared with: a measure, optionally filtered."""
+
+    measure: str
+    # column -> allowed values (null: the column is empty)
+    filter: dict[FilterColumn, list[str | None]] = Field(default_factory=dict)
+
+
+class HeadlineCounterpart(_Strict):
+    """Like for like: another series of the same geography and year, or the sum over all 27
+    Member States of the same year. Exactly one kind, with the definition in words."""
+
+    same_geo: HeadlineCounterpartSeries | None = None
+    member_state_sum: HeadlineCounterpartSeries | None = None
+    definition: str
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> HeadlineCounterpart:
+        if (self.same_geo is None) == (self.member_state_sum is None):
+            raise ValueError("give exactly one of same_geo and member_state_sum")
+        return self
+
+
+class HeadlineFigure(_Strict):
+    """A curated EU headline figure and what it may be compared with, or why nothing."""
+
+    indicator: int = Field(ge=1, le=12)
+    measure: str
+    geo: str
+    counterpart: HeadlineCounterpart | None = None
+    not_comparable: str | None = None
+
+    @model_validator(mode="after")
+    def _compared_or_not(self) -> HeadlineFigure:
+        if (self.counterpart is None) == (self.not_comparable is None):
+            raise ValueError("give exactly one of counterpart and not_comparable")
+        return self
+
+
+class HeadlineChecks(_Strict):
+    dataset: str
+    tolerance_pct: float = Field(ge=0)
+    figures: list[HeadlineFigure]
+
+
+class ScorecardHeadline(_Strict):
+    """The series of an indicator the scorecard shows: a measure, pinned by dimension filters."""
+
+    measure: str
+    label: str
+    filter: dict[FilterColumn, str] = Field(default_factory=dict)
+
+
+class Scorecard(_Strict):
+    """assets/reference/scorecard.yaml: what the report shows per indicator."""
+
+    headlines: dict[int, ScorecardHeadline]
+    wastewater_substances: list[str]
+    countries_in_line_chart: int = Field(ge=1)
+
+
+class DataDictionary(_Strict):
+    """The text of the tables and columns the catalogue does not describe itself."""
+
+    tables: dict[str, str] = Field(default_factory=dict)  # schema.table -> text
+    columns: dict[str, str] = Field(default_factory=dict)  # column name -> text
+    table_columns: dict[str, str] = Field(default_factory=dict)  # schema.table.column -> text
+
+    @field_validator("tables", "columns", "table_columns", mode="before")
+    @classmethod
+    def _texts(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            return {str(k): str(t).strip() for k, t in v.items()}
+        return v
+
+
 def _load_yaml(path: Path) -> Any:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -502,8 +599,17 @@ def _validate(model: type[BaseModel], data: Any, path: Path) -> Any:
         raise CatalogueError(f"{path}: {problems}") from exc
 
 
+def _load_model(model: type[M], path: Path) -> M:
+    return _validate(model, _load_yaml(path) or {}, path)  # type: ignore[no-any-return]
+
+
+class SubstanceList(_Strict):
+    substances: list[Substance]
+
+
 class Catalogue:
-    """Every dataset and indicator of the project, validated and cross-checked."""
+    """Every dataset and indicator of the project and the reference lists, validated and
+    cross-checked: loaded once per run and passed down, so nothing else reads the YAML."""
 
     def __init__(self, root: Path = ASSETS_DIR):
         self.root = root
@@ -536,9 +642,15 @@ class Catalogue:
                     )
         ref = root / "reference"
         self.geo: list[GeoEntry] = _geo_reference(ref / "geo.yaml")
-        self.trend_method: TrendMethod = _validate(
-            TrendMethod, _load_yaml(ref / "trend_method.yaml"), ref / "trend_method.yaml"
+        self.trend_method: TrendMethod = _load_model(TrendMethod, ref / "trend_method.yaml")
+        self.substances: dict[str, Substance] = {
+            s.name: s for s in _load_model(SubstanceList, ref / "substances.yaml").substances
+        }
+        self.headline_checks: HeadlineChecks = _load_model(
+            HeadlineChecks, ref / "headline_checks.yaml"
         )
+        self.dictionary: DataDictionary = _load_model(DataDictionary, ref / "dictionary.yaml")
+        self.scorecard: Scorecard = _load_model(Scorecard, ref / "scorecard.yaml")
 
     def dataset(self, dataset_id: str) -> Dataset:
         try:

@@ -123,12 +123,13 @@ def _execute_locked(
     instance: Any,
 ) -> RunReport:
     ensure_dagster_home()
-    from dagster import AssetKey, DagsterInstance
+    from dagster import DagsterInstance
 
     from pipelines.catalogue import load_catalogue
     from pipelines.definitions import build_definitions
     from pipelines.fetch import mirror_url_problem
     from pipelines.resources import EudapResource
+    from pipelines.schedules import selection
 
     if mirror.startswith(("http://", "https://")):
         problem = mirror_url_problem(mirror)
@@ -141,14 +142,8 @@ def _execute_locked(
     intake = take_in_inbox(paths, cat)  # files downloaded by hand come first
     defs = build_definitions(cat, resource)
     job = defs.resolve_job_def("nightly")
-    keys = [k for k in defs.resolve_asset_graph().get_all_asset_keys()]
-    # Curated files in the repository are registered on every run: no network involved.
-    local = {AssetKey(["raw", d.asset_name]) for d in cat.datasets.values() if d.local_file}
-    if offline:
-        keys = [k for k in keys if k.path[0] != "raw" or k in local]
-    elif select:
-        wanted = {AssetKey(["raw", cat.dataset(d).asset_name]) for d in select} | local
-        keys = [k for k in keys if k.path[0] != "raw" or k in wanted]
+    run_mode = "offline" if offline else "datasets" if select else "full"
+    keys = list(selection(cat, run_mode, select or []).resolve(defs.resolve_asset_graph()))
     started = datetime.now(UTC).isoformat(timespec="seconds")
     inst = instance or DagsterInstance.get()
     log_level = os.environ.get("EUDAP_LOG_LEVEL", "ERROR").upper()
@@ -400,8 +395,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from pipelines.readonly import open_published
     from pipelines.revisions import diff_command
+    from pipelines.warehouse import open_published
 
     con = open_published(Paths(data_dir_from_env()))
     if con is None:

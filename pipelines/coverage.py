@@ -5,7 +5,8 @@ meta.coverage     indicator x geo x period -> measures with data, and their sour
 meta.substances   every substance named in the indicator tables, with its label and (for
                   wastewater) the metabolite actually measured
 meta.headline_comparison   every curated EU headline figure beside its like-for-like counterpart
-                  (assets/reference/headline_checks.yaml), reported as a warning check
+                  (assets/reference/headline_checks.yaml, read by the catalogue), reported as a
+                  warning check
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
-import yaml
 
 from pipelines.catalogue import Catalogue
-from pipelines.settings import ASSETS_DIR
 from pipelines.trend_stats import BOUNDARY_TOLERANCE
 
 
@@ -58,8 +57,7 @@ def build_coverage(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("SELECT count(*) FROM meta.coverage").fetchone()[0]
 
 
-def build_substances(con: duckdb.DuckDBPyConnection) -> int:
-    reference = yaml.safe_load((ASSETS_DIR / "reference" / "substances.yaml").read_text())
+def build_substances(con: duckdb.DuckDBPyConnection, cat: Catalogue) -> int:
     con.execute("""
         CREATE OR REPLACE TABLE meta.substances (
             substance VARCHAR, label VARCHAR, wastewater_marker VARCHAR,
@@ -68,16 +66,21 @@ def build_substances(con: duckdb.DuckDBPyConnection) -> int:
     union = _union(con, "indicator_id, substance")
     if union is None:
         return 0
-    labels = {s["name"]: s for s in reference["substances"]}
     rows = con.execute(f"""
         SELECT substance, list(DISTINCT indicator_id ORDER BY indicator_id), count(*)
         FROM ({union}) WHERE substance IS NOT NULL GROUP BY substance ORDER BY substance
     """).fetchall()
     for substance, inds, n in rows:
-        ref = labels.get(substance.lower(), {})
+        ref = cat.substances.get(substance.lower())
         con.execute(
             "INSERT INTO meta.substances VALUES (?, ?, ?, ?, ?)",
-            [substance, ref.get("label"), ref.get("wastewater_marker"), inds, n],
+            [
+                substance,
+                ref.label if ref else None,
+                ref.wastewater_marker if ref else None,
+                inds,
+                n,
+            ],
         )
     return len(rows)
 
@@ -175,7 +178,7 @@ def build_headline_comparison(
     con: duckdb.DuckDBPyConnection, cat: Catalogue
 ) -> list[dict[str, Any]]:
     """Every curated EU headline figure beside its like-for-like computed counterpart, if any."""
-    config = yaml.safe_load((ASSETS_DIR / "reference" / "headline_checks.yaml").read_text())
+    config = cat.headline_checks.model_dump(exclude_none=True)
     tolerance = float(config["tolerance_pct"])
     declared = {(f["indicator"], f["measure"], f["geo"]): f for f in config["figures"]}
     tables = set(indicator_tables(con))

@@ -14,10 +14,10 @@ def build_definitions(
     cat: Catalogue | None = None, resource: EudapResource | None = None
 ) -> Definitions:
     cat = cat or load_catalogue()
-    nightly = nightly_job()
+    nightly = nightly_job(cat)
     return Definitions(
         assets=all_assets(cat),
-        jobs=[nightly, offline_job(), *source_jobs(cat)],
+        jobs=[nightly, offline_job(cat), *source_jobs(cat)],
         schedules=[nightly_schedule(nightly)],
         resources={"eudap": resource or EudapResource()},
         # One process writes the run's build file at a time (DuckDB allows one writer).

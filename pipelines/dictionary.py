@@ -3,44 +3,25 @@
 Indicator and staging tables are described by the catalogue (an indicator's name, polarity,
 measures and its sources' attribution; a dataset's title, description and licence); every
 other table, and every column name, by the one dictionary file
-assets/reference/dictionary.yaml. `eudap describe` reads the comments back.
+assets/reference/dictionary.yaml (loaded and validated with the catalogue). `eudap describe`
+reads the comments back.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
-
 import duckdb
-import yaml
 
 from pipelines.catalogue import Catalogue, Dataset, Indicator
-from pipelines.settings import ASSETS_DIR
+from pipelines.warehouse import comment_tables
 
-DICTIONARY_FILE = ASSETS_DIR / "reference" / "dictionary.yaml"
 SCHEMAS = ("indicators", "trends", "meta", "staging")
-
-
-@dataclass(frozen=True)
-class Dictionary:
-    tables: dict[str, str] = field(default_factory=dict)  # schema.table -> text
-    columns: dict[str, str] = field(default_factory=dict)  # column name -> text
-    table_columns: dict[str, str] = field(default_factory=dict)  # schema.table.column -> text
-
-    @classmethod
-    def load(cls, path: Path = DICTIONARY_FILE) -> Dictionary:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        unknown = set(data) - {"tables", "columns", "table_columns"}
-        if unknown:
-            raise ValueError(f"{path}: unknown sections {sorted(unknown)}")
-        return cls(**{k: {str(n): str(t).strip() for n, t in v.items()} for k, v in data.items()})
 
 
 class Describer:
     """The comment of each table and column of a build, from the catalogue and the file."""
 
-    def __init__(self, cat: Catalogue, dictionary: Dictionary):
-        self.dictionary = dictionary
+    def __init__(self, cat: Catalogue):
+        self.dictionary = cat.dictionary
         self.indicators = {i.table_name: i for i in cat.indicator_list()}
         self.datasets = {d.table.split(".", 1)[1]: d for d in cat.datasets.values()}
         self.cat = cat
@@ -83,37 +64,8 @@ def _dimension(ds: Dataset, column: str) -> str:
     return f"Dimension {column} of {ds.id} ({ds.title}), the publisher's code as published."
 
 
-def _quoted(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def apply_dictionary(
-    con: duckdb.DuckDBPyConnection, cat: Catalogue, dictionary: Dictionary | None = None
-) -> list[str]:
+def apply_dictionary(con: duckdb.DuckDBPyConnection, cat: Catalogue) -> list[str]:
     """COMMENT ON every table and column of the build's published schemas. Returns what no
     source describes (`schema.table` or `schema.table.column`), which stays without comment."""
-    describe = Describer(cat, dictionary or Dictionary.load())
-    undescribed: list[str] = []
-    schemas = ", ".join(_quoted(s) for s in SCHEMAS)
-    tables = con.execute(
-        "SELECT schema_name, table_name FROM duckdb_tables() "
-        f"WHERE database_name = current_database() AND schema_name IN ({schemas}) ORDER BY 1, 2"
-    ).fetchall()
-    for schema, table in tables:
-        name = f'"{schema}"."{table}"'
-        text = describe.table(schema, table)
-        if text:
-            con.execute(f"COMMENT ON TABLE {name} IS {_quoted(text)}")
-        else:
-            undescribed.append(f"{schema}.{table}")
-        for (column,) in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
-            "AND schema_name = ? AND table_name = ? ORDER BY column_index",
-            [schema, table],
-        ).fetchall():
-            text = describe.column(schema, table, column)
-            if text:
-                con.execute(f'COMMENT ON COLUMN {name}."{column}" IS {_quoted(text)}')
-            else:
-                undescribed.append(f"{schema}.{table}.{column}")
-    return undescribed
+    describe = Describer(cat)
+    return comment_tables(con, SCHEMAS, describe.table, describe.column)

@@ -1,7 +1,9 @@
 """Indicator tables: one long table per indicator, built from `sql/indicators/<table>.sql`.
 
-Each SQL file selects the indicator's observations from staging tables and returns the
-columns in `SQL_COLUMNS`. The engine adds the indicator id and the provenance every number
+Each SQL file selects the indicator's observations from the staging tables of the datasets
+its catalogue entry lists in `datasets` (and no other: the asset graph orders the indicator
+after exactly those, and a test checks the SQL against the list) and returns the columns in
+`SQL_COLUMNS`. The engine adds the indicator id and the provenance every number
 carries (fetch time and sample marker of its snapshot), and checks the SQL's output shape,
 so a new indicator measure is a SQL change, never a Python change.
 """
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.catalogue import Catalogue, Dataset, Indicator
+from pipelines.catalogue import Indicator
 from pipelines.settings import SQL_DIR
 
 # Columns each indicator SQL must return, in this order, with these types.
@@ -57,34 +59,39 @@ def sql_path(ind: Indicator) -> Path:
     return SQL_DIR / "indicators" / f"{ind.table_name}.sql"
 
 
-STAGING_REF = re.compile(r"\bstaging\.([a-z][a-z0-9_]*)")
+MACROS_FILE = "_macros.sql"
+MACRO_START = re.compile(r"^CREATE OR REPLACE MACRO (?P<name>[a-z_][a-z0-9_]*)\b", re.M)
 
 
-def datasets_read(cat: Catalogue, ind: Indicator) -> list[Dataset]:
-    """Every dataset whose staging table the indicator's SQL (or a macro it may use) reads.
-
-    Taken from the SQL text itself, so the Dagster graph orders each indicator after every
-    staging table its query touches, whatever the catalogue lists.
-    """
-    text = sql_path(ind).read_text(encoding="utf-8") if sql_path(ind).exists() else ""
-    text += (SQL_DIR / "indicators" / "_macros.sql").read_text(encoding="utf-8")
-    tables = {f"staging.{name}" for name in STAGING_REF.findall(text)}
-    return [ds for ds in cat.datasets.values() if ds.table in tables]
+def macros() -> dict[str, str]:
+    """name -> CREATE statement of each table macro in sql/indicators/_macros.sql."""
+    text = (SQL_DIR / "indicators" / MACROS_FILE).read_text(encoding="utf-8")
+    starts = list(MACRO_START.finditer(text))
+    ends = [m.start() for m in starts[1:]] + [len(text)]
+    return {m["name"]: text[m.start() : end] for m, end in zip(starts, ends, strict=True)}
 
 
-def create_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """The table macros the indicator queries share (sql/indicators/_macros.sql)."""
-    con.execute((SQL_DIR / "indicators" / "_macros.sql").read_text(encoding="utf-8"))
+def create_macros(con: duckdb.DuckDBPyConnection, body: str) -> None:
+    """The shared table macros the query `body` calls (only those: a macro binds the staging
+    tables it reads, and a query must not depend on tables it does not read)."""
+    for name, statement in macros().items():
+        if re.search(rf"\b{name}\s*\(", body):
+            con.execute(statement)
+
+
+def body_sql(ind: Indicator) -> str:
+    path = sql_path(ind)
+    if not path.exists():
+        raise IndicatorSQLError(f"indicator {ind.number}: no SQL file {path}")
+    return path.read_text(encoding="utf-8").strip().rstrip(";")
 
 
 def build_indicator(con: duckdb.DuckDBPyConnection, ind: Indicator) -> int:
     """(Re)build `indicators.<table>` in the build; returns its row count."""
-    create_macros(con)
     path = sql_path(ind)
-    if not path.exists():
-        raise IndicatorSQLError(f"indicator {ind.number}: no SQL file {path}")
-    body = path.read_text(encoding="utf-8").strip().rstrip(";")
+    body = body_sql(ind)
     try:
+        create_macros(con, body)
         described = con.execute(f"DESCRIBE SELECT * FROM ({body})").fetchall()
     except duckdb.Error as exc:
         raise IndicatorSQLError(f"{path}: the query fails: {exc}") from exc

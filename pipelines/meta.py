@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
 
 import duckdb
 import pandas as pd
 
 from pipelines.catalogue import Catalogue
-from pipelines.readonly import open_published
-from pipelines.settings import SQL_DIR, Paths
+from pipelines.settings import Paths
 from pipelines.snapshots import SnapshotStore
 from pipelines.stage import PublishedUse
-
-
-def run_sql_file(con: duckdb.DuckDBPyConnection, relative: str, **params: Any) -> None:
-    sql = (SQL_DIR / relative).read_text(encoding="utf-8")
-    if params:
-        con.execute(sql, params)
-    else:
-        con.execute(sql)
-
-
-def _replace(con: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame) -> None:
-    con.register("_frame", df)
-    con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _frame")
-    con.unregister("_frame")
+from pipelines.warehouse import open_published, replace_table, run_sql_file
 
 
 def indicators_frame(cat: Catalogue) -> pd.DataFrame:
@@ -154,11 +139,11 @@ def init_build(
 ) -> None:
     """Schemas, reference tables, snapshot provenance and the release history so far."""
     run_sql_file(con, "meta/schema.sql")
-    _replace(con, "meta.indicators", indicators_frame(cat))
-    _replace(con, "meta.measures", measures_frame(cat))
-    _replace(con, "meta.datasets", datasets_frame(cat))
-    _replace(con, "meta.geo", geo_frame(cat))
-    _replace(con, "meta.snapshots", snapshots_frame(cat, store))
+    replace_table(con, "meta.indicators", indicators_frame(cat))
+    replace_table(con, "meta.measures", measures_frame(cat))
+    replace_table(con, "meta.datasets", datasets_frame(cat))
+    replace_table(con, "meta.geo", geo_frame(cat))
+    replace_table(con, "meta.snapshots", snapshots_frame(cat, store))
     copy_release_history(con, paths)
 
 

@@ -3,6 +3,9 @@
 Order matters, so that a crash at any point leaves the published warehouse either the
 previous release or the complete new one, never something in between:
 
+0. verify the build: its own gate record (meta.gate_results) must show that every blocking
+   gate of this run ran and passed, or nothing is published (PublishError naming the gates),
+   however publish was started (the whole job, or publish re-executed alone);
 1. finish the build: record the release in meta.releases and what it changed in
    meta.revisions (pipelines/revisions.py), CHECKPOINT, close;
 2. write the exports (Parquet, CSV, workbook, datapackage.json: pipelines/exports.py) and the
@@ -32,6 +35,7 @@ from pipelines.exports import write_datapackage, write_tables
 from pipelines.report import write_report
 from pipelines.revisions import record_revisions
 from pipelines.settings import PROJECT_ROOT, Paths
+from pipelines.warehouse import gate_problems
 
 KEEP_EXPORTS = 5  # export folders of the latest releases kept beside the current one
 # Build files of failed or killed runs are removed when the next run starts, under the run
@@ -126,12 +130,30 @@ def comment_tables(con: duckdb.DuckDBPyConnection, cat: Catalogue) -> list[str]:
     return apply_dictionary(con, cat)
 
 
+def gated_tables(cat: Catalogue) -> list[str]:
+    """Every table of a build behind a blocking gate: staging, indicators, trends."""
+    from pipelines.indicators import sql_path
+    from pipelines.trends import TABLES
+
+    return (
+        [ds.table for ds in cat.datasets.values()]
+        + [ind.table for ind in cat.indicator_list() if sql_path(ind).exists()]
+        + [f"trends.{t.name}" for t in TABLES]
+    )
+
+
 def publish_build(paths: Paths, release_id: str, cat: Catalogue) -> Release:
     build = paths.build_warehouse(release_id)
     if not build.exists():
         raise PublishError(f"no build file {build} to publish")
     con = duckdb.connect(str(build))
     try:
+        problems = gate_problems(con, release_id, gated_tables(cat))
+        if problems:
+            raise PublishError(
+                f"build {release_id} not published: its gate record does not clear it: "
+                + "; ".join(problems)
+            )
         for (name,) in con.execute(
             "SELECT table_name FROM information_schema.tables "
             "WHERE table_schema = 'staging' AND table_name LIKE '\\_candidate\\_%' ESCAPE '\\'"
@@ -142,7 +164,7 @@ def publish_build(paths: Paths, release_id: str, cat: Catalogue) -> Release:
         comment_tables(con, cat)
         exports = paths.exports_dir / release_id
         write_exports(con, exports, release_id)
-        write_report(con, release_id, exports)
+        write_report(con, release_id, exports, cat.scorecard)
         (exports / "release.json").write_text(
             json.dumps({"release_id": release_id, "datasets": states, "summary": summary}, indent=2)
         )

@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import yaml
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 
 from pipelines import charts
-from pipelines.readonly import open_published
-from pipelines.settings import ASSETS_DIR, Paths
+from pipelines.catalogue import Scorecard, load_catalogue
+from pipelines.settings import Paths
+from pipelines.warehouse import open_published
 
 TEMPLATES = Path(__file__).parent / "templates"
 PAGES_DIR = "report"  # indicator pages, beside report.html
@@ -707,13 +707,11 @@ def latest_release(con: duckdb.DuckDBPyConnection) -> str | None:
     return row[0] if row else None
 
 
-def load_config() -> dict[str, Any]:
-    return yaml.safe_load((ASSETS_DIR / "reference" / "scorecard.yaml").read_text())
-
-
-def write_report(con: duckdb.DuckDBPyConnection, release_id: str, folder: Path) -> Path:
+def write_report(
+    con: duckdb.DuckDBPyConnection, release_id: str, folder: Path, scorecard: Scorecard
+) -> Path:
     """report.html and report/indNN.html in `folder`; returns the overview's path."""
-    config = load_config()
+    config = scorecard.model_dump()
     release = _records(con, "SELECT * FROM meta.releases WHERE release_id = ?", [release_id])[0]
     datasets = _records(
         con,
@@ -811,7 +809,7 @@ def report_command(paths: Paths, out: str | None) -> int:
             return 1
         folder = Path(out).resolve() if out else paths.warehouse_dir / "report"
         folder.mkdir(parents=True, exist_ok=True)
-        target = write_report(con, release_id, folder)
+        target = write_report(con, release_id, folder, load_catalogue().scorecard)
     finally:
         con.close()
     print(f"Report of release {release_id}: {target}")

@@ -17,11 +17,11 @@ import duckdb
 import requests
 from dagster import ConfigurableResource, InitResourceContext
 
-from pipelines.catalogue import Catalogue, load_catalogue
 from pipelines.fetch import Fetcher, FetchError, FetchPolicy, Mirror, MirrorLocationError
 from pipelines.runlock import find_leftovers, remove_leftovers, run_lock
-from pipelines.settings import ASSETS_DIR, Paths, data_dir_from_env
+from pipelines.settings import Paths, data_dir_from_env
 from pipelines.snapshots import SnapshotStore
+from pipelines.warehouse import open_build
 
 # A Dagster-launched run (the schedule, the UI) waits this long for a CLI run to end.
 RUN_LOCK_WAIT_SECONDS = 3 * 3600.0
@@ -33,7 +33,6 @@ class EudapResource(ConfigurableResource):  # type: ignore[misc]
 
     data_dir: str = ""
     mirror: str = ""
-    catalogue_dir: str = ""
     duckdb_threads: int = 2
     duckdb_memory_limit: str = "4GB"
     run_lock_wait_seconds: float = RUN_LOCK_WAIT_SECONDS
@@ -61,9 +60,6 @@ class EudapResource(ConfigurableResource):  # type: ignore[misc]
     @property
     def paths(self) -> Paths:
         return Paths(Path(self.data_dir).resolve() if self.data_dir else data_dir_from_env())
-
-    def catalogue(self) -> Catalogue:
-        return load_catalogue(Path(self.catalogue_dir) if self.catalogue_dir else ASSETS_DIR)
 
     def store(self) -> SnapshotStore:
         return SnapshotStore(self.paths.raw_dir)
@@ -96,17 +92,10 @@ class EudapResource(ConfigurableResource):  # type: ignore[misc]
     @contextlib.contextmanager
     def build(self, build_id: str) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-write connection to the run's build file (created on first use)."""
-        path = self.paths.build_warehouse(build_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(
-            str(path),
-            config={
-                "threads": self.duckdb_threads,
-                "memory_limit": self.duckdb_memory_limit,
-            },
-        )
-        try:
+        with open_build(
+            self.paths,
+            build_id,
+            threads=self.duckdb_threads,
+            memory_limit=self.duckdb_memory_limit,
+        ) as con:
             yield con
-            con.execute("CHECKPOINT")
-        finally:
-            con.close()

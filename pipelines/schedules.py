@@ -1,12 +1,15 @@
 """Jobs and schedules: the nightly full job and one job per source.
 
 Every job builds the whole warehouse (staging, indicators, trends, publish) from the latest
-good snapshot of every dataset; what differs is which downloads it makes.
+good snapshot of every dataset; what differs is which downloads it makes. `selection` says
+which assets a run materialises: the Dagster jobs and every `eudap` command that runs the
+pipeline (run, run --offline, run --select, demo) take it from there.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Literal
 
 from dagster import (
     AssetSelection,
@@ -22,40 +25,52 @@ NIGHTLY_CRON = "0 2 * * *"
 TIMEZONE = "Europe/Brussels"
 
 
-def build_selection() -> AssetSelection:
-    return AssetSelection.groups(*BUILD_GROUPS)
+Mode = Literal["full", "offline", "datasets"]
 
 
-def nightly_job() -> Any:
+def selection(cat: Catalogue, mode: Mode, datasets: Iterable[str] = ()) -> AssetSelection:
+    """The assets a run materialises: always the whole build and publish, plus downloads.
+
+    full: every download; offline: none; datasets: those of `datasets` (dataset ids). The
+    curated files kept in the repository are registered as snapshots in every mode (that
+    needs no network), so an edited curated file is picked up by any run.
+    """
+    if mode == "full":
+        return AssetSelection.all()
+    downloads = {d.id for d in cat.datasets.values() if d.local_file}
+    if mode == "datasets":
+        downloads |= {cat.dataset(ds_id).id for ds_id in datasets}
+    raw = [["raw", cat.datasets[ds_id].asset_name] for ds_id in sorted(downloads)]
+    return AssetSelection.groups(*BUILD_GROUPS) | AssetSelection.assets(*raw)
+
+
+def nightly_job(cat: Catalogue) -> Any:
     return define_asset_job(
         "nightly",
-        selection=AssetSelection.all(),
+        selection=selection(cat, "full"),
         description="Fetch every dataset, stage, gate, compute indicators and trends, publish.",
     )
 
 
-def offline_job() -> Any:
+def offline_job(cat: Catalogue) -> Any:
     return define_asset_job(
         "build_offline",
-        selection=build_selection(),
-        description="Rebuild and publish from the snapshots already in the store; no download.",
+        selection=selection(cat, "offline"),
+        description="Rebuild and publish from the snapshots already in the store and the "
+        "curated files of the repository; no download.",
     )
 
 
 def source_jobs(cat: Catalogue) -> list[Any]:
     jobs: list[Any] = []
     for source in cat.sources:
-        keys = [
-            ["raw", ds.asset_name]
-            for ds in cat.datasets.values()
-            if ds.source == source and ds.downloads
-        ]
-        if not keys:
+        ids = [ds.id for ds in cat.datasets.values() if ds.source == source and ds.downloads]
+        if not ids:
             continue
         jobs.append(
             define_asset_job(
                 f"source_{source}",
-                selection=AssetSelection.assets(*keys) | build_selection(),
+                selection=selection(cat, "datasets", ids),
                 description=f"Fetch the {source} datasets only, then rebuild and publish "
                 "everything.",
             )

@@ -5,7 +5,7 @@ Great Expectations or pandas, so that `eudap sql "select 1"` answers at once. Ev
 rendered completely before a byte reaches stdout: a query that fails while it runs (a bad
 cast in row 10,000) prints nothing but its error, on stderr.
 
-The connection is the locked-down one of `pipelines.readonly.open_published(user_sql=True)`:
+The connection is the locked-down one of `pipelines.warehouse.open_published(user_sql=True)`:
 no file outside the warehouse can be read or written from SQL, so `--parquet FILE` is written
 here, by this process, from the query's Arrow result.
 """
@@ -27,8 +27,8 @@ from typing import Any, TextIO
 
 import duckdb
 
-from pipelines.readonly import open_published
 from pipelines.settings import Paths
+from pipelines.warehouse import open_published
 
 NO_WAREHOUSE = "no published warehouse yet; run `eudap demo` or `eudap run` first"
 NULL_TEXT = "NULL"  # how a missing value is shown in a table, whatever its type

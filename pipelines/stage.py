@@ -113,14 +113,13 @@ def staging_columns(ds: Dataset) -> list[tuple[str, pa.DataType]]:
     return cols + TAIL_COLUMNS
 
 
-def file_columns(ds: Dataset, parsed: ParsedFile, file: Path) -> dict[str, str | None]:
-    """Constant columns for every row of one file: the matched breadcrumb rule, if any."""
+def file_columns(ds: Dataset, parsed: ParsedFile) -> dict[str, str | None]:
+    """Constant columns for every row of one file: the breadcrumb rule that the parser
+    matched (`parser_options` gives it the dataset's rules), if any."""
     if not ds.bulletin_rules:
         return {}
-    from pipelines.parsers.bulletin_xlsx import match_rule
-
     path = [str(p) for p in parsed.attributes.get("measure_path", [])]
-    rule = match_rule(path, [r.model_dump() for r in ds.bulletin_rules], file)
+    rule = parsed.attributes["rule"]
     rest = path[len(rule["prefix"]) :]
     return {
         "table_breadcrumb": "  >  ".join(path),
@@ -141,8 +140,13 @@ def member_key(parsed: ParsedFile, snap: Snapshot) -> str:
 
 def parser_options(ds: Dataset) -> dict[str, Any]:
     """The options a dataset's parser gets: its `parser_options`, and for a collection
-    recognised by table rules (EDR) the rules, the staged dimensions and the reference
-    period of the edition."""
+    recognised by table rules (EDR) the rules and the staged dimensions, for one mapped by
+    breadcrumb rules (the Statistical Bulletin) those rules, for a curated file its
+    indicators (a row for another indicator is refused: no query would read it)."""
+    if ds.bulletin_rules:
+        return {**ds.parser_options, "rules": [r.model_dump() for r in ds.bulletin_rules]}
+    if ds.format == "curated_csv":
+        return {**ds.parser_options, "indicators": list(ds.indicators)}
     if not ds.table_rules:
         return dict(ds.parser_options)
     return {
@@ -227,7 +231,7 @@ def load_snapshot(
     path = snap.verified_path()
     parsed = parse_file(ds, path)
     check_layout(ds, parsed, path)
-    constants = file_columns(ds, parsed, path)
+    constants = file_columns(ds, parsed)
     create_table(con, table, ds)
     schema, name = table.split(".", 1)
     target = f"{_q(schema)}.{_q(name)}"
@@ -240,10 +244,13 @@ def load_snapshot(
     return rows, member_key(parsed, snap), bool(parsed.attributes.get("known_unused"))
 
 
-def validate_table(con: duckdb.DuckDBPyConnection, table: str, suite: str) -> ValidationReport:
+def validate_table(
+    con: duckdb.DuckDBPyConnection, table: str, suite: str, label: str | None = None
+) -> ValidationReport:
+    """Validate `table` with `suite`; the report names `label` (default: the table)."""
     schema, name = table.split(".", 1)
     df = con.execute(f"SELECT * FROM {_q(schema)}.{_q(name)}").df()
-    return validate_frame(df, suite, table)
+    return validate_frame(df, suite, label or table)
 
 
 def stage_dataset(
@@ -269,15 +276,22 @@ def stage_dataset(
     sample_only = [s for s in snapshots if s.meta.sample]
     if not allow_sample:
         snapshots = [s for s in snapshots if not s.meta.sample]
-    # A collection's members are first staged together and validated once (the common case:
-    # every member passes); only when that fails is each member validated on its own, so
-    # that the failing member, and only it, is quarantined.
+    # Each table is validated once. A single file: the snapshot that passes its gate is the
+    # table. A collection's members are first staged together and validated once (the common
+    # case: every member passes); only when that fails is each member validated on its own,
+    # so that the failing member, and only it, is quarantined, and the table they make
+    # together is validated again (members that pass alone may still clash).
     drops = RowDropCheck(ds, snapshots, published)
-    used, quarantined, rows_total = _stage_members(
+    used, quarantined, rows_total, report = _stage_members(
         con, ds, snapshots, geo, drops, each=not ds.collection
     )
-    if ds.collection and used and not validate_table(con, ds.table, ds.table).success:
-        used, quarantined, rows_total = _stage_members(con, ds, snapshots, geo, drops, each=True)
+    if ds.collection and used:
+        report = validate_table(con, ds.table, ds.table)
+        if not report.success:
+            used, quarantined, rows_total, _ = _stage_members(
+                con, ds, snapshots, geo, drops, each=True
+            )
+            report = validate_table(con, ds.table, ds.table) if used else None
     reasons = [q["reason"] for q in quarantined]
     if fetch_problem:
         # a refusal's line already says what happened and what to do (the inbox)
@@ -298,8 +312,6 @@ def stage_dataset(
         state = "unchanged"
     else:
         state = "fresh"
-    # The whole table is what ships: for a collection, check the members together too.
-    report = validate_table(con, ds.table, ds.table)
     return StageResult(
         ds.id,
         state,
@@ -320,11 +332,13 @@ def _stage_members(
     drops: RowDropCheck,
     *,
     each: bool,
-) -> tuple[list[Snapshot], list[dict[str, str]], int]:
+) -> tuple[list[Snapshot], list[dict[str, str]], int, ValidationReport | None]:
     """Fill `ds.table` from the newest snapshot of each member (one, unless a collection).
 
     With `each`, every candidate is validated before it joins the table and a failing one is
-    quarantined (then the next older snapshot of that member is tried).
+    quarantined (then the next older snapshot of that member is tried). Returns (used,
+    quarantined, rows, the report of the last candidate that joined the table): for a
+    single file, that candidate is the whole table.
     """
     candidate = f"staging._candidate_{ds.asset_name}"
     create_table(con, ds.table, ds)
@@ -332,6 +346,7 @@ def _stage_members(
     used: list[Snapshot] = []
     members: set[str] = set()
     rows_total = 0
+    joined: ValidationReport | None = None
     for snap in snapshots:
         try:
             rows, member, unused = load_snapshot(con, candidate, ds, snap, geo)
@@ -345,7 +360,7 @@ def _stage_members(
                     "a truncated export); set allow_empty in the catalogue if "
                     "that is expected",
                 )
-            report = validate_table(con, candidate, ds.table) if each else None
+            report = validate_table(con, candidate, ds.table, ds.table) if each else None
         except (ParseError, SnapshotError) as exc:
             quarantined.append(_quarantine_entry(snap, str(exc)))
             continue
@@ -357,13 +372,14 @@ def _stage_members(
             quarantined.append(_quarantine_entry(snap, dropped))
             continue
         con.execute(f"INSERT INTO {ds.table} SELECT * FROM {candidate}")
+        joined = report
         used.append(snap)
         members.add(member)
         rows_total += rows
         if not ds.collection:
             break
     con.execute(f"DROP TABLE IF EXISTS {candidate}")
-    return used, quarantined, rows_total
+    return used, quarantined, rows_total, joined
 
 
 def _quarantine_entry(snap: Snapshot, reason: str) -> dict[str, str]:

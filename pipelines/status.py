@@ -11,9 +11,9 @@ import json
 from datetime import UTC, datetime
 
 from pipelines.catalogue import load_catalogue
-from pipelines.readonly import open_published
 from pipelines.settings import Paths
 from pipelines.snapshots import SnapshotStore
+from pipelines.warehouse import open_published
 
 
 def last_run_report(paths: Paths) -> dict | None:

@@ -5,7 +5,8 @@ Python floats / ints / strings, with ``None`` wherever a number cannot be comput
 of ``None`` (or NaN) in an input series means "no observation for that period".  Periods
 are integers (years, or campaign years for wastewater) and must be strictly increasing.
 
-Conventions (see ``/work/shared/INDICATORS.md``, "Trend conventions"):
+Conventions (the project's trend conventions; the method and thresholds in use come from
+assets/reference/trend_method.yaml):
 
 * Polarity is ``"up"`` (higher is better), ``"down"`` (lower is better) or ``"context"`` /
   ``None`` (no judgement).  Anything else is a ``ValueError``.
@@ -37,13 +38,11 @@ __all__ = [
     "cagr",
     "cagr_window",
     "classify_sdg",
-    "classify_sdg_with_target",
     "detect_suspected_breaks",
     "judge_direction",
     "mann_kendall",
     "moving_average",
     "previous_period_change",
-    "required_cagr",
     "segments",
     "wastewater_change",
 ]
@@ -57,10 +56,6 @@ SDG_DEFAULT_THRESHOLDS: dict[str, float] = {"significant": 1.0, "moderate": 0.0}
 
 The pipeline should read them from configuration (next to the method name and edition);
 this constant only documents the published values and serves as the default."""
-
-SDG_TARGET_DEFAULT_THRESHOLDS: dict[str, float] = {"significant": 95.0, "moderate": 60.0}
-"""Eurostat SDG thresholds for indicators with a quantified target: ratio of observed to
-required growth, in %."""
 
 
 # --------------------------------------------------------------------------- helpers
@@ -243,22 +238,6 @@ def cagr_window(
     return CagrWindow(start, end, cagr(v_start, v_end, end - start))
 
 
-def required_cagr(
-    start_value: float | None,
-    target_value: float | None,
-    start_period: int | None,
-    target_period: int | None,
-) -> float | None:
-    """Growth (% a year) needed to go from ``start_value`` to ``target_value`` by the target year.
-
-    This is the "required" rate of Eurostat's method for indicators with a quantified target:
-    it is taken from the start year of the assessed period to the target year.
-    """
-    if start_period is None or target_period is None:
-        return None
-    return cagr(start_value, target_value, target_period - start_period)
-
-
 # ------------------------------------------------------------ 4. SDG classification
 
 
@@ -309,53 +288,6 @@ def classify_sdg(
     if g >= significant_away - tol:
         return "moderate movement away"
     return "significant movement away"
-
-
-def classify_sdg_with_target(
-    observed_cagr: float | None,
-    required_cagr: float | None,
-    polarity: Polarity,
-    thresholds: Mapping[str, float] | None = None,
-) -> str:
-    """Eurostat SDG assessment of an indicator WITH a quantified target (ratio method).
-
-    ``ratio = observed_cagr / required_cagr * 100`` (both in % a year, with their own signs,
-    so a falling indicator that must fall gives a positive ratio).  With
-    ``thresholds = {"significant": 95, "moderate": 60}``:
-
-    =======================  ===============================
-    ``ratio >= 95``           ``"significant progress"``
-    ``60 <= ratio < 95``      ``"moderate progress"``
-    ``0 <= ratio < 60``       ``"insufficient progress"``
-    ``ratio < 0``             ``"movement away"``
-    =======================  ===============================
-
-    Polarity ``"context"`` / ``None`` -> ``"not assessed"``; a missing rate ->
-    ``"insufficient data"``.  When the required growth is 0 or points against the polarity
-    (the target was already met at the start of the period) the ratio is meaningless and
-    the result is ``"not assessed"``; the caller can fall back to :func:`classify_sdg`.
-    """
-    _check_polarity(polarity)
-    if polarity in ("context", None):
-        return "not assessed"
-    observed, required = _clean(observed_cagr), _clean(required_cagr)
-    if observed is None or required is None:
-        return "insufficient data"
-    if _directional(required, polarity) <= 0:  # type: ignore[arg-type]
-        return "not assessed"
-    th = dict(SDG_TARGET_DEFAULT_THRESHOLDS if thresholds is None else thresholds)
-    significant, moderate = float(th["significant"]), float(th["moderate"])
-    if not 0 < moderate < significant:
-        raise ValueError(f"thresholds must satisfy 0 < moderate < significant: {th}")
-    ratio = observed / required * 100.0
-    tol = BOUNDARY_TOLERANCE
-    if ratio >= significant - tol:
-        return "significant progress"
-    if ratio >= moderate - tol:
-        return "moderate progress"
-    if ratio >= -tol:
-        return "insufficient progress"
-    return "movement away"
 
 
 # ------------------------------------------------------------- 5. Mann-Kendall

@@ -21,12 +21,11 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from dagster import AssetKey, AssetSpec
 
 from pipelines import trend_stats as ts
 from pipelines.catalogue import Catalogue, TrendMethod
 from pipelines.indicators import SERIES_KEY
-from pipelines.meta import run_sql_file
+from pipelines.warehouse import run_sql_file
 
 KEY = ["indicator_id"] + [c for c in SERIES_KEY if c != "period"]
 
@@ -35,16 +34,9 @@ KEY = ["indicator_id"] + [c for c in SERIES_KEY if c != "period"]
 class TrendTable:
     name: str
     description: str
-
-    def asset_spec(self, deps: list[AssetKey]) -> AssetSpec:
-        return AssetSpec(
-            key=AssetKey(["trends", self.name]),
-            group_name="trends",
-            kinds={"duckdb", "python"},
-            description=self.description,
-            deps=deps,
-            skippable=False,
-        )
+    # datasets whose staging tables the table reads besides the indicator tables (the
+    # trends asset waits for them)
+    reads: tuple[str, ...] = ()
 
 
 TABLES = [
@@ -69,6 +61,7 @@ TABLES = [
         "trends.wastewater_city_change: per site, substance and campaign year in the EU27, "
         "Norway and Türkiye, the daily mean against the campaign one year earlier, classed "
         "increase / stable (within +/-10 %) / decrease / no previous data, as the EUDA does.",
+        reads=("euda.wastewater", "euda.wastewater_sites"),
     ),
     TrendTable(
         "wastewater_city_counts",

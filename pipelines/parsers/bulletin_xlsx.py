@@ -42,8 +42,9 @@ Options (all optional): `sheet` (index or name, default 0), `country_column` ("C
 `subnational_pattern` (regex with groups `country` and `subnational`, default: split at the
 first hyphen).
 
-`match_rule(measure_path, rules)` maps a breadcrumb to catalogue data: the first rule whose
-`prefix` is a prefix of the measure path (case- and whitespace-insensitive).
+`rules` (the catalogue's breadcrumb rules): `match_rule(measure_path, rules)` maps the
+breadcrumb to catalogue data, the first rule whose `prefix` is a prefix of the measure path
+(case- and whitespace-insensitive); it goes to `attributes["rule"]`.
 """
 
 from __future__ import annotations
@@ -116,6 +117,9 @@ class BulletinOptions(BaseModel):
     layout: str | None = None
     period: str | None = None
     subnational_pattern: str = DEFAULT_SUBNATIONAL
+    # the catalogue's breadcrumb rules (BulletinRule fields): the one that matches the
+    # table goes to `attributes["rule"]`; none matching is an "unmapped breadcrumb"
+    rules: list[dict[str, Any]] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _check(self) -> BulletinOptions:
@@ -358,6 +362,8 @@ def parse_rows(
         "footnotes": unattached,
         "country_notes": {countries[c]: text for c, text in notes.items()},
     }
+    if opts.rules:
+        attributes["rule"] = dict(match_rule(parts, opts.rules, file))
     return ParsedFile(
         dimensions=list(DIMENSIONS),
         rows=_rows(data, start + 2, layout, pattern, notes, file),

@@ -22,7 +22,9 @@ Rows: dimensions `indicator_id` (normalised: "9"), `measure`, `geo`, `unit`, `su
 `sex`, `age`, `breakdown`, `question_wording`, `document`, `edition`, `table_or_page`, `url`,
 `accessed`, `confidence`, `value_qualifier` (empty -> None), so the citation travels with
 every row; `period`; `value`; `value_text` None; `flags` = the value qualifier; `note`;
-`line` (1-based physical line). Options: `encoding` (default detection) only.
+`line` (1-based physical line). Options: `encoding` (default detection) and `indicators`
+(staging passes the dataset's catalogue `indicators`): a row for any other indicator is a
+ParseError naming the line, since no indicator query would read it.
 """
 
 from __future__ import annotations
@@ -156,9 +158,11 @@ class _Lines:
 
 
 def _check_options(options: Mapping[str, Any], file: Path) -> str | None:
-    unknown = sorted(set(options) - {"encoding"})
+    unknown = sorted(set(options) - {"encoding", "indicators"})
     if unknown:
-        raise ParseError(file, RULE_OPTIONS, f"unknown options {unknown}; only `encoding`")
+        raise ParseError(
+            file, RULE_OPTIONS, f"unknown options {unknown}; only `encoding`, `indicators`"
+        )
     return options.get("encoding")
 
 
@@ -175,9 +179,10 @@ def parse(path: Path, options: Mapping[str, Any], limits: ReadLimits | None = No
         header_line = lines.record_start(reader.line_num)
         description = "\n".join(text for _, text in lines.comments)
     _check_header(header, path, header_line)
+    indicators = options.get("indicators")
     return ParsedFile(
         dimensions=list(DIMENSIONS),
-        rows=_rows(path, encoding, header, limits),
+        rows=_rows(path, encoding, header, limits, indicators),
         attributes={"encoding": encoding, "header": header, "description": description},
     )
 
@@ -199,7 +204,11 @@ def _check_header(header: list[str], file: Path, line: int) -> None:
 
 
 def _rows(
-    path: Path, encoding: str, header: list[str], limits: ReadLimits
+    path: Path,
+    encoding: str,
+    header: list[str],
+    limits: ReadLimits,
+    indicators: list[int] | None,
 ) -> Iterator[dict[str, Any]]:
     with open_text(path, encoding, limits) as fh:
         lines = _Lines(fh)
@@ -215,7 +224,17 @@ def _rows(
                     path, RULE_CELLS, f"{len(record)} cells, header has {len(header)}", line
                 )
             cells = {h: c.strip() for h, c in zip(header, record, strict=True)}
-            yield validate_row(cells, path, line)
+            row = validate_row(cells, path, line)
+            if indicators is not None and int(row["indicator_id"]) not in indicators:
+                raise ParseError(
+                    path,
+                    RULE_INDICATOR,
+                    f"indicator {row['indicator_id']} is not one of the dataset's indicators "
+                    f"{sorted(indicators)}: no indicator query reads it (list the dataset "
+                    "under that indicator's datasets and read it in its SQL)",
+                    line,
+                )
+            yield row
 
 
 def validate_row(cells: Mapping[str, str], file: Path | str, line: int) -> dict[str, Any]:

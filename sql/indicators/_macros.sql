@@ -1,10 +1,13 @@
--- Table macros shared by the indicator queries, created in every build before them.
--- They return the columns every indicator query returns (see pipelines/indicators.py).
+-- Table macros shared by the indicator queries. Each is created before a query that uses it
+-- (and only then: a macro binds the tables it reads). One statement per macro; a macro does
+-- not use another. They return the columns every indicator query returns (see
+-- pipelines/indicators.py).
 
--- Curated rows for indicator n, from every curated input. The citation (document, edition,
--- page, URL, access date, confidence) travels in `note`, so every curated number shows
--- where it was published.
-CREATE OR REPLACE MACRO curated_rows(n) AS TABLE
+-- Curated rows for indicator n from one curated staging table (by name, e.g.
+-- 'staging.curated_eu_headlines'), so that a query reads only the curated inputs its
+-- indicator declares. The citation (document, edition, page, URL, access date, confidence)
+-- travels in `note`, so every curated number shows where it was published.
+CREATE OR REPLACE MACRO curated_rows(curated_table, n) AS TABLE
 SELECT
     measure,
     geo,
@@ -28,12 +31,7 @@ SELECT
     source_dataset,
     snapshot_sha256,
     line AS source_line
-FROM (
-    SELECT * FROM staging.curated_eu_headlines
-    UNION ALL BY NAME SELECT * FROM staging.curated_eurobarometer
-    UNION ALL BY NAME SELECT * FROM staging.curated_espad
-    UNION ALL BY NAME SELECT * FROM staging.curated_prison_policy
-)
+FROM query_table(curated_table)
 WHERE CAST(indicator_id AS INTEGER) = n;
 
 -- Statistical Bulletin rows for indicator n (the catalogue's breadcrumb rules say which

@@ -4,5 +4,3 @@
 SELECT * FROM crime_offence_rows()
 UNION ALL
 SELECT * FROM bulletin_rows(1)
-UNION ALL
-SELECT * FROM curated_rows(1)

@@ -21,4 +21,4 @@ SELECT
 FROM staging.euda_wastewater
 WHERE statistic IN ('daily_mean', 'weekday_mean', 'weekend_mean')
 UNION ALL
-SELECT * FROM curated_rows(2)
+SELECT * FROM curated_rows('staging.curated_eu_headlines', 2)

@@ -78,4 +78,4 @@ WHERE table_rule IN ('price_purity_index_by_type', 'price_purity_index')
 UNION ALL
 SELECT * FROM bulletin_rows(4)
 UNION ALL
-SELECT * FROM curated_rows(4)
+SELECT * FROM curated_rows('staging.curated_eu_headlines', 4)

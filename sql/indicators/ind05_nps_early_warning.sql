@@ -22,4 +22,4 @@ FROM staging.euda_edr
 WHERE table_rule = 'nps_first_notified'
 GROUP BY geo, period
 UNION ALL
-SELECT * FROM curated_rows(5)
+SELECT * FROM curated_rows('staging.curated_eu_headlines', 5)

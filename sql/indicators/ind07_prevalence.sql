@@ -31,4 +31,4 @@ SELECT measure || '_statistical_bulletin' AS measure, geo, geo_level, period, su
        source_line
 FROM bulletin_rows(7)
 UNION ALL
-SELECT * FROM curated_rows(7)
+SELECT * FROM curated_rows('staging.curated_eu_headlines', 7)

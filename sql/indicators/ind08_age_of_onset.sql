@@ -21,4 +21,4 @@ SELECT
 FROM staging.euda_edr
 WHERE table_rule = 'tdi_characteristics' AND measure_column = 'age_first_use'
 UNION ALL
-SELECT * FROM curated_rows(8)
+SELECT * FROM curated_rows('staging.curated_espad', 8)

@@ -48,4 +48,4 @@ SELECT
 FROM staging.euda_edr
 WHERE table_rule = 'annex_other_indicators' AND measure_column <> 'syringes_distributed'
 UNION ALL
-SELECT * FROM curated_rows(9)
+SELECT * FROM curated_rows('staging.curated_eu_headlines', 9)

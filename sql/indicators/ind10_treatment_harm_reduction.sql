@@ -66,4 +66,4 @@ SELECT
 FROM staging.euda_edr
 WHERE table_rule = 'drug_consumption_rooms'
 UNION ALL
-SELECT * FROM curated_rows(10)
+SELECT * FROM curated_rows('staging.curated_eu_headlines', 10)

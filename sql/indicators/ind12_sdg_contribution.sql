@@ -16,5 +16,3 @@ SELECT
     snapshot_sha256, line AS source_line
 FROM staging.eurostat_sdg_16_10
 WHERE unit = 'RT' AND sex = 'T' AND icd10 = 'X85-Y09_Y871'
-UNION ALL
-SELECT * FROM curated_rows(12)

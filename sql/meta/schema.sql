@@ -98,4 +98,15 @@ CREATE TABLE IF NOT EXISTS meta.revisions (
     old_snapshot_sha256 VARCHAR,
     new_snapshot_sha256 VARCHAR,       -- the snapshot that brought the change
     source_dataset VARCHAR
+-- The verdict of each blocking gate of this build, written by the gate as it runs (one row
+-- per gated table; a re-execution replaces it). Publish reads it back and refuses a build
+-- whose gates did not all run and pass.
+CREATE TABLE IF NOT EXISTS meta.gate_results (
+    release_id VARCHAR NOT NULL,
+    table_name VARCHAR NOT NULL,
+    suite VARCHAR NOT NULL,
+    passed BOOLEAN NOT NULL,
+    summary VARCHAR NOT NULL,
+    checked_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (release_id, table_name)
 );

@@ -13,11 +13,12 @@ store, changing the served files between runs; each test reads what one step rec
    collection's gps-current member, and a crim_off_cat TSV with a malformed geo code `zz` (sniffing
    passes, its staging gate fails): both stale with their reasons, the rest unchanged, the
    release published from the last good snapshots;
-4. upstream fixes both, but the mirror now stands in for the curated ESPAD file with a row
-   for indicator 1 that duplicates a Eurostat observation (AT drug offences): each dataset
-   passes its own staging gate, and ind01's blocking gate (one value per series key and
-   period) fails. A conflict between datasets is not pinned on one of them: nothing is
-   published and the published warehouse stays byte-identical.
+4. upstream fixes both, but the mirror now stands in for the curated EU headlines file with
+   a row for indicator 9 (which reads it) that duplicates a Eurostat observation (AT deaths
+   from drug dependence, hlth_cd_aro): each dataset passes its own staging gate, and ind09's
+   blocking gate (one value per series key and period) fails. A conflict between datasets is
+   not pinned on one of them: nothing is published and the published warehouse stays
+   byte-identical.
 
 Expected figures are read from the sample files here, independently of the parsers.
 Over HTTP the mirror's `repository/` stand-ins for curated files are not used (only a
@@ -60,6 +61,7 @@ SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
 HTML_DATASET = "euda.edr"
 HTML_MEMBER = "gps-current"  # the member of the EDR collection served as an HTML page
 GATE_DATASET = "eurostat.crim_off_cat"
+CONFLICT_CURATED = "curated.eu_headlines"
 HTML_PAGE = (
     b"<!DOCTYPE html>\n<html><head><title>503 Service Unavailable</title></head>\n"
     b"<body><h1>Service Unavailable</h1><p>The server is temporarily busy.</p></body></html>\n"
@@ -124,11 +126,11 @@ def tsv_lines(path: Path) -> list[str]:
     return (gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body).decode().splitlines()
 
 
-def conflicting_year(crim: Path) -> str:
-    """A year with a value in the AT drug offences (ICCS0601, NR) series of the TSV."""
-    lines = tsv_lines(crim)
+def conflicting_year(tsv: Path, series: str) -> str:
+    """A year with a value in the series (its TSV key ends with `series`) of the TSV."""
+    lines = tsv_lines(tsv)
     periods = [p.strip() for p in lines[0].split("\t")[1:]]
-    row = next(line for line in lines[1:] if line.split("\t")[0].endswith("ICCS0601,NR,AT"))
+    row = next(line for line in lines[1:] if line.split("\t")[0].endswith(series))
     cells = row.split("\t")[1:]
     return next(p for p, c in zip(periods, cells, strict=True) if not c.strip().startswith(":"))
 
@@ -267,20 +269,23 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
             write_tsv(crim, lines)
             run("broken").extra.update({"zz_line": zz_line + 1, "zz_series": key})
 
-            # 4. both fixed; a curated stand-in now conflicts with crim_off_cat in ind01
+            # 4. both fixed; a curated stand-in now conflicts with hlth_cd_aro in ind09
             html_target.write_bytes(good_html_target)
             crim.write_bytes(good_crim)
-            year = conflicting_year(crim)
-            stand_in = mirror / "repository" / "assets" / "curated" / "espad.csv"
+            aro = mirror_file(mirror, cat, "eurostat.hlth_cd_aro")
+            year = conflicting_year(aro, "A,NR,T,TOTAL,TOXICO,TOT_IN,AT")
+            curated = "assets/curated/eu_headlines.csv"
+            stand_in = mirror / "repository" / curated
             stand_in.parent.mkdir(parents=True, exist_ok=True)
             stand_in.write_text(
-                (PROJECT_ROOT / "assets" / "curated" / "espad.csv").read_text(encoding="utf-8")
-                + f"1,drug_law_offences,AT,{year},1,count,,,,,,,Conflict test document,"
-                "test,p. 1,https://example.org/conflict,2026-11-29,S,duplicates Eurostat\n",
+                (PROJECT_ROOT / curated).read_text(encoding="utf-8")
+                + f"9,deaths_drug_dependence,AT,{year},1,count,,total,total,,,,Conflict test "
+                "document,test,p. 1,https://example.org/conflict,2026-11-29,S,duplicates "
+                "Eurostat\n",
                 encoding="utf-8",
             )
             manifest = json.loads((mirror / "MIRROR.json").read_text(encoding="utf-8"))
-            manifest["datasets"]["curated.espad"] = ["repository/assets/curated/espad.csv"]
+            manifest["datasets"][CONFLICT_CURATED] = [f"repository/{curated}"]
             (mirror / "MIRROR.json").write_text(json.dumps(manifest), encoding="utf-8")
             run("unpublishable").extra["conflict_year"] = year
         finally:
@@ -613,16 +618,16 @@ def test_indicator_gate_failure_publishes_nothing(story: Story) -> None:
     assert step.exit_code != 0
     assert step.report.skipped_publish_reason
     failed = [c for c in step.report.failed_checks if c["check"] == "gate"]
-    assert [c["asset"] for c in failed] == ["indicators/ind01_organised_crime"], failed
+    assert [c["asset"] for c in failed] == ["indicators/ind09_morbidity_mortality"], failed
     assert "one value per series key and period" in failed[0]["description"]
     assert not step.report.failed_steps, step.report.failed_steps  # no crash, a gate
     first_line = step.printed.splitlines()[0]
-    assert first_line.startswith("FAILED: gate failed on indicators/ind01_organised_crime")
+    assert first_line.startswith("FAILED: gate failed on indicators/ind09_morbidity_mortality")
     assert "nothing was published" in step.printed
     # each dataset passed its own gate: this is not a quarantine
     # (crim_off_cat is back to the content the published release used: unchanged)
     assert step.report.datasets[GATE_DATASET]["state"] == "unchanged"
-    assert step.report.datasets["curated.espad"]["state"] == "fresh"
+    assert step.report.datasets[CONFLICT_CURATED]["state"] == "fresh"
     # byte-identical: the published release and the previous one are untouched
     assert step.warehouse_sha == before.warehouse_sha
     assert step.previous_sha == before.previous_sha
@@ -633,8 +638,9 @@ def test_indicator_gate_failure_publishes_nothing(story: Story) -> None:
         ).fetchone()
         assert release == before.report.run_id
         assert con.execute(
-            "SELECT count(*) FROM indicators.ind01_organised_crime "
-            "WHERE source_dataset = 'curated.espad'"
+            "SELECT count(*) FROM indicators.ind09_morbidity_mortality "
+            "WHERE source_dataset = ? AND measure = 'deaths_drug_dependence'",
+            [CONFLICT_CURATED],
         ).fetchone() == (0,)
 
 

@@ -306,3 +306,42 @@ def test_an_indicator_must_list_the_datasets_that_claim_it(tmp_path: Path):
     )
     with pytest.raises(CatalogueError, match="does not list testsrc.sample"):
         Catalogue(root)
+
+
+@pytest.mark.parametrize(
+    ("file_name", "edit", "expected"),
+    [
+        ("headline_checks.yaml", lambda d: d.pop("tolerance_pct"), "tolerance_pct: Field required"),
+        (
+            "headline_checks.yaml",
+            lambda d: d["comparisons"][0].update(country_filter={"geo": ["BE"]}),
+            "comparisons.0.country_filter.geo.[key]: Input should be 'sex'",
+        ),
+        ("substances.yaml", lambda d: d["substances"][0].pop("label"), "substances.0.label"),
+        ("dictionary.yaml", lambda d: d.update(chapters={}), "chapters: Extra inputs"),
+    ],
+    ids=["headline-tolerance", "headline-filter-column", "substance-label", "dictionary-section"],
+)
+def test_reference_lists_are_validated_with_the_catalogue(
+    tmp_path: Path, file_name: str, edit: Any, expected: str
+):
+    root = make_catalogue_dir(tmp_path / "cat")
+    path = root / "reference" / file_name
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    edit(data)
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(CatalogueError) as exc:
+        Catalogue(root)
+    message = str(exc.value)
+    assert message.startswith(f"{path}: "), message
+    assert expected in message
+
+
+def test_only_the_catalogue_reads_yaml():
+    """One validated catalogue per run: no other module parses the YAML on its own."""
+    readers = sorted(
+        str(p.relative_to(ASSETS_DIR.parent))
+        for p in (ASSETS_DIR.parent / "pipelines").rglob("*.py")
+        if re.search(r"^\s*(import yaml|from yaml import)", p.read_text(encoding="utf-8"), re.M)
+    )
+    assert readers == ["pipelines/catalogue.py"]

@@ -190,14 +190,14 @@ def test_coverage_of_a_build_without_indicator_tables_is_empty(
     try:
         init_build(con, cat, SnapshotStore(paths.raw_dir), paths)
         assert build_coverage(con) == 0
-        assert build_substances(con) == 0
+        assert build_substances(con, cat) == 0
         assert con.execute("SELECT count(*) FROM meta.substances").fetchone() == (0,)
     finally:
         con.close()
 
 
-def test_substances_are_labelled_from_the_reference_list(con) -> None:
-    n = build_substances(con)
+def test_substances_are_labelled_from_the_reference_list(con, cat: Catalogue) -> None:
+    n = build_substances(con, cat)
     rows = {r["substance"]: r for r in records(con, "SELECT * FROM meta.substances")}
     assert n == len(rows) == 3
     assert rows["cocaine"]["label"] == "Cocaine"

@@ -19,6 +19,7 @@ from dagster import AssetKey, AssetsDefinition, Definitions
 
 from pipelines.catalogue import Catalogue, load_catalogue
 from pipelines.checks import suite_path
+from pipelines.schedules import selection
 
 SNAPSHOT = Path(__file__).with_name("asset_graph.txt")
 UPDATE_ENV = "EUDAP_UPDATE_SNAPSHOTS"
@@ -85,6 +86,11 @@ def test_jobs_exist(defs: Definitions) -> None:
     assert not missing, f"missing jobs {sorted(missing)}; found {sorted(names)}"
 
 
+def _curated_raw(catalogue: Catalogue) -> set[str]:
+    """The curated repository files: registered as snapshots by every run (no network)."""
+    return {f"raw/{d.asset_name}" for d in catalogue.datasets.values() if d.local_file}
+
+
 def test_source_jobs_download_only_their_source(defs: Definitions, catalogue: Catalogue) -> None:
     for source in ("eurostat", "euda", "curated"):
         job = defs.resolve_job_def(f"source_{source}")
@@ -95,17 +101,48 @@ def test_source_jobs_download_only_their_source(defs: Definitions, catalogue: Ca
             for d in catalogue.datasets.values()
             if d.source == source and d.downloads
         }
-        assert raw == expected_raw, source
+        assert raw == expected_raw | _curated_raw(catalogue), source
         # every source job rebuilds and publishes the whole warehouse
         assert "warehouse/published" in selected
         assert {f"staging/{d.asset_name}" for d in catalogue.datasets.values()} <= selected
 
 
-def test_offline_job_downloads_nothing(defs: Definitions) -> None:
+def test_offline_job_downloads_nothing(defs: Definitions, catalogue: Catalogue) -> None:
     job = defs.resolve_job_def("build_offline")
     selected = {_name(k) for k in job.asset_layer.selected_asset_keys}
-    assert not [k for k in selected if k.startswith("raw/")]
+    raw = {k for k in selected if k.startswith("raw/")}
+    assert raw == _curated_raw(catalogue)
+    assert all(catalogue.datasets[d].local_file for d in _ids(catalogue, raw))
     assert "warehouse/published" in selected
+
+
+def _ids(catalogue: Catalogue, keys: set[str]) -> list[str]:
+    by_asset = {f"raw/{d.asset_name}": d.id for d in catalogue.datasets.values()}
+    return [by_asset[k] for k in keys]
+
+
+@pytest.mark.parametrize(
+    ("mode", "job_name"),
+    [("full", "nightly"), ("offline", "build_offline"), ("datasets", "source_eurostat")],
+)
+def test_the_cli_and_the_jobs_take_one_selection(
+    defs: Definitions, catalogue: Catalogue, mode: str, job_name: str
+) -> None:
+    """`eudap run` (and --offline, --select) resolves the same selection function the
+    Dagster jobs are defined with: the two cannot disagree about what a run does."""
+    ids = [d.id for d in catalogue.datasets.values() if d.source == "eurostat" and d.downloads]
+    resolved = selection(catalogue, mode, ids).resolve(defs.resolve_asset_graph())  # type: ignore[arg-type]
+    job = defs.resolve_job_def(job_name)
+    assert resolved == set(job.asset_layer.selected_asset_keys)
+
+
+def test_a_selected_dataset_adds_its_download_only(defs: Definitions, catalogue: Catalogue) -> None:
+    keys = selection(catalogue, "datasets", ["eurostat.sdg_16_20"]).resolve(
+        defs.resolve_asset_graph()
+    )
+    raw = {_name(k) for k in keys if k.path[0] == "raw"}
+    assert raw == {"raw/eurostat_sdg_16_20"} | _curated_raw(catalogue)
+    assert AssetKey(["warehouse", "published"]) in keys
 
 
 def test_nightly_schedule_runs_at_two_in_brussels(defs: Definitions) -> None:

@@ -31,7 +31,9 @@ from pipelines.geo import GeoResolver
 from pipelines.indicators import (
     SQL_COLUMNS,
     IndicatorSQLError,
+    body_sql,
     build_indicator,
+    create_macros,
     sql_path,
 )
 from pipelines.meta import init_build
@@ -203,6 +205,51 @@ def test_every_indicator_sql_runs_on_the_declared_staging_layouts(
         assert report.success, report.summary()
         built.append(ind.number)
     assert built == list(range(1, 13))
+
+
+# -- declared dependencies --------------------------------------------------------------------
+def binding_error(cat: Catalogue, number: int, staged: set[str]) -> str | None:
+    """Why the indicator's query (its macros expanded by DuckDB) does not bind in a database
+    holding only the staging tables of `staged`, or None when it binds."""
+    con = duckdb.connect()
+    try:
+        con.execute("CREATE SCHEMA staging")
+        for ds_id in staged:
+            create_table(con, cat.datasets[ds_id].table, cat.datasets[ds_id])
+        body = body_sql(cat.indicators[number])
+        create_macros(con, body)
+        con.execute(f"DESCRIBE SELECT * FROM ({body})")
+    except duckdb.CatalogException as exc:
+        return str(exc).splitlines()[0]
+    finally:
+        con.close()
+    return None
+
+
+@pytest.mark.parametrize("number", range(1, 13))
+def test_an_indicator_reads_exactly_the_datasets_it_declares(cat: Catalogue, number: int) -> None:
+    """The catalogue's `datasets` of an indicator is what its asset waits for: the SQL reads
+    every one of them and nothing else."""
+    ind = cat.indicators[number]
+    declared = set(ind.datasets)
+    undeclared = binding_error(cat, number, declared)
+    assert undeclared is None, (
+        f"{sql_path(ind)} reads a staging table that assets/indicators/{ind.table_name}.yaml "
+        f"does not list in datasets: {undeclared}"
+    )
+    for ds_id in sorted(declared):
+        assert binding_error(cat, number, declared - {ds_id}) is not None, (
+            f"assets/indicators/{ind.table_name}.yaml lists {ds_id}, which {sql_path(ind)} "
+            "does not read"
+        )
+
+
+def test_a_query_reading_an_undeclared_table_does_not_bind(cat: Catalogue) -> None:
+    # ind09 reads euda.edr among others: without it, the query names the missing table
+    ind = cat.indicators[9]
+    assert "euda.edr" in ind.datasets
+    error = binding_error(cat, 9, set(ind.datasets) - {"euda.edr"})
+    assert error is not None and "euda_edr" in error
 
 
 # -- the SQL contract -------------------------------------------------------------------------

@@ -235,3 +235,14 @@ def test_options(tmp_path: Path) -> None:
     with pytest.raises(ParseError) as err:
         parse(path, {"delimiter": ";"})
     assert err.value.rule == "invalid options"
+
+
+def test_a_row_for_an_indicator_the_dataset_does_not_feed_is_refused(tmp_path: Path) -> None:
+    """Staging passes the dataset's catalogue indicators: a row no query reads is an error,
+    never a number that silently disappears."""
+    path = write(tmp_path, [DEATHS_2019, PERCEPTION_2021])
+    assert [r["indicator_id"] for r in rows_of(path, {"indicators": [6, 9]})] == ["9", "6"]
+    with pytest.raises(ParseError) as err:
+        rows_of(path, {"indicators": [9]})
+    assert err.value.rule == "indicator_id" and err.value.line == 5
+    assert "indicator 6 is not one of the dataset's indicators [9]" in str(err.value)

@@ -3,7 +3,11 @@
 Every build is a real DuckDB file at `Paths.build_warehouse(release)` under tmp_path, made as
 a run makes it: `init_build`, the staging tables (crim_off_cat staged by `stage_dataset`
 from a snapshot store under tmp_path, the other datasets empty), the release_datasets row
-recorded by the staging asset's own function, indicator 1 and the trend tables.
+recorded by the staging asset's own function, indicator 1 and the trend tables, and the
+gate record (meta.gate_results) as the gates write it: crim_off_cat's staging gate is the
+real report of `stage_dataset`; every other gated table is recorded as passed unless a test
+says otherwise (the record is publish's input: what it does with a failed or missing gate is
+what these tests check).
 """
 
 from __future__ import annotations
@@ -21,17 +25,24 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.assets import record_release_dataset
 from pipelines.catalogue import Catalogue, load_catalogue
+from pipelines.checks import ValidationReport
 from pipelines.fetch import Fetcher
 from pipelines.geo import GeoResolver
 from pipelines.indicators import build_indicator
 from pipelines.meta import init_build, published_snapshot
-from pipelines.publish import KEEP_EXPORTS, PublishError, prune_exports, publish_build
+from pipelines.publish import (
+    KEEP_EXPORTS,
+    PublishError,
+    gated_tables,
+    prune_exports,
+    publish_build,
+)
 from pipelines.settings import Paths
 from pipelines.snapshots import SnapshotStore
-from pipelines.stage import create_table, stage_dataset
+from pipelines.stage import create_table, stage_dataset, validate_table
 from pipelines.trends import build_trends
+from pipelines.warehouse import record_gate, record_release_dataset
 
 CRIM = "eurostat.crim_off_cat"
 TSV_V1 = (
@@ -60,8 +71,10 @@ def make_build(
     *,
     record: bool = True,
     full: bool = True,
+    ungated: tuple[str, ...] = (),
 ) -> str:
-    """Write build-<release_id>.duckdb; returns the state crim_off_cat was staged with."""
+    """Write build-<release_id>.duckdb; returns the state crim_off_cat was staged with.
+    `ungated`: gated tables whose gate did not run (no record)."""
     store = SnapshotStore(paths.raw_dir)
     if tsv is not None:
         source = paths.data_dir / "incoming" / f"{release_id}.tsv"
@@ -88,6 +101,11 @@ def make_build(
         if full:
             build_indicator(con, cat.indicators[1])
             build_trends(con, cat)
+        assert result.report is not None and result.report.success
+        record_gate(con, release_id, result.report)
+        for table in gated_tables(cat):
+            if table not in ungated and table != cat.dataset(CRIM).table:
+                record_gate(con, release_id, ValidationReport(table, table, 0, 0, []))
     finally:
         con.close()
     return result.state
@@ -223,6 +241,63 @@ def test_a_build_without_staged_datasets_is_refused(cat: Catalogue, paths: Paths
     assert paths.build_warehouse("r2").exists()  # left for inspection, not published
     assert os.readlink(paths.exports_dir / "current") == "r1"
     assert not (paths.exports_dir / "r2").exists()
+
+
+def test_publish_alone_after_a_failed_gate_refuses_and_changes_nothing(
+    cat: Catalogue, paths: Paths
+) -> None:
+    """Publish re-executed alone (the orchestrator not consulted) reads the build's own gate
+    record: a gate that failed in this build keeps the build from being published."""
+    make_build(paths, cat, "r1")
+    publish_build(paths, "r1", cat)
+    before = paths.published_warehouse.read_bytes()
+    make_build(paths, cat, "r2", tsv=TSV_V2)
+    ind = cat.indicators[1]
+    con = duckdb.connect(str(paths.build_warehouse("r2")))
+    try:  # a row without a measure: indicator 1's real gate fails, and records it
+        con.execute(f"UPDATE {ind.table} SET measure = NULL WHERE geo = 'AT' AND period = 2021")
+        report = validate_table(con, ind.table, ind.table)
+        assert not report.success
+        record_gate(con, "r2", report)
+    finally:
+        con.close()
+
+    with pytest.raises(PublishError) as info:
+        publish_build(paths, "r2", cat)
+
+    message = str(info.value)
+    assert message.startswith("build r2 not published: its gate record does not clear it: ")
+    assert f"{ind.table}: gate failed: " in message and "measure" in message
+    assert paths.published_warehouse.read_bytes() == before
+    assert not paths.previous_warehouse.exists()
+    assert os.readlink(paths.exports_dir / "current") == "r1"
+    assert not (paths.exports_dir / "r2").exists()
+
+
+def test_a_build_whose_gate_did_not_run_is_refused(cat: Catalogue, paths: Paths) -> None:
+    make_build(paths, cat, "r1")
+    publish_build(paths, "r1", cat)
+    before = paths.published_warehouse.read_bytes()
+    make_build(paths, cat, "r2", tsv=TSV_V2, ungated=("trends.assessment",))
+
+    with pytest.raises(PublishError, match="trends.assessment: its gate did not run"):
+        publish_build(paths, "r2", cat)
+
+    assert paths.published_warehouse.read_bytes() == before
+
+
+def test_the_gate_record_is_published_with_the_release(cat: Catalogue, paths: Paths) -> None:
+    make_build(paths, cat, "r1")
+    publish_build(paths, "r1", cat)
+    con = read_only(paths.published_warehouse)
+    try:
+        rows = con.execute(
+            "SELECT table_name, passed FROM meta.gate_results WHERE release_id = 'r1'"
+        ).fetchall()
+    finally:
+        con.close()
+    assert sorted(t for t, _ in rows) == sorted(gated_tables(cat))
+    assert all(passed for _, passed in rows)
 
 
 def test_an_open_reader_keeps_its_consistent_view_across_the_swap(

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines import stage as stage_module
 from pipelines.catalogue import Catalogue, Dataset, load_catalogue
 from pipelines.fetch import Fetcher
 from pipelines.geo import GeoResolver
@@ -137,6 +138,31 @@ def test_one_good_snapshot_is_staged_fresh_with_geo_flags_and_lines(
     assert con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name LIKE '_candidate_%'"
     ).fetchone() == (0,)
+
+
+def test_a_staged_table_is_validated_once_and_its_report_names_the_table(
+    cat: Catalogue,
+    geo: GeoResolver,
+    store: SnapshotStore,
+    con,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ds = cat.dataset(CRIM)
+    load_bytes(store, ds, tmp_path, GOOD_TSV)
+    validated: list[str] = []
+    real = stage_module.validate_frame
+
+    def counting(df, suite, table):  # the real validation, counted
+        validated.append(table)
+        return real(df, suite, table)
+
+    monkeypatch.setattr(stage_module, "validate_frame", counting)
+    result = stage(con, ds, store, geo)
+
+    assert validated == [ds.table]
+    assert result.report is not None and result.report.table == ds.table
+    assert result.report.success
 
 
 def test_bad_newer_snapshot_is_quarantined_and_the_good_one_staged(

@@ -1,0 +1,100 @@
+"""Publish re-executed alone after a failed gate publishes nothing.
+
+Three runs of the Dagster job `build_offline` on one data folder, from a copy of the
+catalogue whose EU headlines file is a temporary copy:
+
+1. a good run publishes;
+2. the headlines file gains a second citation of an indicator 9 figure with another value:
+   it passes its own staging gate (the citations differ), but indicator 9's blocking gate
+   (one value per series key and period) fails, so Dagster skips publish;
+3. only `warehouse/published` is executed again for run 2's build (same run id, as a
+   re-execution has): publish reads the build's own gate record and refuses.
+
+The published warehouse stays byte-identical to run 1's.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from dagster import AssetKey, DagsterInstance
+
+from pipelines.catalogue import Catalogue
+from pipelines.definitions import build_definitions
+from pipelines.resources import EudapResource
+from pipelines.settings import ASSETS_DIR, PROJECT_ROOT, Paths
+
+PUBLISHED = AssetKey(["warehouse", "published"])
+IND09 = "indicators/ind09_morbidity_mortality"
+
+
+def run(cat: Catalogue, paths: Paths, run_id: str, only_publish: bool = False):
+    job = build_definitions(cat, EudapResource(data_dir=str(paths.data_dir))).resolve_job_def(
+        "build_offline"
+    )
+    instance = DagsterInstance.ephemeral()
+    try:
+        return job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_id=run_id,
+            asset_selection=[PUBLISHED] if only_publish else None,
+        )
+    finally:
+        instance.dispose()
+
+
+@pytest.fixture
+def catalogue_and_file(tmp_path: Path) -> tuple[Catalogue, Path]:
+    root = tmp_path / "catalogue"
+    shutil.copytree(ASSETS_DIR, root / "assets")
+    meta_path = root / "assets" / "datasets" / "curated.eu_headlines.yaml"
+    entry = yaml.safe_load(meta_path.read_text(encoding="utf-8"))
+    headlines = tmp_path / "eu_headlines.csv"
+    shutil.copyfile(PROJECT_ROOT / entry["local_file"], headlines)
+    entry["local_file"] = str(headlines)
+    meta_path.write_text(yaml.safe_dump(entry, sort_keys=False), encoding="utf-8")
+    return Catalogue(root / "assets"), headlines
+
+
+def test_publish_alone_after_a_failed_gate_refuses(
+    catalogue_and_file: tuple[Catalogue, Path], tmp_path: Path
+) -> None:
+    cat, headlines = catalogue_and_file
+    paths = Paths(tmp_path / "data")
+
+    first = run(cat, paths, "00000000-0000-4000-8000-000000000001")
+    assert first.success
+    published = paths.published_warehouse.read_bytes()
+
+    lines = headlines.read_text(encoding="utf-8").splitlines(keepends=True)
+    row = next(line for line in lines if line.startswith("9,drug_induced_deaths_eu_headline,"))
+    cells = row.split(",")
+    cells[4] = str(int(cells[4]) + 1)  # another value
+    cells[12] = "A second document citing the same figure"
+    headlines.write_text("".join(lines) + ",".join(cells), encoding="utf-8")
+    second_id = "00000000-0000-4000-8000-000000000002"
+    second = run(cat, paths, second_id)
+    failed = [
+        e.asset_check_evaluation_data.asset_key.to_user_string()
+        for e in second.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and not e.asset_check_evaluation_data.passed
+        and e.asset_check_evaluation_data.check_name == "gate"
+    ]
+    assert failed == [IND09]
+    assert paths.published_warehouse.read_bytes() == published
+    assert paths.build_warehouse(second_id).exists()
+
+    third = run(cat, paths, second_id, only_publish=True)
+
+    assert not third.success
+    errors = " ".join(
+        str(e.event_specific_data.error) for e in third.all_events if e.is_step_failure
+    )
+    assert "build 00000000-0000-4000-8000-000000000002 not published" in errors
+    assert "indicators.ind09_morbidity_mortality: gate failed" in errors
+    assert paths.published_warehouse.read_bytes() == published
