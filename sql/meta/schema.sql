@@ -98,6 +98,8 @@ CREATE TABLE IF NOT EXISTS meta.revisions (
     old_snapshot_sha256 VARCHAR,
     new_snapshot_sha256 VARCHAR,       -- the snapshot that brought the change
     source_dataset VARCHAR
+);
+
 -- The verdict of each blocking gate of this build, written by the gate as it runs (one row
 -- per gated table; a re-execution replaces it). Publish reads it back and refuses a build
 -- whose gates did not all run and pass.

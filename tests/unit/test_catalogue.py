@@ -314,13 +314,32 @@ def test_an_indicator_must_list_the_datasets_that_claim_it(tmp_path: Path):
         ("headline_checks.yaml", lambda d: d.pop("tolerance_pct"), "tolerance_pct: Field required"),
         (
             "headline_checks.yaml",
-            lambda d: d["comparisons"][0].update(country_filter={"geo": ["BE"]}),
-            "comparisons.0.country_filter.geo.[key]: Input should be 'sex'",
+            lambda d: d["figures"][1]["counterpart"]["member_state_sum"].update(
+                filter={"geo": ["BE"]}
+            ),
+            "figures.1.counterpart.member_state_sum.filter.geo.[key]: Input should be 'sex'",
+        ),
+        (
+            "headline_checks.yaml",
+            lambda d: d["figures"][0].update(not_comparable="both given"),
+            "give exactly one of counterpart and not_comparable",
+        ),
+        (
+            "scorecard.yaml",
+            lambda d: d["headlines"][1].pop("measure"),
+            "headlines.1.measure: Field required",
         ),
         ("substances.yaml", lambda d: d["substances"][0].pop("label"), "substances.0.label"),
         ("dictionary.yaml", lambda d: d.update(chapters={}), "chapters: Extra inputs"),
     ],
-    ids=["headline-tolerance", "headline-filter-column", "substance-label", "dictionary-section"],
+    ids=[
+        "headline-tolerance",
+        "headline-filter-column",
+        "headline-compared-or-not",
+        "scorecard-measure",
+        "substance-label",
+        "dictionary-section",
+    ],
 )
 def test_reference_lists_are_validated_with_the_catalogue(
     tmp_path: Path, file_name: str, edit: Any, expected: str
