@@ -95,7 +95,8 @@ def gate_spec(key: AssetKey, suite: str) -> AssetCheckSpec:
         name="gate",
         asset=key,
         blocking=True,
-        description=f"Blocking: Great Expectations suite expectations/{suite}.json",
+        description=f"Blocking: Great Expectations suite {suite} (pipelines.suites, expectations/)",
+        metadata={"suite": suite},
     )
 
 
@@ -261,7 +262,7 @@ def _staging_asset(cat: Catalogue, ds: Dataset) -> AssetsDefinition:
                 published=published_use(con, ds.id),
             )
             record_release_dataset(con, build_id(context), result)
-            report = result.report or validate_table(con, ds.table, ds.table)
+            report = result.report or validate_table(con, ds.table, ds)
             table_preview = preview(con, ds.table)
             unknown_geo = geo_other_codes(con, ds)
         reason = redact_text(result.reason or "")
@@ -372,7 +373,7 @@ def _indicator_asset(cat: Catalogue, ind: Indicator) -> AssetsDefinition:
     def _indicator(context: AssetExecutionContext, eudap: EudapResource):
         with eudap.build(build_id(context)) as con:
             rows = indicator_tables.build_indicator(con, ind)
-            report = validate_table(con, ind.table, suite)
+            report = validate_table(con, ind.table, ind)
             table_preview = preview(con, ind.table)
             sources = con.execute(
                 f"SELECT DISTINCT source_dataset, snapshot_sha256 FROM {ind.table}"

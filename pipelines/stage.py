@@ -30,7 +30,7 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.attempts import REFUSAL_PHRASE
-from pipelines.catalogue import Dataset, ReadLimits
+from pipelines.catalogue import Dataset, Indicator, ReadLimits
 from pipelines.checks import ValidationReport, validate_frame
 from pipelines.geo import GeoResolver
 from pipelines.parsers.base import ParsedFile, ParseError
@@ -240,10 +240,20 @@ def load_snapshot(
     return rows, member_key(parsed, snap), bool(parsed.attributes.get("known_unused"))
 
 
-def validate_table(con: duckdb.DuckDBPyConnection, table: str, suite: str) -> ValidationReport:
+def validate_table(
+    con: duckdb.DuckDBPyConnection, table: str, gate: str | Dataset | Indicator
+) -> ValidationReport:
+    """Run a table's gate: a dataset's or an indicator's (expectations generated from its
+    catalogue entry plus its hand-written suite, if any), or a hand-written suite by name."""
+    from pipelines.suites import indicator_expectations, staging_expectations
+
     schema, name = table.split(".", 1)
     df = con.execute(f"SELECT * FROM {_q(schema)}.{_q(name)}").df()
-    return validate_frame(df, suite, table)
+    if isinstance(gate, Dataset):
+        return validate_frame(df, gate.table, table, generated=staging_expectations(gate))
+    if isinstance(gate, Indicator):
+        return validate_frame(df, gate.table, table, generated=indicator_expectations(gate))
+    return validate_frame(df, gate, table)
 
 
 def stage_dataset(
@@ -276,7 +286,7 @@ def stage_dataset(
     used, quarantined, rows_total = _stage_members(
         con, ds, snapshots, geo, drops, each=not ds.collection
     )
-    if ds.collection and used and not validate_table(con, ds.table, ds.table).success:
+    if ds.collection and used and not validate_table(con, ds.table, ds).success:
         used, quarantined, rows_total = _stage_members(con, ds, snapshots, geo, drops, each=True)
     reasons = [q["reason"] for q in quarantined]
     if fetch_problem:
@@ -299,7 +309,7 @@ def stage_dataset(
     else:
         state = "fresh"
     # The whole table is what ships: for a collection, check the members together too.
-    report = validate_table(con, ds.table, ds.table)
+    report = validate_table(con, ds.table, ds)
     return StageResult(
         ds.id,
         state,
@@ -345,7 +355,7 @@ def _stage_members(
                     "a truncated export); set allow_empty in the catalogue if "
                     "that is expected",
                 )
-            report = validate_table(con, candidate, ds.table) if each else None
+            report = validate_table(con, candidate, ds) if each else None
         except (ParseError, SnapshotError) as exc:
             quarantined.append(_quarantine_entry(snap, str(exc)))
             continue
