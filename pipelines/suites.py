@@ -1,10 +1,11 @@
 """The structural expectations of every staging and indicator table, generated from the catalogue.
 
-What the catalogue states is never restated by hand: the series key (a dataset's
-`dimensions`), the columns every row must have (`required`), the value range
-(`value_range`), the years a period may take (`period_years`), the closed code lists
-(`codes`), an indicator's number and its measures with their one unit each. The gate
-of a table runs these generated expectations plus the hand-written suite
+What the catalogue states is never restated by hand: a dataset's series key
+(`dimensions`), the columns every row must have (`required`), the value range
+(`value_range`), the years a period may take (`period_years`), its closed code lists
+(`codes`), the roles of its table rules and the flag of its zero values (`zero_flag`); an
+indicator's number, its measures with their one unit each, its value range and years. The
+gate of a table runs these generated expectations plus the hand-written suite
 `expectations/<suite>.json`, which keeps only the rules the catalogue cannot say (e.g. a
 curated row's confidence is P or S); a table may have no hand-written suite at all.
 
@@ -142,6 +143,37 @@ def staging_expectations(ds: Dataset) -> list[dict[str, Any]]:
                 f"{dim} code known (catalogue codes: the ones the indicator SQL maps)",
                 column=dim if dim != ds.geo_dimension else "geo_raw",
                 value_set=list(codes),
+            )
+        )
+    roles = [r.role for r in ds.table_rules if r.role != "unused"]
+    roles += [r.role for r in ds.bulletin_rules]
+    if roles:
+        exps.append(
+            _exp(
+                "expect_column_values_to_be_in_set",
+                "only tables a rule maps are staged (known-but-unused tables give no rows)",
+                column="role",
+                value_set=list(dict.fromkeys(roles)),
+            )
+        )
+    zero_flag = ds.parser_options.get("zero_flag")
+    if zero_flag:
+        exps.append(
+            _exp(
+                "expect_column_values_to_be_in_set",
+                f"the only flag is {zero_flag}, on zero values (catalogue zero_flag)",
+                column="flags",
+                value_set=[zero_flag],
+            )
+        )
+        exps.append(
+            _exp(
+                "expect_column_values_to_be_in_set",
+                f"a value of 0 is marked {zero_flag} (catalogue zero_flag)",
+                column="flags",
+                value_set=[zero_flag],
+                row_condition="value == 0",
+                condition_parser="pandas",
             )
         )
     return exps

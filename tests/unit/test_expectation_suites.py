@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -148,11 +150,22 @@ def test_staging_gate_says_what_the_catalogue_says(dataset: str) -> None:
     }
     geo = {"geo_level"} if ds.geo_dimension else set()
     assert not_null == {"line", "snapshot_sha256", "source_dataset", *ds.required, *geo}
-    in_set = {
-        e["kwargs"]["column"]: e["kwargs"]["value_set"]
+    in_set = [
+        (e["kwargs"]["column"], sorted(e["kwargs"]["value_set"]), e["kwargs"].get("row_condition"))
         for e in of_kind(exps, "expect_column_values_to_be_in_set")
-    }
-    assert in_set == ds.codes
+    ]
+    roles = {r.role for r in [*ds.table_rules, *ds.bulletin_rules]} - {"unused"}
+    zero_flag = ds.parser_options.get("zero_flag")
+    assert sorted(in_set, key=str) == sorted(
+        [(dim, sorted(codes), None) for dim, codes in ds.codes.items()]
+        + ([("role", sorted(roles), None)] if roles else [])
+        + (
+            [("flags", [zero_flag], None), ("flags", [zero_flag], "value == 0")]
+            if zero_flag
+            else []
+        ),
+        key=str,
+    )
     (period,) = of_kind(exps, "expect_column_values_to_match_regex")
     first, last = ds.period_years
     assert period["kwargs"]["regex"] == year_pattern(first, last)
@@ -243,3 +256,14 @@ def test_a_required_column_that_is_not_staged_is_a_catalogue_error() -> None:
 def test_codes_of_an_unknown_dimension_are_refused() -> None:
     with pytest.raises(ValidationError, match=r"codes name unknown dimensions \['sex'\]"):
         make_dataset(codes={"sex": ["T"]})
+
+
+def test_the_suites_command_checks_the_committed_files_without_dagster() -> None:
+    code = (
+        "import sys; from pipelines.cli import main; rc = main(['suites']); "
+        "sys.exit(rc if 'dagster' not in sys.modules else 99)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    listed = [line.split(":")[0] for line in done.stdout.splitlines()]
+    assert listed == sorted(GENERATED)
