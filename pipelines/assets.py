@@ -95,7 +95,8 @@ def gate_spec(key: AssetKey, suite: str) -> AssetCheckSpec:
         name="gate",
         asset=key,
         blocking=True,
-        description=f"Blocking: Great Expectations suite {suite} (pipelines.suites, expectations/)",
+        description=f"Blocking: Great Expectations suite {suite}: generated from the catalogue "
+        f"and/or hand-written in expectations/{suite}.json",
         metadata={"suite": suite},
     )
 

@@ -24,7 +24,7 @@ from helpers import make_dataset
 from pydantic import ValidationError
 
 from pipelines.catalogue import Catalogue, CatalogueError, load_catalogue
-from pipelines.checks import SuiteError, gate_spec, load_suite_json, validate_frame
+from pipelines.checks import SuiteError, gate_suite, load_suite_json, validate_frame
 from pipelines.indicators import SERIES_KEY, SQL_COLUMNS, sql_path
 from pipelines.settings import EXPECTATIONS_DIR
 from pipelines.stage import staging_columns
@@ -218,7 +218,7 @@ def test_a_gate_without_generated_expectations_needs_its_hand_written_suite() ->
     ind = CAT.indicators[1]
     assert not (EXPECTATIONS_DIR / f"{ind.table}.json").exists()
     with pytest.raises(SuiteError, match="no expectation suite"):
-        gate_spec(ind.table)
+        gate_suite(ind.table)
 
 
 @pytest.mark.parametrize("dataset", sorted(CAT.datasets))
@@ -228,7 +228,7 @@ def test_every_staging_gate_runs_generated_and_hand_written_and_passes_on_an_emp
     ds = CAT.dataset(dataset)
     generated = GENERATED[ds.table]["expectations"]
     hand = load_suite_json(ds.table)["expectations"] if ds.table in HAND_NAMES else []
-    assert gate_spec(ds.table, generated=generated)["expectations"] == [*generated, *hand]
+    assert gate_suite(ds.table, generated=generated)["expectations"] == [*generated, *hand]
     empty = pd.DataFrame(columns=[n for n, _ in staging_columns(ds)])
     report = validate_frame(empty, ds.table, ds.table, generated=generated)
     assert report.success, report.summary()
