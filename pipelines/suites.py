@@ -26,6 +26,10 @@ from pipelines.settings import EXPECTATIONS_DIR
 from pipelines.stage import staging_columns
 
 GENERATED_DIR = EXPECTATIONS_DIR / "generated"
+NOTE = (
+    "Generated from the catalogue (assets/) by `eudap suites --write`, for review: edit the "
+    "catalogue, or add a rule the catalogue cannot say to expectations/<suite>.json"
+)
 GEO_RULE = (
     "geo code known: a Eurostat country, aggregate or NUTS region (map others in the "
     "catalogue's code_maps or reference/geo.yaml)"
@@ -249,13 +253,13 @@ def generated_suites(cat: Catalogue) -> dict[str, dict[str, Any]]:
         suites[ds.table] = {
             "name": ds.table,
             "expectations": staging_expectations(ds),
-            "meta": {"layer": "staging", "dataset": ds.id, "generated_from": "catalogue"},
+            "meta": {"layer": "staging", "dataset": ds.id, "note": NOTE},
         }
     for ind in cat.indicator_list():
         suites[ind.table] = {
             "name": ind.table,
             "expectations": indicator_expectations(ind),
-            "meta": {"layer": "indicators", "indicator": ind.number, "generated_from": "catalogue"},
+            "meta": {"layer": "indicators", "indicator": ind.number, "note": NOTE},
         }
     return dict(sorted(suites.items()))
 
