@@ -96,7 +96,9 @@ def gate_spec(key: AssetKey, suite: str) -> AssetCheckSpec:
         name="gate",
         asset=key,
         blocking=True,
-        description=f"Blocking: Great Expectations suite expectations/{suite}.json",
+        description=f"Blocking: Great Expectations suite {suite}: generated from the catalogue "
+        f"and/or hand-written in expectations/{suite}.json",
+        metadata={"suite": suite},
     )
 
 
@@ -248,7 +250,7 @@ def _staging_asset(cat: Catalogue, ds: Dataset) -> AssetsDefinition:
                 published=published_use(con, ds.id),
             )
             record_release_dataset(con, build_id(context), result)
-            report = result.report or validate_table(con, ds.table, ds.table)
+            report = result.report or validate_table(con, ds.table, ds)
             record_gate(con, build_id(context), report)
             table_preview = preview(con, ds.table)
             unknown_geo = geo_other_codes(con, ds.table, ds.geo_dimension)
@@ -320,7 +322,7 @@ def _indicator_asset(cat: Catalogue, ind: Indicator) -> AssetsDefinition:
     def _indicator(context: AssetExecutionContext, eudap: EudapResource):
         with eudap.build(build_id(context)) as con:
             rows = indicator_tables.build_indicator(con, ind)
-            report = validate_table(con, ind.table, suite)
+            report = validate_table(con, ind.table, ind)
             record_gate(con, build_id(context), report)
             table_preview = preview(con, ind.table)
             sources = con.execute(

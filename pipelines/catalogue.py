@@ -237,6 +237,13 @@ class Dataset(_Strict):
     unverified_codes: dict[str, str] = Field(default_factory=dict)
     parser_options: dict[str, Any] = Field(default_factory=dict)
     value_range: tuple[float, float] = (0.0, 1e12)
+    # The years a staged period may take (inclusive); a period outside fails the gate.
+    period_years: tuple[int, int] = (1980, 2100)
+    # Staged columns every row must have (not null); the suite is generated from them.
+    required: list[str] = Field(default_factory=lambda: ["period"])
+    # Dimensions with a closed list of codes (those the indicator SQL maps): a staged row with
+    # another code fails the gate. Unlike `filters`, which only shape the request.
+    codes: dict[str, list[str]] = Field(default_factory=dict)
     max_bytes: int = Field(default=200_000_000, gt=0)
     limits: ReadLimits = Field(default_factory=ReadLimits)
     # A new snapshot with more than this share fewer observations than the previous good one
@@ -272,6 +279,19 @@ class Dataset(_Strict):
                 raise ValueError(f"dimension {name!r} is not a lower-case identifier")
         return v
 
+    @field_validator("required")
+    @classmethod
+    def _required_names(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if not IDENT.match(name):
+                raise ValueError(f"required column {name!r} is not a lower-case identifier")
+        return v
+
+    @field_validator("period_years")
+    @classmethod
+    def _period_years(cls, v: tuple[int, int]) -> tuple[int, int]:
+        return _year_span(v)
+
     @field_validator("indicators")
     @classmethod
     def _indicator_numbers(cls, v: list[int]) -> list[int]:
@@ -299,6 +319,9 @@ class Dataset(_Strict):
                 "url: {filters} needs an SDMX 3.0 (/sdmx/3.0/) or statistics 1.0 "
                 "(/statistics/1.0/) Eurostat URL"
             )
+        unknown = sorted(set(self.codes) - set(self.dimensions))
+        if unknown:
+            raise ValueError(f"codes name unknown dimensions {unknown}")
         stray = sorted(set(self.unverified_codes) - set(self.filters))
         if stray:
             raise ValueError(f"unverified_codes name dimensions without a filter: {stray}")
@@ -427,6 +450,13 @@ class Measure(_Strict):
     per: float | None = None
 
 
+def _year_span(v: tuple[int, int]) -> tuple[int, int]:
+    first, last = v
+    if not 1000 <= first <= last <= 9999:
+        raise ValueError(f"period_years {list(v)} must be two 4-digit years, first <= last")
+    return v
+
+
 class Indicator(_Strict):
     """One of the 12 Action Plan indicators: names, polarity, measures, input datasets."""
 
@@ -442,7 +472,25 @@ class Indicator(_Strict):
     datasets: list[str]
     measures: list[Measure]
     measure_polarity: dict[str, Polarity] = Field(default_factory=dict)
+    # Plausible values of every measure ([min, max]; max null: no upper bound) and the years
+    # a period may take; the indicator table's gate is generated from them.
+    value_range: tuple[float, float | None] = (0.0, None)
+    period_years: tuple[int, int] = (1980, 2100)
     description: str = ""
+
+    @field_validator("measures")
+    @classmethod
+    def _one_unit_per_measure(cls, v: list[Measure]) -> list[Measure]:
+        names = [m.name for m in v]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"measures {twice} declared twice (one unit per measure)")
+        return v
+
+    @field_validator("period_years")
+    @classmethod
+    def _period_years(cls, v: tuple[int, int]) -> tuple[int, int]:
+        return _year_span(v)
 
     @property
     def table_name(self) -> str:

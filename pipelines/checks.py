@@ -6,6 +6,9 @@ The suite JSON is the contract for a table. GX runs on a pandas DataFrame read f
 per validation, so no state is shared between runs or processes. A failure names the
 table, the expectation, the rule it stands for (`meta.rule` in the suite) and sample rows,
 including the source `line` where the table has one.
+
+A staging or indicator table's gate runs the expectations generated from its catalogue
+entry (pipelines.suites) followed by its hand-written suite, if it has one (`gate_suite`).
 """
 
 from __future__ import annotations
@@ -125,14 +128,33 @@ def load_suite_json(suite_name: str, root: Path = EXPECTATIONS_DIR) -> dict[str,
     return data
 
 
+def gate_suite(
+    suite_name: str,
+    root: Path = EXPECTATIONS_DIR,
+    generated: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The suite a gate runs: the `generated` expectations (pipelines.suites), then the
+    hand-written ones of `<root>/<suite_name>.json`. Without generated expectations the
+    hand-written file must exist; with them it is optional."""
+    if generated is not None and not suite_path(suite_name, root).exists():
+        return {"name": suite_name, "expectations": list(generated), "meta": {}}
+    spec = load_suite_json(suite_name, root)
+    return {**spec, "expectations": [*(generated or []), *spec.get("expectations", [])]}
+
+
 def validate_frame(
-    df: pd.DataFrame, suite_name: str, table: str, root: Path = EXPECTATIONS_DIR
+    df: pd.DataFrame,
+    suite_name: str,
+    table: str,
+    root: Path = EXPECTATIONS_DIR,
+    generated: list[dict[str, Any]] | None = None,
 ) -> ValidationReport:
-    """Run the suite on a DataFrame; the report lists every failed expectation."""
+    """Run the suite (generated + hand-written, see `gate_suite`) on a DataFrame; the report
+    lists every failed expectation."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    spec = load_suite_json(suite_name, root)
+    spec = gate_suite(suite_name, root, generated)
     try:
         suite = gx.ExpectationSuite(
             name=spec["name"], expectations=spec.get("expectations", []), meta=spec.get("meta", {})

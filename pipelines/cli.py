@@ -413,6 +413,31 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_suites(args: argparse.Namespace) -> int:
+    from pipelines.catalogue import load_catalogue
+    from pipelines.suites import GENERATED_DIR, generated_suites, stale_files, write_generated
+
+    cat = load_catalogue()
+    if args.write:
+        written = write_generated(cat)
+        for path in written:
+            print(f"wrote {path.relative_to(GENERATED_DIR.parent.parent)}")
+        print(
+            f"{len(generated_suites(cat))} generated suites in {GENERATED_DIR}, "
+            f"{len(written)} changed"
+        )
+        return EXIT_OK
+    problems = stale_files(cat)
+    for name, suite in generated_suites(cat).items():
+        print(f"{name}: {len(suite['expectations'])} generated expectations")
+    for problem in problems:
+        print(f"STALE: expectations/generated/{problem}")
+    if problems:
+        print("Run `eudap suites --write` and review the diff.")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 def non_negative_int(text: str) -> int:
     try:
         value = int(text)
@@ -528,6 +553,14 @@ def parser() -> argparse.ArgumentParser:
     diff.add_argument(
         "new", nargs="?", metavar="B", help="release id or a unique prefix (default: the latest)"
     )
+    suites = sub.add_parser(
+        "suites",
+        help="the expectations generated from the catalogue: list them and check "
+        "expectations/generated/ is current (exit 1 if stale)",
+    )
+    suites.add_argument(
+        "--write", action="store_true", help="write them to expectations/generated/ for review"
+    )
     return p
 
 
@@ -542,6 +575,7 @@ COMMANDS = {
     "describe": cmd_describe,
     "report": cmd_report,
     "diff": cmd_diff,
+    "suites": cmd_suites,
 }
 
 

@@ -30,7 +30,7 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.attempts import REFUSAL_PHRASE
-from pipelines.catalogue import Dataset, ReadLimits
+from pipelines.catalogue import Dataset, Indicator, ReadLimits
 from pipelines.checks import ValidationReport, validate_frame
 from pipelines.geo import GeoResolver
 from pipelines.parsers.base import ParsedFile, ParseError
@@ -245,12 +245,24 @@ def load_snapshot(
 
 
 def validate_table(
-    con: duckdb.DuckDBPyConnection, table: str, suite: str, label: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    gate: str | Dataset | Indicator,
+    label: str | None = None,
 ) -> ValidationReport:
-    """Validate `table` with `suite`; the report names `label` (default: the table)."""
+    """Run a table's gate: a dataset's or an indicator's (expectations generated from its
+    catalogue entry plus its hand-written suite, if any), or a hand-written suite by name.
+    The report names `label` (default: the table)."""
+    from pipelines.suites import indicator_expectations, staging_expectations
+
     schema, name = table.split(".", 1)
     df = con.execute(f"SELECT * FROM {_q(schema)}.{_q(name)}").df()
-    return validate_frame(df, suite, label or table)
+    shown = label or table
+    if isinstance(gate, Dataset):
+        return validate_frame(df, gate.table, shown, generated=staging_expectations(gate))
+    if isinstance(gate, Indicator):
+        return validate_frame(df, gate.table, shown, generated=indicator_expectations(gate))
+    return validate_frame(df, gate, shown)
 
 
 def stage_dataset(
@@ -286,12 +298,12 @@ def stage_dataset(
         con, ds, snapshots, geo, drops, each=not ds.collection
     )
     if ds.collection and used:
-        report = validate_table(con, ds.table, ds.table)
+        report = validate_table(con, ds.table, ds)
         if not report.success:
             used, quarantined, rows_total, _ = _stage_members(
                 con, ds, snapshots, geo, drops, each=True
             )
-            report = validate_table(con, ds.table, ds.table) if used else None
+            report = validate_table(con, ds.table, ds) if used else None
     reasons = [q["reason"] for q in quarantined]
     if fetch_problem:
         # a refusal's line already says what happened and what to do (the inbox)
@@ -360,7 +372,7 @@ def _stage_members(
                     "a truncated export); set allow_empty in the catalogue if "
                     "that is expected",
                 )
-            report = validate_table(con, candidate, ds.table, ds.table) if each else None
+            report = validate_table(con, candidate, ds, ds.table) if each else None
         except (ParseError, SnapshotError) as exc:
             quarantined.append(_quarantine_entry(snap, str(exc)))
             continue

@@ -214,6 +214,21 @@ def without(fields: dict[str, Any], key: str) -> dict[str, Any]:
             dataset_fields(expected_update_days=0),
             "expected_update_days: Input should be greater than 0",
         ),
+        (
+            "testsrc.sample.yaml",
+            dataset_fields(codes={"sex": ["T"]}),
+            "codes name unknown dimensions ['sex']",
+        ),
+        (
+            "testsrc.sample.yaml",
+            dataset_fields(required=["Period"]),
+            "required: Value error, required column 'Period' is not a lower-case identifier",
+        ),
+        (
+            "testsrc.sample.yaml",
+            dataset_fields(period_years=[2100, 1980]),
+            "period_years: Value error, period_years [2100, 1980] must be two 4-digit years",
+        ),
     ],
     ids=[
         "bad-yaml",
@@ -227,6 +242,9 @@ def without(fields: dict[str, Any], key: str) -> dict[str, Any]:
         "unknown-field",
         "indicator-number",
         "update-days",
+        "codes-dimension",
+        "required-name",
+        "period-years",
     ],
 )
 def test_dataset_errors_name_the_file_and_the_field(
@@ -247,8 +265,25 @@ def test_dataset_errors_name_the_file_and_the_field(
         (indicator_fields(number=13), "number: Input should be less than or equal to 12"),
         (indicator_fields(polarity="sideways"), "polarity: Input should be 'up', 'down'"),
         (without(indicator_fields(), "measures"), "measures: Field required"),
+        (
+            indicator_fields(
+                measures=[
+                    {"name": "offences", "unit": "count", "description": "Offences"},
+                    {"name": "offences", "unit": "per 100 000", "description": "Rate"},
+                ]
+            ),
+            "measures: Value error, measures ['offences'] declared twice (one unit per measure)",
+        ),
+        (indicator_fields(period_years=[1980]), "period_years"),
     ],
-    ids=["unknown-dataset", "number-range", "polarity", "missing-measures"],
+    ids=[
+        "unknown-dataset",
+        "number-range",
+        "polarity",
+        "missing-measures",
+        "measure-twice",
+        "period-years",
+    ],
 )
 def test_indicator_errors_name_the_file_and_the_field(tmp_path: Path, content: Any, expected: str):
     root = make_catalogue_dir(tmp_path / "cat", indicators={"ind01_x.yaml": content})

@@ -183,3 +183,25 @@ def test_missing_and_unreadable_suites_raise(root: Path) -> None:
     (root / "t.broken.json").write_text("{not json")
     with pytest.raises(SuiteError, match="not valid JSON"):
         validate_frame(frame(GOOD_ROWS), "t.broken", "staging.t", root=root)
+
+
+def test_generated_expectations_run_before_the_hand_written_suite(root: Path) -> None:
+    write_suite(root, "t.both", [UNIQUE_KEY])
+    rows = [(2, "AT", "country", "2020", -1.0), (2, "AT", "country", "2020", 5.0)]
+    report = validate_frame(frame(rows), "t.both", "staging.t", root, generated=[VALUE_RANGE])
+    assert report.evaluated == 2
+    assert [(f.rule, f.unexpected_count) for f in report.failures] == [
+        ("value plausible", 1),
+        ("one observation per series and period", 2),
+    ]
+
+
+def test_generated_expectations_need_no_hand_written_file(root: Path) -> None:
+    report = validate_frame(frame(GOOD_ROWS), "t.none", "staging.t", root, generated=[NOT_NULL_GEO])
+    assert report.success and report.evaluated == 1
+    bad = validate_frame(
+        frame([(2, "XX", None, "2020", 1.0)]), "t.none", "staging.t", root, [NOT_NULL_GEO]
+    )
+    assert [f.rule for f in bad.failures] == ["geo code known"]
+    with pytest.raises(SuiteError, match="no expectation suite"):
+        validate_frame(frame(GOOD_ROWS), "t.none", "staging.t", root)

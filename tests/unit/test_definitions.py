@@ -20,6 +20,7 @@ from dagster import AssetKey, AssetsDefinition, Definitions
 from pipelines.catalogue import Catalogue, load_catalogue
 from pipelines.checks import suite_path
 from pipelines.schedules import selection
+from pipelines.suites import generated_suites
 
 SNAPSHOT = Path(__file__).with_name("asset_graph.txt")
 UPDATE_ENV = "EUDAP_UPDATE_SNAPSHOTS"
@@ -176,16 +177,30 @@ def test_every_staging_indicator_and_trend_asset_has_a_blocking_gate(
     assert not problems, problems
 
 
-def test_every_gate_has_its_expectation_suite(asset_defs: list[AssetsDefinition]) -> None:
-    suites = {
-        spec.description.rsplit("expectations/", 1)[-1].removesuffix(".json")
+def test_every_gate_runs_the_suite_of_its_table(
+    asset_defs: list[AssetsDefinition], catalogue: Catalogue
+) -> None:
+    """Each gate names its suite in its metadata; it is the suite of the asset's table in
+    the catalogue (trends: the hand-written suite of the trends table) and is not empty."""
+    from pipelines.trends import TABLES
+
+    gates = {
+        _name(spec.asset_key): spec.metadata["suite"]
         for a in asset_defs
         for spec in a.check_specs
-        if spec.name == "gate" and spec.description and "expectations/" in spec.description
+        if spec.name == "gate"
     }
-    assert suites
-    missing = sorted(s for s in suites if not suite_path(s).exists())
-    assert not missing, f"gates whose expectation suite file is missing: {missing}"
+    expected = {f"staging/{ds.asset_name}": ds.table for ds in catalogue.datasets.values()}
+    expected |= {f"indicators/{i.table_name}": i.table for i in catalogue.indicator_list()}
+    expected |= {f"trends/{t.name}": f"trends.{t.name}" for t in TABLES}
+    assert gates == expected
+    generated = generated_suites(catalogue)
+    empty = sorted(
+        s
+        for s in gates.values()
+        if not generated.get(s, {}).get("expectations") and not suite_path(s).exists()
+    )
+    assert empty == [], f"gates without expectations: {empty}"
 
 
 # --------------------------------------------------------------------- graph snapshot

@@ -149,7 +149,7 @@ def test_ind01_from_staged_crim_off_cat_carries_provenance(
     ]  # fmt: skip
     described = [(r[0], r[1]) for r in con.execute(f"DESCRIBE {ind.table}").fetchall()]
     assert described == ENGINE_COLUMNS
-    report = validate_table(con, ind.table, ind.table)
+    report = validate_table(con, ind.table, ind)
     assert report.success, report.summary()
 
 
@@ -201,7 +201,7 @@ def test_every_indicator_sql_runs_on_the_declared_staging_layouts(
         assert build_indicator(con, ind) == 0
         described = [(r[0], r[1]) for r in con.execute(f"DESCRIBE {ind.table}").fetchall()]
         assert described == ENGINE_COLUMNS, ind.table
-        report = validate_table(con, ind.table, ind.table)
+        report = validate_table(con, ind.table, ind)
         assert report.success, report.summary()
         built.append(ind.number)
     assert built == list(range(1, 13))

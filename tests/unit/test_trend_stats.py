@@ -496,15 +496,9 @@ def test_austria_values_match_the_real_file(upstream_dir: Path) -> None:
 def test_breaks_on_the_whole_crim_off_cat_file(upstream_dir: Path) -> None:
     years, series = _read_crim_off_cat(upstream_dir / "eurostat" / "estat_crim_off_cat.tsv")
     assert len(series) == 1558
-    found = {
-        (key, b.period, b.kind)
-        for key, values in series.items()
-        for b in detect_suspected_breaks(years, values)
-    }
-    # regression guard for the default rule (see detect_suspected_breaks): 130 flags
-    # (110 level shifts, 20 spikes) in 115 of the 1558 series
-    assert len(found) == 130
-    assert sum(kind == "spike" for _, _, kind in found) == 20
+    flags = {key: detect_suspected_breaks(years, values) for key, values in series.items()}
+    found = {(key, b.period, b.kind) for key, got in flags.items() for b in got}
+    # the breaks known from the publisher's own series
     for expected in [
         ("A,ICCS0601,NR,AT", 2013, "level_shift"),  # 1,990 -> 27,231
         ("A,ICCS0601,NR,FR", 2016, "level_shift"),  # 7,483 -> 241,887
@@ -514,16 +508,51 @@ def test_breaks_on_the_whole_crim_off_cat_file(upstream_dir: Path) -> None:
         ("A,ICCS0101,NR,NO", 2011, "spike"),  # 111 homicides in 2011 (Utoya)
     ]:
         assert expected in found
-    # the count guard on the NR series removes small-count noise such as 1 -> 6
+    # every flag is a jump by more than the default factor 3
+    ratios = [b.ratio for got in flags.values() for b in got]
+    assert ratios and all(r > 3 or r < 1 / 3 for r in ratios)
+    # the count guard only removes flags (small-count noise such as 1 -> 6), never adds one
     counted = {
         (key, b.period)
         for key, values in series.items()
         if ",NR," in key
         for b in detect_suspected_breaks(years, values, counts=True)
     }
+    assert counted <= {(key, period) for key, period, _ in found}
     assert ("A,ICCS07031,NR,MT", 2021) not in counted
     assert ("A,ICCS0601,NR,AT", 2013) in counted
-    assert len(counted) == 63
+
+
+@pytest.mark.conformance
+def test_breaks_planted_in_the_stable_real_series_are_all_found(upstream_dir: Path) -> None:
+    """In every real series with no flag and no year-to-year change of a factor 2 or more,
+    a level shift (x20 from 2016) and a spike (20 times its neighbours in 2015) are each
+    found, at the planted year, as the only break."""
+    years, series = _read_crim_off_cat(upstream_dir / "eurostat" / "estat_crim_off_cat.tsv")
+    full = {
+        key: [v for v in values if v is not None and v > 0]
+        for key, values in series.items()
+        if not detect_suspected_breaks(years, values)
+    }
+    stable = {
+        key: v
+        for key, v in full.items()
+        if len(v) == len(years)
+        and max(max(a / b, b / a) for a, b in zip(v, v[1:], strict=False)) < 2
+    }
+    assert len(stable) > 100  # the property is tested on many real series
+    shift_at, spike_at = years.index(2016), years.index(2015)
+    missed = []
+    for key, v in stable.items():
+        shifted = v[:shift_at] + [x * 20 for x in v[shift_at:]]
+        got = [(b.period, b.kind) for b in detect_suspected_breaks(years, shifted)]
+        if got != [(2016, "level_shift")]:
+            missed.append((key, "shift", got))
+        spiked = [*v[:spike_at], 20 * max(v[spike_at - 1], v[spike_at + 1]), *v[spike_at + 1 :]]
+        got = [(b.period, b.kind) for b in detect_suspected_breaks(years, spiked)]
+        if got != [(2015, "spike")]:
+            missed.append((key, "spike", got))
+    assert missed == []
 
 
 # ------------------------------------------------------------------- 8. segments
