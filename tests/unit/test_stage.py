@@ -153,9 +153,9 @@ def test_a_staged_table_is_validated_once_and_its_report_names_the_table(
     validated: list[str] = []
     real = stage_module.validate_frame
 
-    def counting(df, suite, table):  # the real validation, counted
+    def counting(df, suite, table, **kwargs):  # the real validation, counted
         validated.append(table)
-        return real(df, suite, table)
+        return real(df, suite, table, **kwargs)
 
     monkeypatch.setattr(stage_module, "validate_frame", counting)
     result = stage(con, ds, store, geo)
