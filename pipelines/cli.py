@@ -170,12 +170,9 @@ def _execute_locked(
 
 def take_in_inbox(paths: Paths, cat: Any) -> Any:
     """Take in the inbox (see pipelines/inbox.py); the caller holds the run lock."""
-    from pipelines.fetch import Fetcher
-    from pipelines.inbox import take_in
-    from pipelines.snapshots import SnapshotStore
+    from pipelines.inbox import take_in_store
 
-    fetcher = Fetcher(SnapshotStore(paths.raw_dir), inbox=paths.inbox_dir)
-    return take_in(paths.inbox_dir, cat, fetcher)
+    return take_in_store(paths, cat)
 
 
 def _collect(report: RunReport, result: Any) -> None:

@@ -33,7 +33,8 @@ from pipelines.catalogue import Catalogue, Dataset
 from pipelines.fetch import Fetcher, FetchError
 from pipelines.parsers.base import READ_ERRORS, ParseError, open_binary
 from pipelines.parsers.detect import EUROSTAT_FORMATS, sniff
-from pipelines.snapshots import utc_now
+from pipelines.settings import Paths
+from pipelines.snapshots import SnapshotStore, utc_now
 
 DONE, REJECTED = "done", "rejected"
 HEAD_BYTES = 65536
@@ -191,11 +192,42 @@ def identify(path: Path, cat: Catalogue) -> Identification:
 
 
 # -- taking files in ---------------------------------------------------------------------------
+# Names browsers give a download still being written; taken in once it is renamed.
+PARTIAL_SUFFIXES = (".crdownload", ".part", ".partial", ".download")
+
+
 def inbox_files(inbox: Path) -> list[Path]:
-    """The files waiting in the inbox (not its done/ and rejected/ folders, not dot files)."""
+    """The files waiting in the inbox (not its done/ and rejected/ folders, not dot files,
+    not a browser download still in progress)."""
     if not inbox.is_dir():
         return []
-    return sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith("."))
+    return sorted(
+        p
+        for p in inbox.iterdir()
+        if p.is_file()
+        and not p.name.startswith(".")
+        and not p.name.lower().endswith(PARTIAL_SUFFIXES)
+    )
+
+
+def inbox_state(inbox: Path) -> list[tuple[str, int, int]]:
+    """(name, mtime in ns, size) of every waiting file, sorted: what the Dagster sensor
+    compares with its cursor, so that the same files never start a second run."""
+    state = []
+    for path in inbox_files(inbox):
+        try:
+            st = path.stat()
+        except FileNotFoundError:  # taken in (moved) meanwhile
+            continue
+        state.append((path.name, st.st_mtime_ns, st.st_size))
+    return state
+
+
+def take_in_store(paths: Paths, cat: Catalogue) -> InboxResult:
+    """Take in `paths.inbox_dir` into `paths.raw_dir`: what every run does first (`eudap
+    run`, `eudap inbox`, a Dagster-launched run). The caller holds the run lock."""
+    fetcher = Fetcher(SnapshotStore(paths.raw_dir), inbox=paths.inbox_dir)
+    return take_in(paths.inbox_dir, cat, fetcher)
 
 
 def take_in(inbox: Path, cat: Catalogue, fetcher: Fetcher) -> InboxResult:

@@ -19,6 +19,8 @@ from dagster import ConfigurableResource, InitResourceContext
 
 from pipelines.catalogue import Catalogue, load_catalogue
 from pipelines.fetch import Fetcher, FetchError, FetchPolicy, Mirror, MirrorLocationError
+from pipelines.inbox import take_in_store
+from pipelines.redact import redact_text
 from pipelines.runlock import find_leftovers, remove_leftovers, run_lock
 from pipelines.settings import ASSETS_DIR, Paths, data_dir_from_env
 from pipelines.snapshots import SnapshotStore
@@ -41,10 +43,14 @@ class EudapResource(ConfigurableResource):  # type: ignore[misc]
     @contextlib.contextmanager
     def yield_for_execution(self, context: InitResourceContext) -> Iterator[Any]:
         """A whole Dagster run holds the run lock (see pipelines/runlock.py); at its start
-        it removes what dead runs left behind. The CLI already holds the lock: re-entrant."""
+        it removes what dead runs left behind, then takes in the inbox. The CLI already
+        holds the lock: re-entrant. A sensor's evaluation (no run) takes nothing."""
         run = context.dagster_run
-        run_id = (run.root_run_id or run.run_id) if run else "unknown"
-        command = (run.tags.get("eudap/mode") if run else None) or "dagster"
+        if run is None:  # a sensor's evaluation, not a run: it writes nothing
+            yield self
+            return
+        run_id = run.root_run_id or run.run_id
+        command = run.tags.get("eudap/mode") or "dagster"
         with run_lock(self.paths, run_id, command, self.run_lock_wait_seconds) as acquired:
             leftovers = find_leftovers(self.paths, current_build=run_id)
             if leftovers:
@@ -56,7 +62,17 @@ class EudapResource(ConfigurableResource):  # type: ignore[misc]
                 remove_leftovers(leftovers)
             if acquired and acquired.stale:
                 context.log.warning(f"the lock's last holder died: {acquired.stale.describe()}")
+            self._take_in(context)
             yield self
+
+    def _take_in(self, context: InitResourceContext) -> None:
+        """Files downloaded by hand come first: the inbox is taken in before any asset
+        runs (`eudap run` has done so already, then the inbox is empty here)."""
+        intake = take_in_store(self.paths, self.catalogue())
+        for taken in intake.taken:
+            context.log.info(f"inbox: took in {redact_text(taken)}")
+        for rejected in intake.rejected:
+            context.log.warning(f"inbox: rejected {redact_text(rejected)}")
 
     @property
     def paths(self) -> Paths:
