@@ -15,11 +15,11 @@ from typing import Any
 
 import duckdb
 import requests
-from dagster import ConfigurableResource, InitResourceContext
+from dagster import ConfigurableResource, DagsterRun, InitResourceContext
 
 from pipelines.catalogue import Catalogue, load_catalogue
 from pipelines.fetch import Fetcher, FetchError, FetchPolicy, Mirror, MirrorLocationError
-from pipelines.inbox import take_in_store
+from pipelines.inbox import take_in_mirror, take_in_store
 from pipelines.redact import redact_text
 from pipelines.runlock import find_leftovers, remove_leftovers, run_lock
 from pipelines.settings import ASSETS_DIR, Paths, data_dir_from_env
@@ -27,6 +27,16 @@ from pipelines.snapshots import SnapshotStore
 
 # A Dagster-launched run (the schedule, the UI) waits this long for a CLI run to end.
 RUN_LOCK_WAIT_SECONDS = 3 * 3600.0
+
+
+def run_downloads(run: DagsterRun | None) -> bool:
+    """Whether a run downloads anything: its asset selection holds a raw asset (a job
+    launched whole, by a schedule or a sensor: any job but build_offline)."""
+    if run is None:
+        return False
+    if run.asset_selection is not None:
+        return any(key.path[0] == "raw" for key in run.asset_selection)
+    return run.job_name != "build_offline"
 
 
 class EudapResource(ConfigurableResource):  # type: ignore[misc]
@@ -67,8 +77,14 @@ class EudapResource(ConfigurableResource):  # type: ignore[misc]
 
     def _take_in(self, context: InitResourceContext) -> None:
         """Files downloaded by hand come first: the inbox is taken in before any asset
-        runs (`eudap run` has done so already, then the inbox is empty here)."""
-        intake = take_in_store(self.paths, self.catalogue())
+        runs (`eudap run` has done so already, then the inbox is empty here). A run that
+        downloads also takes in its mirror's inbox files (the demo's Bulletin tables)."""
+        cat = self.catalogue()
+        intake = take_in_store(self.paths, cat)
+        if run_downloads(context.dagster_run):
+            mirrored = take_in_mirror(cat, self.fetcher())
+            intake.taken += mirrored.taken
+            intake.rejected += mirrored.rejected
         for taken in intake.taken:
             context.log.info(f"inbox: took in {redact_text(taken)}")
         for rejected in intake.rejected:

@@ -7,7 +7,10 @@
 catalogue dataset the script writes one file at the mirror path `pipelines.fetch.mirror_key`
 gives the URL; a `discover:` dataset gets a landing-page stand-in of ours and the files it
 links to; a curated dataset whose repository file has no verified rows yet gets a stand-in
-under `repository/<path in the project>` (see `Fetcher.fetch_local`).
+under `repository/<path in the project>` (see `Fetcher.fetch_local`); a dataset with no
+automated download (`download_by_hand`: the Statistical Bulletin) gets its files in the
+mirror's own inbox, `inbox/<name>`, which a run takes in like `data/inbox/`
+(`pipelines.inbox.take_in_mirror`).
 
 Where a real publisher file exists (../shared/upstream, provenance in its MANIFEST.json) the
 mirror holds a copy of it, records cut at most: Eurostat crim_off_cat, the EUDA wastewater
@@ -40,7 +43,7 @@ from urllib.parse import urljoin
 from xml.sax.saxutils import escape
 
 from pipelines.catalogue import Catalogue, Dataset, load_catalogue
-from pipelines.fetch import mirror_key
+from pipelines.fetch import INBOX_PREFIX, mirror_key
 from pipelines.settings import PROJECT_ROOT, SAMPLE_MIRROR_DIR
 
 SEED = 2021_2025  # the EU Drugs Action Plan 2021-2025
@@ -904,8 +907,9 @@ SYNTHETIC_NOTES = {
     "documented layout (id freq,unit,icd10,sex,age,geo,time; age code TOTAL is a guess)",
     "eurostat.sdg_16_20": "no evidence of sdg_16_20's layout: synthetic TSV with the "
     "catalogue's unverified dimension names",
-    "euda.bulletin": "synthetic table export in the layout of the real Bulletin 2019 exports; "
-    "the Bulletin has no verified download URL (the catalogue's are placeholders)",
+    "euda.bulletin": "synthetic table export in the layout of the real Bulletin 2019 exports "
+    "(file name ours); the Bulletin has no automated download, so the mirror holds it in its "
+    "inbox/, taken in like a file dropped into data/inbox/",
     "curated.prison_policy": "indicator 11 stand-in: the curated file has no verified figure "
     "yet, so the demo uses made-up rows (never a live release)",
 }
@@ -927,8 +931,31 @@ CURATED_STAND_INS: dict[str, Callable[[Dataset], bytes]] = {
 }
 
 
+# Datasets with no automated download (`download_by_hand`): their files sit in the mirror's
+# inbox, `inbox/<name>`, taken in like data/inbox/ (pipelines.inbox.take_in_mirror).
+HAND_FILES = {
+    "euda.bulletin": (
+        "maleDeaths.xlsx",
+        "syringesProvision.xlsx",
+        "prevalence_cannabis.xlsx",
+        "cannabisSuppliers.xlsx",
+        "cannabisTreatment.xlsx",
+    )
+}
+
+
 def dataset_files(ds: Dataset, cat: Catalogue) -> dict[str, tuple[bytes, dict[str, object]]]:
     """The mirror files of one dataset: path -> (bytes, its MIRROR.json entry)."""
+    if not ds.downloads:
+        if ds.id not in HAND_FILES:
+            raise SystemExit(f"{ds.id}: no sample file for the mirror's inbox; add one")
+        return {
+            f"{INBOX_PREFIX}{name}": (
+                generators(cat)[ds.id](ds, name),
+                synthetic(ds, SYNTHETIC_NOTES[ds.id]),
+            )
+            for name in HAND_FILES[ds.id]
+        }
     if ds.discover is not None:
         return discovered_files(ds)
     if ds.local_file:
@@ -1012,6 +1039,11 @@ def readme(
         "",
         "`repository/<path>` stands in for a curated file kept in the repository at `<path>`",
         "while that file has no verified rows yet (`Fetcher.fetch_local`).",
+        "",
+        "`inbox/<name>` holds files of datasets with no automated download (the Statistical",
+        "Bulletin): a run fed by this mirror takes them in like files a person drops into",
+        "`data/inbox/` (identified by content, `pipelines.inbox.take_in_mirror`), without",
+        "moving them.",
         "",
         "| dataset | format | files |",
         "|---|---|---|",
