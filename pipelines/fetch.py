@@ -57,6 +57,7 @@ from pipelines.attempts import REFUSAL_PHRASE, record_attempt
 from pipelines.catalogue import Dataset
 from pipelines.discover import DiscoveryError, Page, discover, link_file_name, member_file_name
 from pipelines.parsers.admission import content_problem
+from pipelines.parsers.detect import effective_format
 from pipelines.redact import redact_text, redact_url, url_credentials
 from pipelines.settings import PROJECT_ROOT
 from pipelines.snapshots import Snapshot, SnapshotMeta, SnapshotStore, utc_now
@@ -942,10 +943,13 @@ class Fetcher:
             sample=sample,
             extra={**(extra or {}), **self._provenance},
         )
+        # A Eurostat dataset may come in any of the publisher's formats (a Data Browser
+        # download, an SDMX-CSV or JSON-stat response): checked as the format its content shows.
+        fmt = effective_format(ds.format, tmp)
         with open(tmp, "rb") as fh:
-            problem = sniff(ds.format, fh.read(SNIFF_BYTES))
+            problem = sniff(fmt, fh.read(SNIFF_BYTES))
         encoding = ds.parser_options.get("encoding")
-        problem = problem or content_problem(ds.format, tmp, ds.limits, encoding)
+        problem = problem or content_problem(fmt, tmp, ds.limits, encoding)
         if problem is not None:
             kept = self.store.reject(ds.id, tmp, {**meta.__dict__, "reason": problem})
             raise FetchError(
