@@ -285,7 +285,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     print(
         f"Built from the bundled mirror {SAMPLE_MIRROR_DIR}, no network: real publisher files "
-        "where one exists (each row labelled 'bundled copy captured ...'), synthetic sample "
+        "where one exists (each row labelled 'bundled copy, capture date unknown (...)'), "
+        "synthetic sample "
         "data elsewhere (labelled 'sample data', is_sample in every table; never in a live "
         "release). Its README.md says which file is which."
     )

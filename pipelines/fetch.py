@@ -15,7 +15,8 @@ letters, digits and ``-._~+``. For example::
 A mirror folder (or server) may hold ``MIRROR.json`` with ``{"sample": true}``: every
 snapshot taken from it is then marked as sample data in its provenance, except the files its
 ``files`` map records as real publisher files (``kind: real``): those are real data, labelled
-``bundled copy captured <captured>`` (`Mirror.file_origin`). Its ``datasets``
+``bundled copy captured <captured>``, or ``bundled copy, capture date unknown (<capture_note>)``
+when no date is recorded (`capture_label`). Its ``datasets``
 entries that start with ``repository/`` stand in for files kept in this repository
 (curated inputs), e.g. ``repository/assets/curated/prison_policy.csv``; those that start
 with ``inbox/`` are files of datasets that no script downloads (the Statistical Bulletin),
@@ -58,6 +59,7 @@ from pipelines.catalogue import Dataset
 from pipelines.discover import DiscoveryError, Page, discover, link_file_name, member_file_name
 from pipelines.parsers.admission import content_problem
 from pipelines.parsers.detect import effective_format
+from pipelines.parsers.jsonstat import error_document
 from pipelines.redact import redact_text, redact_url, url_credentials
 from pipelines.settings import PROJECT_ROOT
 from pipelines.snapshots import Snapshot, SnapshotMeta, SnapshotStore, utc_now
@@ -168,6 +170,17 @@ def mirror_key(url: str) -> str:
     return key
 
 
+def capture_label(entry: dict[str, Any]) -> str:
+    """What a snapshot of a bundled real file says of its capture: the date its mirror
+    manifest records, else that the date is unknown, with what is known. Never a made-up
+    date: ../shared/upstream/MANIFEST.json records none for the files bundled so far."""
+    captured = entry.get("captured")
+    if captured:
+        return f"bundled copy captured {captured}"
+    note = entry.get("capture_note")
+    return "bundled copy, capture date unknown" + (f" ({note})" if note else "")
+
+
 class MirrorLocationError(ValueError):
     """A mirror location that cannot be used (the message never repeats a credential)."""
 
@@ -223,13 +236,12 @@ class Mirror:
 
         A sample mirror's files are sample data, except those its manifest's `files` map
         records as real publisher files (`kind: real`): their snapshots are real data,
-        labelled `bundled_capture: "bundled copy captured <captured>"`.
+        labelled `bundled_capture` (`capture_label`).
         """
         files = self.manifest(session).get("files")
         entry = files.get(key) if isinstance(files, dict) else None
         if isinstance(entry, dict) and entry.get("kind") == "real":
-            captured = entry.get("captured") or "at an unrecorded date"
-            return False, {"bundled_capture": f"bundled copy captured {captured}"}
+            return False, {"bundled_capture": capture_label(entry)}
         return self.is_sample(session), {}
 
     def repository_files(self, session: requests.Session) -> set[str]:
@@ -948,6 +960,8 @@ class Fetcher:
         fmt = effective_format(ds.format, tmp)
         with open(tmp, "rb") as fh:
             problem = sniff(fmt, fh.read(SNIFF_BYTES))
+        if problem is None and fmt == "jsonstat" and (error := error_document(tmp)):
+            problem = f"body is a JSON error message, not data: {error}"
         encoding = ds.parser_options.get("encoding")
         problem = problem or content_problem(fmt, tmp, ds.limits, encoding)
         if problem is not None:

@@ -37,6 +37,7 @@ class SourceLine:
     fetched_at: str | None
     age_days: int | None
     by_hand: str | None = None  # no automated download: where a person gets the files
+    capture: str | None = None  # a bundled real file: "bundled copy, capture date unknown (...)"
 
 
 def published_snapshots(paths: Paths) -> dict[str, tuple[str, str | None]]:
@@ -80,6 +81,7 @@ def source_line(
         (sha, fetched_at), used_by = published[ds.id], "published release"
     elif newest is not None:
         sha, fetched_at, used_by = newest.meta.sha256, newest.meta.fetched_at, "newest snapshot"
+    in_use = next((s for s in snaps if s.meta.sha256 == sha), None)
     age = None
     if fetched_at:
         when = datetime.fromisoformat(fetched_at.replace("Z", "+00:00"))
@@ -95,6 +97,7 @@ def source_line(
         snapshot_in_use_by=used_by,
         fetched_at=fetched_at,
         age_days=age,
+        capture=in_use.meta.capture if in_use else None,
     )
 
 
@@ -205,6 +208,7 @@ def _print_line(line: SourceLine, checked: tuple[str, str | None, str] | None) -
         print(
             f"  in use:   {line.snapshot[:12]} ({line.snapshot_in_use_by}), fetched "
             f"{line.fetched_at}, {line.age_days} day(s) old"
+            + (f"; {line.capture}" if line.capture else "")
         )
     else:
         print("  in use:   no snapshot")

@@ -338,7 +338,9 @@ class RealFile:
 
     upstream_file: str  # its `file` in ../shared/upstream/MANIFEST.json
     publisher: str
-    captured: str  # what is known of when the publisher's file was captured
+    # What is known of the capture: MANIFEST.json records no capture date, so `captured` is
+    # None (the label says "capture date unknown") and `capture_note` says what is known.
+    capture_note: str
     cut: str = "none"  # which records were kept, or "none"
     keep: Cut | None = None
 
@@ -370,7 +372,8 @@ def cut_to_countries(ds: Dataset, data: bytes) -> bytes:
 
 
 def unrecorded(what: str, repo: str, commit: str) -> str:
-    return f"at an unrecorded date ({what}; copy found in {repo}@{commit[:12]})"
+    """What is known of a capture whose date is not recorded anywhere."""
+    return f"{what}; copy found in {repo}@{commit[:12]}"
 
 
 CRIME = RealFile(
@@ -438,7 +441,8 @@ def real_copy(ds: Dataset, key: str, real: RealFile) -> tuple[bytes, dict[str, o
         # MANIFEST.json: the public repository, path and commit the copy was taken from, and
         # the full file's sha256 and size; it records no capture date
         "found_in": found_in,
-        "captured": real.captured,
+        "captured": None,  # MANIFEST.json records no capture date: none is made up
+        "capture_note": real.capture_note,
         "cut": real.cut,
     }
 
@@ -996,8 +1000,9 @@ def build(cat: Catalogue) -> dict[str, bytes]:
         "layout": "<host>/<path>[@<sorted query>] per pipelines.fetch.mirror_key; "
         "repository/<path> stands in for curated files kept in the repository",
         "datasets": datasets,
-        # per file: kind real (publisher, found_in, captured, cut) | synthetic (note) |
-        # stand_in_page (note, lists); pipelines.fetch.Mirror.file_origin reads it
+        # per file: kind real (publisher, found_in, captured, capture_note, cut) |
+        # synthetic (note) | stand_in_page (note, lists); pipelines.fetch.Mirror.file_origin
+        # reads it
         "files": {p: entries[p] for p in sorted(entries)},
     }
     files["MIRROR.json"] = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
@@ -1023,10 +1028,11 @@ def readme(
         "- **real**: a copy of a publisher's file from `../shared/upstream/` (`upstream_file`),",
         "  `publisher`, `found_in` (the public repository, path and commit the copy was taken",
         "  from, and the full file's sha256 and size, from `../shared/upstream/MANIFEST.json`),",
-        "  `captured` (what is known: MANIFEST.json records no date) and `cut` (the rule for",
-        "  the records kept, or `none`). Bytes, format and quirks are the publisher's. A",
-        "  snapshot of a real file has `sample = false` and the label",
-        "  `bundled copy captured <captured>` (`meta.snapshots.capture`,",
+        "  `captured` (the capture date: null, as MANIFEST.json records none), `capture_note`",
+        "  (what is known instead) and `cut` (the rule for the records kept, or `none`). Bytes,",
+        "  format and quirks are the publisher's. A snapshot of a real file has `sample = false`",
+        "  and the label `bundled copy, capture date unknown (<capture_note>)` (or `bundled copy",
+        "  captured <captured>` once a date is recorded) (`meta.snapshots.capture`,",
         "  `meta.release_datasets.capture`, the run summary and `report.html`): it may serve",
         "  as a live release's last good snapshot.",
         "- **synthetic**: made-up numbers in the publisher's format, with a `note` saying why no",
@@ -1058,7 +1064,7 @@ def readme(
         "",
         "Captured: "
         + "; ".join(
-            f"{r.upstream_file.split('/')[0]} {r.captured}"
+            f"{r.upstream_file.split('/')[0]}: date unknown ({r.capture_note})"
             for r in (CRIME, WW_ALL_DATA, edr_file(EDR_BUNDLED[0]))
         )
         + ".",

@@ -60,6 +60,7 @@ from pipelines.parsers.base import (
     LINE,
     NOTE,
     PERIOD,
+    READ_ERRORS,
     VALUE,
     VALUE_TEXT,
     LimitExceeded,
@@ -90,6 +91,24 @@ def _load(path: Path, limits: ReadLimits) -> dict[str, Any]:
     if "error" in doc or doc.get("class") == "error":
         raise ParseError(path, RULE_ERROR, f"the publisher returned an error: {_error_detail(doc)}")
     return doc
+
+
+ERROR_DOCUMENT_MAX_BYTES = 1_000_000  # an error document is small; a dataset may be large
+
+
+def error_document(path: Path) -> str | None:
+    """The detail of an error document (`{"error": ...}`) at `path`, else None: checked at
+    admission, so that an error answer is never stored as a snapshot."""
+    if path.stat().st_size > ERROR_DOCUMENT_MAX_BYTES:
+        return None
+    try:
+        with open_text(path) as fh:
+            doc = json.load(fh)
+    except (*READ_ERRORS, ValueError):
+        return None  # not JSON at all: the parser says what is wrong
+    if isinstance(doc, dict) and ("error" in doc or doc.get("class") == "error"):
+        return _error_detail(doc)
+    return None
 
 
 def _error_detail(doc: dict[str, Any]) -> str:

@@ -183,3 +183,14 @@ def test_their_values_are_staged_through_the_gate(
     assert result.report is None or result.report.success
     got = con.execute(f"SELECT value, flags FROM {ds.table} WHERE {where}").fetchall()
     assert got == expected
+
+
+def test_an_error_document_is_never_stored_as_a_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setenv("EUDAP_DATA_DIR", str(tmp_path / "data"))
+    for dataset in ("eurostat.sdg_16_10", "eurostat.crim_off_cat"):  # JSON-stat, and TSV
+        assert main(["load", dataset, str(FIXTURES / "error_object.json")]) == 1
+        out = capsys.readouterr().out
+        assert "body is a JSON error message, not data: status 400, code 100: No results" in out
+    assert SnapshotStore(tmp_path / "data" / "raw").snapshots("eurostat.sdg_16_10") == []
