@@ -280,8 +280,13 @@ def take_in_mirror(cat: Catalogue, fetcher: Fetcher) -> InboxResult:
     mirror = fetcher.mirror
     if mirror is None:
         return result
+    try:
+        listed = mirror.inbox_files(fetcher.session)
+    except FetchError as exc:  # a mirror that is down: its datasets stay as they are
+        result.rejected.append(f"mirror inbox: {exc}")
+        return result
     with tempfile.TemporaryDirectory(prefix="eudap-mirror-inbox-") as tmp:
-        for key, listed_for in sorted(mirror.inbox_files(fetcher.session).items()):
+        for key, listed_for in sorted(listed.items()):
             hint = cat.datasets.get(listed_for)
             if hint is None:
                 result.rejected.append(

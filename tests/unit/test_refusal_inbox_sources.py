@@ -170,6 +170,15 @@ def test_an_http_mirrors_inbox_files_are_asked_for_conditionally(
     assert all(r.conditional and r.status == 304 for r in inbox_requests)
 
 
+def test_a_mirror_that_is_down_has_no_inbox_files_and_breaks_nothing(tmp_path: Path) -> None:
+    mirror = Mirror("http://127.0.0.1:9")  # the discard port: nobody answers
+    fetcher = Fetcher(SnapshotStore(tmp_path / "raw"), mirror)
+    result = take_in_mirror(load_catalogue(), fetcher)
+    assert result.taken == []
+    (line,) = result.rejected
+    assert line.startswith("mirror inbox: the mirror's manifest http://127.0.0.1:9/MIRROR.json")
+
+
 def test_a_mirror_inbox_file_another_dataset_claims_is_refused(tmp_path: Path) -> None:
     mirror = tmp_path / "mirror"
     shutil.copytree(SAMPLE_MIRROR_DIR, mirror)
