@@ -513,17 +513,20 @@ class Fetcher:
         that snapshot, `conditional_headers`) whose body is never read. 304 is
         `unchanged`, 200 `new` (a newer file waits), a refusal `refused`, anything else
         `failed`; the outcomes carry no snapshot. A discovered dataset's landing page is
-        read (a page, not a data file) into this fetcher's store to find the links. From a
-        folder mirror, a file is `unchanged` when its sha256 is the last snapshot's.
+        asked for conditionally too (its last snapshot in `known`): unchanged, its links
+        are read from that snapshot; changed, it is read (a page, not a data file) into this
+        fetcher's store. From a folder mirror, a file is `unchanged` when its sha256 is the
+        last snapshot's.
         """
         self._requests = self._failures = 0
         if ds.discover is not None:
             pages: dict[str, Snapshot] = {}
+            known_pages = SnapshotStore(known.root / PAGES_DIR)
             try:
                 found = discover(
                     ds.id,
                     ds.discover,
-                    lambda url: self._read_page(ds, url, pages),
+                    lambda url: self._read_page(ds, url, pages, known_pages),
                     utc_now().date(),
                     ds.collection,
                 )
@@ -625,10 +628,18 @@ class Fetcher:
         outcomes[0] = replace(outcomes[0], requests_made=outcomes[0].requests_made + page_requests)
         return outcomes
 
-    def _read_page(self, ds: Dataset, url: str, pages: dict[str, Snapshot]) -> Page | None:
-        """Read a landing page (through the mirror, if any) and snapshot it; None: no such page."""
+    def _read_page(
+        self,
+        ds: Dataset,
+        url: str,
+        pages: dict[str, Snapshot],
+        known: SnapshotStore | None = None,
+    ) -> Page | None:
+        """Read a landing page (through the mirror, if any) and snapshot it; None: no such page.
+        The conditional request uses the page's last snapshot in `known` (default: this
+        fetcher's own pages store)."""
         store = SnapshotStore(self.store.root / PAGES_DIR)
-        latest = next((s for s in store.snapshots(ds.id) if s.meta.url == url), None)
+        latest = next((s for s in (known or store).snapshots(ds.id) if s.meta.url == url), None)
         status, etag, last_modified, content_type = None, None, None, None
         if self.mirror is not None and not self.mirror.is_http:
             path = Path(self.mirror.resolve(url))

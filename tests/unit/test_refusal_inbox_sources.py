@@ -289,3 +289,11 @@ def test_sources_check_asks_conditionally_and_reads_no_body(
     assert changed[0] == "ok" and changed[1] == "1 of 1 file(s) changed since the last snapshot"
     assert [(r.conditional, r.status) for r in served] == [(False, 200)]
     assert store.snapshots(crim.id) == [snap] and not (tmp_path / "other").exists()
+
+    # a discovered dataset: its landing page is asked for conditionally as well
+    waste = cat.dataset("euda.wastewater")
+    Fetcher(store, Mirror(mirror)).fetch(waste)
+    served.clear()
+    assert probe(waste, store, mirror)[0] == "unchanged"
+    found = [r for r in served if r.status != 404]  # 404: editions not published (yet)
+    assert len(found) == 2 and all(r.conditional and r.status == 304 for r in found), served
