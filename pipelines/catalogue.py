@@ -215,6 +215,9 @@ class Dataset(_Strict):
     # URLs found on a landing page at fetch time (pipelines.discover), instead of `url`/`urls`
     discover: Discover | None = None
     local_file: str | None = None  # curated inputs kept in the repository
+    # No automated download: where a person downloads the files, to drop them into the
+    # inbox (pipelines/inbox.py) or give them to `eudap load` (`eudap sources` says so).
+    download_by_hand: str | None = None
     edition: str | None = None  # the publisher's edition/release the URL belongs to
     default_period: str | None = None  # period of rows whose file gives none (reference year)
     # A file with no observation is refused (a filter that matched nothing, a truncated
@@ -332,6 +335,8 @@ class Dataset(_Strict):
             raise ValueError("urls (several files) is only for collection datasets; use url")
         if self.discover is not None and (self.url or self.urls or self.local_file):
             raise ValueError("discover replaces url/urls/local_file: give one of them, not both")
+        if self.download_by_hand and self.downloads:
+            raise ValueError("download_by_hand is for a dataset with no automated download")
         if self.table_rules:
             self._check_table_rules()
         return self

@@ -165,12 +165,9 @@ def _execute_locked(
 
 def take_in_inbox(paths: Paths, cat: Any) -> Any:
     """Take in the inbox (see pipelines/inbox.py); the caller holds the run lock."""
-    from pipelines.fetch import Fetcher
-    from pipelines.inbox import take_in
-    from pipelines.snapshots import SnapshotStore
+    from pipelines.inbox import take_in_store
 
-    fetcher = Fetcher(SnapshotStore(paths.raw_dir), inbox=paths.inbox_dir)
-    return take_in(paths.inbox_dir, cat, fetcher)
+    return take_in_store(paths, cat)
 
 
 def _collect(report: RunReport, result: Any) -> None:
@@ -283,7 +280,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     print(
         f"Built from the bundled mirror {SAMPLE_MIRROR_DIR}, no network: real publisher files "
-        "where one exists (each row labelled 'bundled copy captured ...'), synthetic sample "
+        "where one exists (each row labelled 'bundled copy, capture date unknown (...)'), "
+        "synthetic sample "
         "data elsewhere (labelled 'sample data', is_sample in every table; never in a live "
         "release). Its README.md says which file is which."
     )

@@ -8,6 +8,7 @@ from pipelines.assets import all_assets
 from pipelines.catalogue import Catalogue, load_catalogue
 from pipelines.resources import EudapResource
 from pipelines.schedules import nightly_job, nightly_schedule, offline_job, source_jobs
+from pipelines.sensors import inbox_sensor
 
 
 def build_definitions(
@@ -19,6 +20,7 @@ def build_definitions(
         assets=all_assets(cat),
         jobs=[nightly, offline_job(cat), *source_jobs(cat)],
         schedules=[nightly_schedule(nightly)],
+        sensors=[inbox_sensor()],
         resources={"eudap": resource or EudapResource()},
         # One process writes the run's build file at a time (DuckDB allows one writer).
         executor=in_process_executor,

@@ -15,9 +15,13 @@ letters, digits and ``-._~+``. For example::
 A mirror folder (or server) may hold ``MIRROR.json`` with ``{"sample": true}``: every
 snapshot taken from it is then marked as sample data in its provenance, except the files its
 ``files`` map records as real publisher files (``kind: real``): those are real data, labelled
-``bundled copy captured <captured>`` (`Mirror.file_origin`). Its ``datasets``
+``bundled copy captured <captured>``, or ``bundled copy, capture date unknown (<capture_note>)``
+when no date is recorded (`capture_label`). Its ``datasets``
 entries that start with ``repository/`` stand in for files kept in this repository
-(curated inputs), e.g. ``repository/assets/curated/prison_policy.csv``.
+(curated inputs), e.g. ``repository/assets/curated/prison_policy.csv``; those that start
+with ``inbox/`` are files of datasets that no script downloads (the Statistical Bulletin),
+taken in like a person's inbox by `pipelines.inbox.take_in_mirror`: there is no URL to
+make up for them.
 
 A dataset with a `discover:` block has no fixed URL: `Fetcher.fetch` reads its landing page
 (through the mirror like any URL; a conditional request when a snapshot of the page exists),
@@ -35,6 +39,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import tempfile
 import time
 import zipfile
@@ -53,6 +58,8 @@ from pipelines.attempts import REFUSAL_PHRASE, record_attempt
 from pipelines.catalogue import Dataset
 from pipelines.discover import DiscoveryError, Page, discover, link_file_name, member_file_name
 from pipelines.parsers.admission import content_problem
+from pipelines.parsers.detect import effective_format
+from pipelines.parsers.jsonstat import error_document
 from pipelines.redact import redact_text, redact_url, url_credentials
 from pipelines.settings import PROJECT_ROOT
 from pipelines.snapshots import Snapshot, SnapshotMeta, SnapshotStore, utc_now
@@ -63,6 +70,9 @@ SNIFF_BYTES = 4096
 # datasets' history: data/raw/_pages/<source>/<dataset>/<YYYY-MM-DD>[-N]/<page>.html
 PAGES_DIR = "_pages"
 MAX_PAGE_BYTES = 5_000_000
+# Mirror files of datasets with no automated download (the Statistical Bulletin): the mirror's
+# own inbox, taken in like data/inbox/ (`Mirror.inbox_files`).
+INBOX_PREFIX = "inbox/"
 
 
 class FetchError(RuntimeError):
@@ -160,6 +170,17 @@ def mirror_key(url: str) -> str:
     return key
 
 
+def capture_label(entry: dict[str, Any]) -> str:
+    """What a snapshot of a bundled real file says of its capture: the date its mirror
+    manifest records, else that the date is unknown, with what is known. Never a made-up
+    date: ../shared/upstream/MANIFEST.json records none for the files bundled so far."""
+    captured = entry.get("captured")
+    if captured:
+        return f"bundled copy captured {captured}"
+    note = entry.get("capture_note")
+    return "bundled copy, capture date unknown" + (f" ({note})" if note else "")
+
+
 class MirrorLocationError(ValueError):
     """A mirror location that cannot be used (the message never repeats a credential)."""
 
@@ -215,13 +236,12 @@ class Mirror:
 
         A sample mirror's files are sample data, except those its manifest's `files` map
         records as real publisher files (`kind: real`): their snapshots are real data,
-        labelled `bundled_capture: "bundled copy captured <captured>"`.
+        labelled `bundled_capture` (`capture_label`).
         """
         files = self.manifest(session).get("files")
         entry = files.get(key) if isinstance(files, dict) else None
         if isinstance(entry, dict) and entry.get("kind") == "real":
-            captured = entry.get("captured") or "at an unrecorded date"
-            return False, {"bundled_capture": f"bundled copy captured {captured}"}
+            return False, {"bundled_capture": capture_label(entry)}
         return self.is_sample(session), {}
 
     def repository_files(self, session: requests.Session) -> set[str]:
@@ -229,6 +249,20 @@ class Mirror:
         listed = self.manifest(session).get("datasets", {})
         paths = [p for files in listed.values() for p in files] if isinstance(listed, dict) else []
         return {p.removeprefix("repository/") for p in paths if p.startswith("repository/")}
+
+    def inbox_files(self, session: requests.Session) -> dict[str, str]:
+        """The files the mirror holds for datasets no script downloads (`inbox/<name>`
+        entries of its manifest's `datasets`): key -> the dataset the manifest names.
+        Taken in like files a person drops into the inbox (`pipelines.inbox.take_in_mirror`)."""
+        listed = self.manifest(session).get("datasets", {})
+        if not isinstance(listed, dict):
+            return {}
+        return {
+            key: ds_id
+            for ds_id, keys in listed.items()
+            for key in keys
+            if isinstance(key, str) and key.startswith(INBOX_PREFIX)
+        }
 
     def manifest(self, session: requests.Session) -> dict[str, Any]:
         if self._manifest is None:
@@ -286,6 +320,37 @@ def sniff(fmt: str, head: bytes) -> str | None:
     ):
         return "first line has no delimiter: not a CSV header"
     return None
+
+
+def shown_inbox(inbox: Path | None) -> str:
+    """The inbox as a person reads it: relative to the project when inside it."""
+    if inbox is None:
+        return "the inbox (data/inbox/, setting EUDAP_INBOX)"
+    inbox = inbox.resolve()
+    shown = inbox.relative_to(PROJECT_ROOT) if inbox.is_relative_to(PROJECT_ROOT) else inbox
+    return f"{shown.as_posix()}/"
+
+
+def conditional_headers(latest: Snapshot | None) -> dict[str, str]:
+    """Request headers for a file whose last snapshot is `latest`: If-None-Match and
+    If-Modified-Since from that answer's validators, so an unchanged file costs a 304."""
+    headers = {"Accept-Encoding": "gzip, deflate"}
+    if latest is not None and latest.meta.etag:
+        headers["If-None-Match"] = latest.meta.etag
+    if latest is not None and latest.meta.last_modified:
+        headers["If-Modified-Since"] = latest.meta.last_modified
+    return headers
+
+
+@dataclass(frozen=True)
+class Received:
+    """How a file to register arrived over HTTP (recorded in its sidecar)."""
+
+    final_url: str
+    status: int
+    etag: str | None
+    last_modified: str | None
+    content_type: str | None
 
 
 def _retry_after_seconds(value: str | None) -> float | None:
@@ -370,12 +435,7 @@ class Fetcher:
 
     @property
     def inbox_shown(self) -> str:
-        """The inbox as a person reads it: relative to the project when inside it."""
-        if self.inbox is None:
-            return "the inbox (data/inbox/, setting EUDAP_INBOX)"
-        inbox = self.inbox.resolve()
-        shown = inbox.relative_to(PROJECT_ROOT) if inbox.is_relative_to(PROJECT_ROOT) else inbox
-        return f"{shown.as_posix()}/"
+        return shown_inbox(self.inbox)
 
     def _refused_outcome(
         self, ds: Dataset, exc: FetchRefused, browser_url: str, url: str
@@ -383,11 +443,22 @@ class Fetcher:
         reason = refusal_reason(ds.id, exc.why, browser_url, self.inbox_shown)
         return FetchOutcome(ds.id, "refused", None, reason, redact_url(url) or "", self._requests)
 
-    def load_file(self, ds: Dataset, path: Path, origin: str = "load") -> FetchOutcome:
+    def load_file(
+        self,
+        ds: Dataset,
+        path: Path,
+        origin: str = "load",
+        *,
+        sample: bool = False,
+        extra: dict[str, object] | None = None,
+        received: Received | None = None,
+    ) -> FetchOutcome:
         """Register a local file as a snapshot, with the checks of a download.
 
-        Used by `eudap load` (a file downloaded by hand) and for curated files kept in the
-        repository (origin "repository"). Raises FetchError when the file is refused.
+        Used by `eudap load` (a file downloaded by hand), the inbox (origin "inbox"), a
+        mirror's inbox files (origin "mirror", `sample` and `extra` as its manifest says,
+        `received` when they came over HTTP) and for curated files kept in the repository
+        (origin "repository"). Raises FetchError when the file is refused.
         """
         self._requests = self._failures = 0
         if path.is_symlink():
@@ -404,8 +475,9 @@ class Fetcher:
             file_name=path.name if ds.collection else ds.file_name,
             origin=origin,
             url=None,
-            sample=False,
-            extra={"loaded_from": str(path.resolve())},
+            sample=sample,
+            extra=extra if extra is not None else {"loaded_from": str(path.resolve())},
+            received=received,
         )
 
     def fetch_local(self, ds: Dataset, path: Path) -> FetchOutcome:
@@ -433,6 +505,83 @@ class Fetcher:
             return self.load_file(ds, path, origin="repository")
         except FetchError as exc:
             return _failed_outcome(ds, exc, path.as_uri(), self._requests)
+
+    # -- probing (`eudap sources --check`) ----------------------------------------------
+    def probe(self, ds: Dataset, known: SnapshotStore) -> list[FetchOutcome]:
+        """Whether each file of `ds` changed since its last snapshot in `known`, without
+        downloading it: per file a conditional GET (If-None-Match / If-Modified-Since from
+        that snapshot, `conditional_headers`) whose body is never read. 304 is
+        `unchanged`, 200 `new` (a newer file waits), a refusal `refused`, anything else
+        `failed`; the outcomes carry no snapshot. A discovered dataset's landing page is
+        asked for conditionally too (its last snapshot in `known`): unchanged, its links
+        are read from that snapshot; changed, it is read (a page, not a data file) into this
+        fetcher's store. From a folder mirror, a file is `unchanged` when its sha256 is the
+        last snapshot's.
+        """
+        self._requests = self._failures = 0
+        if ds.discover is not None:
+            pages: dict[str, Snapshot] = {}
+            known_pages = SnapshotStore(known.root / PAGES_DIR)
+            try:
+                found = discover(
+                    ds.id,
+                    ds.discover,
+                    lambda url: self._read_page(ds, url, pages, known_pages),
+                    utc_now().date(),
+                    ds.collection,
+                )
+            except FetchRefused as exc:
+                page = exc.url or ds.discover.page
+                return [self._refused_outcome(ds, exc, page, page)]
+            except (DiscoveryError, FetchError) as exc:
+                return [_failed_outcome(ds, FetchError(str(exc)), ds.discover.page, 0)]
+            self._browser_url = found.page.url
+            urls = list(found.links)
+        else:
+            urls = [url for url, _ in ds.download_targets()]
+        outcomes = []
+        try:
+            for url in urls:
+                outcomes.append(self._probe_url(ds, url, known))
+                if outcomes[-1].status == "refused":
+                    break
+        finally:
+            self._browser_url = None
+        return outcomes
+
+    def _probe_url(self, ds: Dataset, url: str, known: SnapshotStore) -> FetchOutcome:
+        self._failures = 0
+        shown = redact_url(url) or ""
+        latest = next((s for s in known.snapshots(ds.id) if s.meta.url in {url, shown}), None)
+        try:
+            if self.mirror is not None and not self.mirror.is_http:
+                path = Path(self.mirror.resolve(url))
+                if not path.is_file():
+                    raise FetchError(f"{ds.id}: not in the mirror: {path} (for {url})")
+                with open(path, "rb") as fh:
+                    same = latest is not None and hashlib.file_digest(fh, "sha256").hexdigest() == (
+                        latest.meta.sha256
+                    )
+                return FetchOutcome(ds.id, "unchanged" if same else "new", None, None, shown, 0)
+            allowed = set(ds.allowed_hosts())
+            if self.mirror and self.mirror.host:
+                allowed.add(self.mirror.host)
+            target = self.mirror.resolve(url) if self.mirror else url
+            resp, final_url = self._get_following(ds, target, conditional_headers(latest), allowed)
+            with resp:
+                why = refusal_of(resp.status_code, resp.headers, _peek(resp))
+                status = resp.status_code
+            if why:
+                raise FetchRefused(why)
+            if status == 304 and latest is not None:
+                return FetchOutcome(ds.id, "unchanged", None, None, shown, self._requests)
+            if status == 200:
+                return FetchOutcome(ds.id, "new", None, None, shown, self._requests)
+            raise FetchError(f"{ds.id}: HTTP {status} from {redact_url(final_url)}")
+        except FetchRefused as exc:
+            return self._refused_outcome(ds, exc, self._browser_url or url, url)
+        except FetchError as exc:
+            return _failed_outcome(ds, exc, url, self._requests)
 
     # -- discovery ----------------------------------------------------------------------
     def _fetch_discovered(self, ds: Dataset) -> list[FetchOutcome]:
@@ -479,10 +628,18 @@ class Fetcher:
         outcomes[0] = replace(outcomes[0], requests_made=outcomes[0].requests_made + page_requests)
         return outcomes
 
-    def _read_page(self, ds: Dataset, url: str, pages: dict[str, Snapshot]) -> Page | None:
-        """Read a landing page (through the mirror, if any) and snapshot it; None: no such page."""
+    def _read_page(
+        self,
+        ds: Dataset,
+        url: str,
+        pages: dict[str, Snapshot],
+        known: SnapshotStore | None = None,
+    ) -> Page | None:
+        """Read a landing page (through the mirror, if any) and snapshot it; None: no such page.
+        The conditional request uses the page's last snapshot in `known` (default: this
+        fetcher's own pages store)."""
         store = SnapshotStore(self.store.root / PAGES_DIR)
-        latest = next((s for s in store.snapshots(ds.id) if s.meta.url == url), None)
+        latest = next((s for s in (known or store).snapshots(ds.id) if s.meta.url == url), None)
         status, etag, last_modified, content_type = None, None, None, None
         if self.mirror is not None and not self.mirror.is_http:
             path = Path(self.mirror.resolve(url))
@@ -494,11 +651,7 @@ class Fetcher:
             allowed = set(ds.allowed_hosts())
             if self.mirror and self.mirror.host:
                 allowed.add(self.mirror.host)
-            headers = {"Accept-Encoding": "gzip, deflate"}
-            if latest is not None and latest.meta.etag:
-                headers["If-None-Match"] = latest.meta.etag
-            if latest is not None and latest.meta.last_modified:
-                headers["If-Modified-Since"] = latest.meta.last_modified
+            headers = conditional_headers(latest)
             self._failures = 0
             resp, final_url, tmp, _, _ = self._download_verified(ds, target, headers, allowed)
             if resp.status_code in (404, 410):
@@ -572,6 +725,7 @@ class Fetcher:
         url: str | None,
         sample: bool,
         extra: dict[str, object] | None = None,
+        received: Received | None = None,
     ) -> FetchOutcome:
         """Copy a local file into the store (hashing as it goes), with a download's checks."""
         tmp = self._temp_for(ds)
@@ -584,14 +738,50 @@ class Fetcher:
             file_name=file_name,
             origin=origin,
             url=url,
-            final_url=path.resolve().as_uri(),
-            status=None,
-            etag=None,
-            last_modified=None,
-            content_type=None,
+            final_url=received.final_url if received else path.resolve().as_uri(),
+            status=received.status if received else None,
+            etag=received.etag if received else None,
+            last_modified=received.last_modified if received else None,
+            content_type=received.content_type if received else None,
             sample=sample,
             extra=extra,
         )
+
+    def mirror_inbox_file(
+        self, key: str, hint: Dataset, folder: Path
+    ) -> tuple[Path, Received | None] | FetchOutcome:
+        """A file of the mirror's inbox (`Mirror.inbox_files`): its local path (a folder
+        mirror's file itself; an HTTP mirror's, downloaded into `folder` under its own name),
+        with how it was received, or the `unchanged` outcome when an HTTP mirror answers
+        304 to the conditional request made from the snapshot of `hint` (the dataset the
+        manifest names) last taken from the same URL."""
+        assert self.mirror is not None
+        self._requests = self._failures = 0
+        if not self.mirror.is_http:
+            path = Path(self.mirror.location) / key
+            if not path.is_file():
+                raise FetchError(f"{hint.id}: not in the mirror: {path}")
+            return path, None
+        url = f"{self.mirror.location}/{quote(key)}"
+        shown = redact_url(url)
+        latest = next((s for s in self.store.snapshots(hint.id) if s.meta.final_url == shown), None)
+        allowed = {self.mirror.host or ""}
+        headers = conditional_headers(latest)
+        resp, final_url, tmp, _, _ = self._download_verified(hint, url, headers, allowed)
+        if resp.status_code == 304 and latest is not None:
+            return FetchOutcome(hint.id, "unchanged", latest, None, shown or "", self._requests)
+        if tmp is None:
+            raise FetchError(f"{hint.id}: HTTP {resp.status_code} from {shown}")
+        path = folder / Path(key).name
+        shutil.move(tmp, path)
+        received = Received(
+            final_url=final_url,
+            status=resp.status_code,
+            etag=resp.headers.get("ETag"),
+            last_modified=resp.headers.get("Last-Modified"),
+            content_type=resp.headers.get("Content-Type"),
+        )
+        return path, received
 
     def _from_http(
         self, ds: Dataset, url: str, file_name: str, direct: bool = False
@@ -606,12 +796,7 @@ class Fetcher:
             allowed.add(self.mirror.host)
         recorded = {url, redact_url(url)}  # sidecars hold the redacted URL
         latest = next((s for s in self.store.snapshots(ds.id) if s.meta.url in recorded), None)
-        headers = {"Accept-Encoding": "gzip, deflate"}
-        if latest is not None:
-            if latest.meta.etag:
-                headers["If-None-Match"] = latest.meta.etag
-            if latest.meta.last_modified:
-                headers["If-Modified-Since"] = latest.meta.last_modified
+        headers = conditional_headers(latest)
         resp, final_url, tmp, digest, size = self._download_verified(ds, target, headers, allowed)
         if resp.status_code == 304:
             return FetchOutcome(
@@ -781,10 +966,15 @@ class Fetcher:
             sample=sample,
             extra={**(extra or {}), **self._provenance},
         )
+        # A Eurostat dataset may come in any of the publisher's formats (a Data Browser
+        # download, an SDMX-CSV or JSON-stat response): checked as the format its content shows.
+        fmt = effective_format(ds.format, tmp)
         with open(tmp, "rb") as fh:
-            problem = sniff(ds.format, fh.read(SNIFF_BYTES))
+            problem = sniff(fmt, fh.read(SNIFF_BYTES))
+        if problem is None and fmt == "jsonstat" and (error := error_document(tmp)):
+            problem = f"body is a JSON error message, not data: {error}"
         encoding = ds.parser_options.get("encoding")
-        problem = problem or content_problem(ds.format, tmp, ds.limits, encoding)
+        problem = problem or content_problem(fmt, tmp, ds.limits, encoding)
         if problem is not None:
             kept = self.store.reject(ds.id, tmp, {**meta.__dict__, "reason": problem})
             raise FetchError(

@@ -26,14 +26,16 @@ import io
 import json
 import re
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.catalogue import Catalogue, Dataset
-from pipelines.fetch import Fetcher, FetchError
+from pipelines.fetch import Fetcher, FetchError, FetchOutcome
 from pipelines.parsers.base import READ_ERRORS, ParseError, open_binary
 from pipelines.parsers.detect import EUROSTAT_FORMATS, sniff
-from pipelines.snapshots import utc_now
+from pipelines.settings import Paths
+from pipelines.snapshots import SnapshotStore, utc_now
 
 DONE, REJECTED = "done", "rejected"
 HEAD_BYTES = 65536
@@ -191,31 +193,67 @@ def identify(path: Path, cat: Catalogue) -> Identification:
 
 
 # -- taking files in ---------------------------------------------------------------------------
+# Names browsers give a download still being written; taken in once it is renamed.
+PARTIAL_SUFFIXES = (".crdownload", ".part", ".partial", ".download")
+
+
 def inbox_files(inbox: Path) -> list[Path]:
-    """The files waiting in the inbox (not its done/ and rejected/ folders, not dot files)."""
+    """The files waiting in the inbox (not its done/ and rejected/ folders, not dot files,
+    not a browser download still in progress)."""
     if not inbox.is_dir():
         return []
-    return sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith("."))
+    return sorted(
+        p
+        for p in inbox.iterdir()
+        if p.is_file()
+        and not p.name.startswith(".")
+        and not p.name.lower().endswith(PARTIAL_SUFFIXES)
+    )
+
+
+def inbox_state(inbox: Path) -> list[tuple[str, int, int]]:
+    """(name, mtime in ns, size) of every waiting file, sorted: what the Dagster sensor
+    compares with its cursor, so that the same files never start a second run."""
+    state = []
+    for path in inbox_files(inbox):
+        try:
+            st = path.stat()
+        except FileNotFoundError:  # taken in (moved) meanwhile
+            continue
+        state.append((path.name, st.st_mtime_ns, st.st_size))
+    return state
+
+
+def take_in_store(paths: Paths, cat: Catalogue) -> InboxResult:
+    """Take in `paths.inbox_dir` into `paths.raw_dir`: what every run does first (`eudap
+    run`, `eudap inbox`, a Dagster-launched run). The caller holds the run lock."""
+    fetcher = Fetcher(SnapshotStore(paths.raw_dir), inbox=paths.inbox_dir)
+    return take_in(paths.inbox_dir, cat, fetcher)
+
+
+def sole_claim(path: Path, cat: Catalogue) -> Claim | str:
+    """The one dataset claiming `path`, or why none (or several) does."""
+    found = identify(path, cat)
+    if len(found.claims) == 1:
+        return found.claims[0]
+    if found.claims:
+        return "ambiguous: claimed by " + "; ".join(
+            f"{c.dataset.id} ({c.why})" for c in found.claims
+        )
+    return "no catalogue dataset claims it; candidates considered: " + (
+        "; ".join(found.declined) or "none"
+    )
 
 
 def take_in(inbox: Path, cat: Catalogue, fetcher: Fetcher) -> InboxResult:
     """Identify, register and move every file of the inbox. Hold the run lock around it."""
     result = InboxResult()
     for path in inbox_files(inbox):
-        found = identify(path, cat)
-        if len(found.claims) != 1:
-            if found.claims:
-                why = "ambiguous: claimed by " + "; ".join(
-                    f"{c.dataset.id} ({c.why})" for c in found.claims
-                )
-            else:
-                why = "no catalogue dataset claims it; candidates considered: " + (
-                    "; ".join(found.declined) or "none"
-                )
-            result.rejected.append(f"{path.name}: {why}")
-            _reject(inbox, path, why)
+        claim = sole_claim(path, cat)
+        if isinstance(claim, str):
+            result.rejected.append(f"{path.name}: {claim}")
+            _reject(inbox, path, claim)
             continue
-        claim = found.claims[0]
         try:
             outcome = fetcher.load_file(claim.dataset, path, origin="inbox")
         except FetchError as exc:
@@ -226,6 +264,60 @@ def take_in(inbox: Path, cat: Catalogue, fetcher: Fetcher) -> InboxResult:
         status = "new snapshot" if outcome.status == "new" else "identical to a snapshot"
         result.taken.append(f"{path.name} -> {claim.dataset.id} ({status}; {claim.why})")
         _move(path, inbox / DONE)
+    return result
+
+
+def take_in_mirror(cat: Catalogue, fetcher: Fetcher) -> InboxResult:
+    """The mirror's inbox: files of datasets that no script downloads (the Statistical
+    Bulletin), which a mirror such as the demo's bundles under `inbox/` (`Mirror.inbox_files`).
+
+    The same path as a person's inbox: each file is identified by its content (`identify`)
+    and registered by `Fetcher.load_file`, never through a made-up URL. The mirror is only
+    read (nothing is moved), its manifest must name the dataset that claims the file, and
+    the snapshot is sample data or a real capture as the manifest's `files` entry says.
+    """
+    result = InboxResult()
+    mirror = fetcher.mirror
+    if mirror is None:
+        return result
+    try:
+        listed = mirror.inbox_files(fetcher.session)
+    except FetchError as exc:  # a mirror that is down: its datasets stay as they are
+        result.rejected.append(f"mirror inbox: {exc}")
+        return result
+    with tempfile.TemporaryDirectory(prefix="eudap-mirror-inbox-") as tmp:
+        for key, listed_for in sorted(listed.items()):
+            hint = cat.datasets.get(listed_for)
+            if hint is None:
+                result.rejected.append(
+                    f"mirror {key}: listed for {listed_for}, not in the catalogue"
+                )
+                continue
+            try:
+                got = fetcher.mirror_inbox_file(key, hint, Path(tmp))
+                if isinstance(got, FetchOutcome):
+                    result.taken.append(f"mirror {key} -> {hint.id} (unchanged: HTTP 304)")
+                    continue
+                path, received = got
+                claim = sole_claim(path, cat)
+                if isinstance(claim, str) or claim.dataset.id != hint.id:
+                    why = claim if isinstance(claim, str) else f"claimed by {claim.dataset.id}"
+                    result.rejected.append(f"mirror {key}: listed for {hint.id}, but {why}")
+                    continue
+                sample, extra = mirror.file_origin(fetcher.session, key)
+                outcome = fetcher.load_file(
+                    claim.dataset,
+                    path,
+                    origin="mirror",
+                    sample=sample,
+                    extra={**extra, "mirror_inbox": key},
+                    received=received,
+                )
+            except FetchError as exc:
+                result.rejected.append(f"mirror {key}: {exc}")
+                continue
+            status = "new snapshot" if outcome.status == "new" else "identical to a snapshot"
+            result.taken.append(f"mirror {key} -> {hint.id} ({status}; {claim.why})")
     return result
 
 

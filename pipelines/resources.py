@@ -15,9 +15,11 @@ from typing import Any
 
 import duckdb
 import requests
-from dagster import ConfigurableResource, InitResourceContext
+from dagster import ConfigurableResource, DagsterRun, InitResourceContext
 
 from pipelines.fetch import Fetcher, FetchError, FetchPolicy, Mirror, MirrorLocationError
+from pipelines.inbox import take_in_mirror, take_in_store
+from pipelines.redact import redact_text
 from pipelines.runlock import find_leftovers, remove_leftovers, run_lock
 from pipelines.settings import Paths, data_dir_from_env
 from pipelines.snapshots import SnapshotStore
@@ -25,6 +27,16 @@ from pipelines.warehouse import open_build
 
 # A Dagster-launched run (the schedule, the UI) waits this long for a CLI run to end.
 RUN_LOCK_WAIT_SECONDS = 3 * 3600.0
+
+
+def run_downloads(run: DagsterRun | None) -> bool:
+    """Whether a run downloads anything: its asset selection holds a raw asset (a job
+    launched whole, by a schedule or a sensor: any job but build_offline)."""
+    if run is None:
+        return False
+    if run.asset_selection is not None:
+        return any(key.path[0] == "raw" for key in run.asset_selection)
+    return run.job_name != "build_offline"
 
 
 class EudapResource(ConfigurableResource):  # type: ignore[misc]
@@ -40,10 +52,14 @@ class EudapResource(ConfigurableResource):  # type: ignore[misc]
     @contextlib.contextmanager
     def yield_for_execution(self, context: InitResourceContext) -> Iterator[Any]:
         """A whole Dagster run holds the run lock (see pipelines/runlock.py); at its start
-        it removes what dead runs left behind. The CLI already holds the lock: re-entrant."""
+        it removes what dead runs left behind, then takes in the inbox. The CLI already
+        holds the lock: re-entrant. A sensor's evaluation (no run) takes nothing."""
         run = context.dagster_run
-        run_id = (run.root_run_id or run.run_id) if run else "unknown"
-        command = (run.tags.get("eudap/mode") if run else None) or "dagster"
+        if run is None:  # a sensor's evaluation, not a run: it writes nothing
+            yield self
+            return
+        run_id = run.root_run_id or run.run_id
+        command = run.tags.get("eudap/mode") or "dagster"
         with run_lock(self.paths, run_id, command, self.run_lock_wait_seconds) as acquired:
             leftovers = find_leftovers(self.paths, current_build=run_id)
             if leftovers:
@@ -55,7 +71,23 @@ class EudapResource(ConfigurableResource):  # type: ignore[misc]
                 remove_leftovers(leftovers)
             if acquired and acquired.stale:
                 context.log.warning(f"the lock's last holder died: {acquired.stale.describe()}")
+            self._take_in(context)
             yield self
+
+    def _take_in(self, context: InitResourceContext) -> None:
+        """Files downloaded by hand come first: the inbox is taken in before any asset
+        runs (`eudap run` has done so already, then the inbox is empty here). A run that
+        downloads also takes in its mirror's inbox files (the demo's Bulletin tables)."""
+        cat = self.catalogue()
+        intake = take_in_store(self.paths, cat)
+        if run_downloads(context.dagster_run):
+            mirrored = take_in_mirror(cat, self.fetcher())
+            intake.taken += mirrored.taken
+            intake.rejected += mirrored.rejected
+        for taken in intake.taken:
+            context.log.info(f"inbox: took in {redact_text(taken)}")
+        for rejected in intake.rejected:
+            context.log.warning(f"inbox: rejected {redact_text(rejected)}")
 
     @property
     def paths(self) -> Paths:

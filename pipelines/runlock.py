@@ -78,6 +78,19 @@ def read_holder(lock_path: Path) -> LockHolder | None:
         return None
 
 
+def live_holder(paths: Paths) -> LockHolder | None:
+    """The run holding the lock now, without touching the lock (None: nobody holds it).
+
+    Read from the holder record, not by trying the lock: a probe that took the lock for an
+    instant could make a run starting at that instant exit as busy. A record whose process
+    no longer lives on this host is a dead holder's (the kernel released its lock).
+    """
+    holder = read_holder(paths.run_lock)
+    if holder is None or holder.host != socket.gethostname() or not pid_alive(holder.pid):
+        return None
+    return holder
+
+
 def _try_flock(fh: IO[str]) -> bool:
     try:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -61,7 +61,8 @@ class SnapshotMeta:
 
     @property
     def capture(self) -> str | None:
-        """ "bundled copy captured ..." for a real publisher file of the demo mirror, else None."""
+        """ "bundled copy, capture date unknown (...)" (or "bundled copy captured <date>") for a
+        real publisher file of the demo mirror (`fetch.capture_label`), else None."""
         label = self.extra.get("bundled_capture")
         return str(label) if label else None
 

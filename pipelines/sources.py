@@ -2,8 +2,9 @@
 
 Fast and Dagster-free: it reads the catalogue, the snapshot sidecars, each dataset's attempt
 log (`pipelines.attempts`) and, read-only, the published warehouse's `meta.release_datasets`.
-`--check` probes every source through the Fetcher (the same request path as a run, through
-the mirror if one is configured) into a throwaway store: nothing is kept.
+`--check` asks every source whether its files changed (`Fetcher.probe`: the request path of a
+run, through the mirror if one is configured, with conditional requests from the last
+snapshots, bodies never read): nothing is downloaded or kept.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
-from pipelines.attempts import last_attempt, summarise
+from pipelines.attempts import last_attempt
 from pipelines.catalogue import Catalogue, Dataset, load_catalogue
 from pipelines.redact import redact_text, redact_url
 from pipelines.settings import Paths
@@ -35,6 +36,8 @@ class SourceLine:
     snapshot_in_use_by: str | None  # "published release" or "newest snapshot"
     fetched_at: str | None
     age_days: int | None
+    by_hand: str | None = None  # no automated download: where a person gets the files
+    capture: str | None = None  # a bundled real file: "bundled copy, capture date unknown (...)"
 
 
 def published_snapshots(paths: Paths) -> dict[str, tuple[str, str | None]]:
@@ -78,6 +81,7 @@ def source_line(
         (sha, fetched_at), used_by = published[ds.id], "published release"
     elif newest is not None:
         sha, fetched_at, used_by = newest.meta.sha256, newest.meta.fetched_at, "newest snapshot"
+    in_use = next((s for s in snaps if s.meta.sha256 == sha), None)
     age = None
     if fetched_at:
         when = datetime.fromisoformat(fetched_at.replace("Z", "+00:00"))
@@ -93,14 +97,17 @@ def source_line(
         snapshot_in_use_by=used_by,
         fetched_at=fetched_at,
         age_days=age,
+        capture=in_use.meta.capture if in_use else None,
     )
 
 
 def probe(ds: Dataset, store: SnapshotStore, mirror: str) -> tuple[str, str | None, str]:
-    """(outcome, reason, url) of fetching `ds` now into a throwaway store."""
+    """(outcome, reason, url) of asking now whether `ds`'s files changed, without
+    downloading them (`Fetcher.probe`: conditional requests whose bodies are not read)."""
     from pipelines.fetch import Fetcher, FetchError, FetchPolicy, Mirror
 
     previous = store.snapshots(ds.id)
+    # a discovered dataset's landing page is read into a throwaway store: nothing is kept
     with tempfile.TemporaryDirectory(prefix="eudap-sources-check-") as tmp:
         fetcher = Fetcher(
             SnapshotStore(Path(tmp)),
@@ -109,17 +116,35 @@ def probe(ds: Dataset, store: SnapshotStore, mirror: str) -> tuple[str, str | No
             inbox=Paths(store.root.parent).inbox_dir,
         )
         try:
-            outcomes = fetcher.fetch(ds)
+            outcomes = fetcher.probe(ds, store)
         except FetchError as exc:
             return "failed", redact_text(str(exc)), ""
-        outcome = summarise(outcomes, previous)
-        if outcome == "ok" and previous:  # a throwaway store has nothing to compare with
-            known = {s.meta.sha256 for s in previous}
-            if all(o.snapshot and o.snapshot.meta.sha256 in known for o in outcomes):
-                outcome = "unchanged"
-        reasons = "; ".join(o.reason for o in outcomes if o.reason) or None
-        url = next((o.url for o in outcomes if o.url), "")
-        return outcome, reasons, url
+    statuses = [o.status for o in outcomes]
+    reasons = "; ".join(o.reason for o in outcomes if o.reason) or None
+    url = next((o.url for o in outcomes if o.url), "")
+    if "refused" in statuses:
+        return "refused", reasons, url
+    if "failed" in statuses or not outcomes:
+        return "failed", reasons, url
+    earlier = {s.meta.url for s in previous}
+    if ds.discover is not None and previous and any(o.url not in earlier for o in outcomes):
+        return "moved", f"the landing page now links {url}", url
+    changed = statuses.count("new")
+    if changed:
+        return "ok", f"{changed} of {len(outcomes)} file(s) changed since the last snapshot", url
+    return "unchanged", None, url
+
+
+def by_hand_line(ds: Dataset, inbox: Path) -> str | None:
+    """What a person does for a dataset no script downloads (None: it is downloaded)."""
+    from pipelines.fetch import shown_inbox
+
+    if ds.download_by_hand is None:
+        return None
+    return (
+        f"no automated download: drop the files from {ds.download_by_hand} into "
+        f"{shown_inbox(inbox)}"
+    )
 
 
 def fetched_datasets(cat: Catalogue) -> list[Dataset]:
@@ -131,6 +156,8 @@ def print_sources(paths: Paths, check: bool = False, as_json: bool = False) -> i
     store = SnapshotStore(paths.raw_dir)
     published = published_snapshots(paths)
     lines = [source_line(ds, store, published) for ds in fetched_datasets(cat)]
+    for line in lines:
+        line.by_hand = by_hand_line(cat.dataset(line.dataset), paths.inbox_dir)
     mirror = os.environ.get("EUDAP_MIRROR", "")
     checks: dict[str, tuple[str, str | None, str]] = {}
     if check:
@@ -165,7 +192,10 @@ def print_sources(paths: Paths, check: bool = False, as_json: bool = False) -> i
 
 def _print_line(line: SourceLine, checked: tuple[str, str | None, str] | None) -> None:
     print(f"{line.dataset}")
-    print(f"  url:      {line.url or '(none: eudap load or the inbox)'}")
+    if line.by_hand:
+        print(f"  url:      none; {line.by_hand}")
+    else:
+        print(f"  url:      {line.url or '(none: eudap load or the inbox)'}")
     if line.resolved_from:
         print(f"  found on: {line.resolved_from}")
     if line.outcome:
@@ -178,6 +208,7 @@ def _print_line(line: SourceLine, checked: tuple[str, str | None, str] | None) -
         print(
             f"  in use:   {line.snapshot[:12]} ({line.snapshot_in_use_by}), fetched "
             f"{line.fetched_at}, {line.age_days} day(s) old"
+            + (f"; {line.capture}" if line.capture else "")
         )
     else:
         print("  in use:   no snapshot")

@@ -7,7 +7,10 @@
 catalogue dataset the script writes one file at the mirror path `pipelines.fetch.mirror_key`
 gives the URL; a `discover:` dataset gets a landing-page stand-in of ours and the files it
 links to; a curated dataset whose repository file has no verified rows yet gets a stand-in
-under `repository/<path in the project>` (see `Fetcher.fetch_local`).
+under `repository/<path in the project>` (see `Fetcher.fetch_local`); a dataset with no
+automated download (`download_by_hand`: the Statistical Bulletin) gets its files in the
+mirror's own inbox, `inbox/<name>`, which a run takes in like `data/inbox/`
+(`pipelines.inbox.take_in_mirror`).
 
 Where a real publisher file exists (../shared/upstream, provenance in its MANIFEST.json) the
 mirror holds a copy of it, records cut at most: Eurostat crim_off_cat, the EUDA wastewater
@@ -40,7 +43,7 @@ from urllib.parse import urljoin
 from xml.sax.saxutils import escape
 
 from pipelines.catalogue import Catalogue, Dataset, load_catalogue
-from pipelines.fetch import mirror_key
+from pipelines.fetch import INBOX_PREFIX, mirror_key
 from pipelines.settings import PROJECT_ROOT, SAMPLE_MIRROR_DIR
 
 SEED = 2021_2025  # the EU Drugs Action Plan 2021-2025
@@ -335,7 +338,9 @@ class RealFile:
 
     upstream_file: str  # its `file` in ../shared/upstream/MANIFEST.json
     publisher: str
-    captured: str  # what is known of when the publisher's file was captured
+    # What is known of the capture: MANIFEST.json records no capture date, so `captured` is
+    # None (the label says "capture date unknown") and `capture_note` says what is known.
+    capture_note: str
     cut: str = "none"  # which records were kept, or "none"
     keep: Cut | None = None
 
@@ -367,7 +372,8 @@ def cut_to_countries(ds: Dataset, data: bytes) -> bytes:
 
 
 def unrecorded(what: str, repo: str, commit: str) -> str:
-    return f"at an unrecorded date ({what}; copy found in {repo}@{commit[:12]})"
+    """What is known of a capture whose date is not recorded anywhere."""
+    return f"{what}; copy found in {repo}@{commit[:12]}"
 
 
 CRIME = RealFile(
@@ -435,7 +441,8 @@ def real_copy(ds: Dataset, key: str, real: RealFile) -> tuple[bytes, dict[str, o
         # MANIFEST.json: the public repository, path and commit the copy was taken from, and
         # the full file's sha256 and size; it records no capture date
         "found_in": found_in,
-        "captured": real.captured,
+        "captured": None,  # MANIFEST.json records no capture date: none is made up
+        "capture_note": real.capture_note,
         "cut": real.cut,
     }
 
@@ -904,8 +911,9 @@ SYNTHETIC_NOTES = {
     "documented layout (id freq,unit,icd10,sex,age,geo,time; age code TOTAL is a guess)",
     "eurostat.sdg_16_20": "no evidence of sdg_16_20's layout: synthetic TSV with the "
     "catalogue's unverified dimension names",
-    "euda.bulletin": "synthetic table export in the layout of the real Bulletin 2019 exports; "
-    "the Bulletin has no verified download URL (the catalogue's are placeholders)",
+    "euda.bulletin": "synthetic table export in the layout of the real Bulletin 2019 exports "
+    "(file name ours); the Bulletin has no automated download, so the mirror holds it in its "
+    "inbox/, taken in like a file dropped into data/inbox/",
     "curated.prison_policy": "indicator 11 stand-in: the curated file has no verified figure "
     "yet, so the demo uses made-up rows (never a live release)",
 }
@@ -927,8 +935,31 @@ CURATED_STAND_INS: dict[str, Callable[[Dataset], bytes]] = {
 }
 
 
+# Datasets with no automated download (`download_by_hand`): their files sit in the mirror's
+# inbox, `inbox/<name>`, taken in like data/inbox/ (pipelines.inbox.take_in_mirror).
+HAND_FILES = {
+    "euda.bulletin": (
+        "maleDeaths.xlsx",
+        "syringesProvision.xlsx",
+        "prevalence_cannabis.xlsx",
+        "cannabisSuppliers.xlsx",
+        "cannabisTreatment.xlsx",
+    )
+}
+
+
 def dataset_files(ds: Dataset, cat: Catalogue) -> dict[str, tuple[bytes, dict[str, object]]]:
     """The mirror files of one dataset: path -> (bytes, its MIRROR.json entry)."""
+    if not ds.downloads:
+        if ds.id not in HAND_FILES:
+            raise SystemExit(f"{ds.id}: no sample file for the mirror's inbox; add one")
+        return {
+            f"{INBOX_PREFIX}{name}": (
+                generators(cat)[ds.id](ds, name),
+                synthetic(ds, SYNTHETIC_NOTES[ds.id]),
+            )
+            for name in HAND_FILES[ds.id]
+        }
     if ds.discover is not None:
         return discovered_files(ds)
     if ds.local_file:
@@ -969,8 +1000,9 @@ def build(cat: Catalogue) -> dict[str, bytes]:
         "layout": "<host>/<path>[@<sorted query>] per pipelines.fetch.mirror_key; "
         "repository/<path> stands in for curated files kept in the repository",
         "datasets": datasets,
-        # per file: kind real (publisher, found_in, captured, cut) | synthetic (note) |
-        # stand_in_page (note, lists); pipelines.fetch.Mirror.file_origin reads it
+        # per file: kind real (publisher, found_in, captured, capture_note, cut) |
+        # synthetic (note) | stand_in_page (note, lists); pipelines.fetch.Mirror.file_origin
+        # reads it
         "files": {p: entries[p] for p in sorted(entries)},
     }
     files["MIRROR.json"] = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
@@ -996,10 +1028,11 @@ def readme(
         "- **real**: a copy of a publisher's file from `../shared/upstream/` (`upstream_file`),",
         "  `publisher`, `found_in` (the public repository, path and commit the copy was taken",
         "  from, and the full file's sha256 and size, from `../shared/upstream/MANIFEST.json`),",
-        "  `captured` (what is known: MANIFEST.json records no date) and `cut` (the rule for",
-        "  the records kept, or `none`). Bytes, format and quirks are the publisher's. A",
-        "  snapshot of a real file has `sample = false` and the label",
-        "  `bundled copy captured <captured>` (`meta.snapshots.capture`,",
+        "  `captured` (the capture date: null, as MANIFEST.json records none), `capture_note`",
+        "  (what is known instead) and `cut` (the rule for the records kept, or `none`). Bytes,",
+        "  format and quirks are the publisher's. A snapshot of a real file has `sample = false`",
+        "  and the label `bundled copy, capture date unknown (<capture_note>)` (or `bundled copy",
+        "  captured <captured>` once a date is recorded) (`meta.snapshots.capture`,",
         "  `meta.release_datasets.capture`, the run summary and `report.html`): it may serve",
         "  as a live release's last good snapshot.",
         "- **synthetic**: made-up numbers in the publisher's format, with a `note` saying why no",
@@ -1012,6 +1045,11 @@ def readme(
         "",
         "`repository/<path>` stands in for a curated file kept in the repository at `<path>`",
         "while that file has no verified rows yet (`Fetcher.fetch_local`).",
+        "",
+        "`inbox/<name>` holds files of datasets with no automated download (the Statistical",
+        "Bulletin): a run fed by this mirror takes them in like files a person drops into",
+        "`data/inbox/` (identified by content, `pipelines.inbox.take_in_mirror`), without",
+        "moving them.",
         "",
         "| dataset | format | files |",
         "|---|---|---|",
@@ -1026,7 +1064,7 @@ def readme(
         "",
         "Captured: "
         + "; ".join(
-            f"{r.upstream_file.split('/')[0]} {r.captured}"
+            f"{r.upstream_file.split('/')[0]}: date unknown ({r.capture_note})"
             for r in (CRIME, WW_ALL_DATA, edr_file(EDR_BUNDLED[0]))
         )
         + ".",

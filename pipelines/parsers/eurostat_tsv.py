@@ -1,4 +1,4 @@
-"""Eurostat TSV (bulk download / SDMX 2.1 `format=TSV` / Data Browser "TSV" export).
+"""Eurostat TSV (bulk download / SDMX 2.1 and 3.0 `format=TSV` / Data Browser "TSV" export).
 
 Layout, one line per series::
 
@@ -26,6 +26,7 @@ The file is streamed line by line: `parse` reads only the header, `rows` reopens
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,13 @@ from pipelines.parsers.base import (
 FLAG_LETTERS = frozenset("bcdefnpsuz") | frozenset("ir")
 
 MISSING = ":"
+# The time key after the backslash: `TIME_PERIOD` in the SDMX 2.1 and 3.0 APIs' TSV ("the time
+# dimension code that is always TIME_PERIOD in SDMX standard", Eurostat, "API - FAQ - TSV data
+# format", https://wikis.ec.europa.eu/x/c4eBBg, which documents one TSV format for both APIs:
+# `freq,unit,s_adj,nace_r2,indic,geo\TIME_PERIOD`), `time` in older bulk files
+# (../shared/upstream/README.md). Anything else is refused, not guessed.
+TIME_KEYS = ("time_period", "time")
+DIMENSION_CODE = re.compile(r"[a-z][a-z0-9_]*")
 # A published number: optional sign, digits with an optional decimal part, optional exponent.
 # Stricter than float(), which also takes "nan", "inf" and "1_000".
 
@@ -97,9 +105,22 @@ def _read_header(path: Path, encoding: str, limits: ReadLimits) -> tuple[list[st
             f"first header cell {key_cell[:80]!r} is not 'dim,...,dim\\TIME' or 'dim/TIME'",
             line=1,
         )
+    if time_key.strip().lower() not in TIME_KEYS:
+        raise ParseError(
+            path,
+            RULE_HEADER,
+            f"time key {time_key.strip()[:40]!r} in {key_cell[:80]!r} is none of the "
+            "documented TIME_PERIOD or time: a header this parser does not know is refused",
+            line=1,
+        )
     dims = [d.strip().lower() for d in dims_part.split(",")]
     if any(not d for d in dims) or len(set(dims)) != len(dims):
         raise ParseError(path, RULE_HEADER, f"empty or repeated dimension in {dims_part!r}", 1)
+    odd = [d for d in dims if not DIMENSION_CODE.fullmatch(d)]
+    if odd:
+        raise ParseError(
+            path, RULE_HEADER, f"dimension codes {odd} are not codes (labels?) in {dims_part!r}", 1
+        )
     periods = [p.strip() for p in cells[1:]]
     if not periods or any(not p for p in periods) or len(set(periods)) != len(periods):
         raise ParseError(path, RULE_HEADER, "missing, empty or repeated period columns", line=1)

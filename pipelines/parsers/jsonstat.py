@@ -1,26 +1,48 @@
-"""Eurostat JSON-stat 2.0 (statistics API `.../statistics/1.0/data/<dataset>?format=JSON`).
+"""JSON-stat 2.0 datasets, as the Eurostat statistics API sends them
+(`.../statistics/1.0/data/<dataset>?format=JSON`), read by the format's specification
+(https://json-stat.org/format/), not by our sample.
 
 A dataset response::
 
-    {"version": "2.0", "class": "dataset", "id": ["freq", "unit", "geo", "time"],
+    {"version": "2.0", "class": "dataset", "label": "...", "source": "ESTAT",
+     "updated": "2026-02-06T23:00:00+0100", "id": ["freq", "unit", "geo", "time"],
      "size": [1, 1, 2, 3],
-     "dimension": {"geo": {"category": {"index": {"AT": 0, "BE": 1}, "label": {...}}}, ...},
-     "value": {"0": 1.5, "4": 2.0}, "status": {"4": "p", "5": "c"}}
+     "dimension": {"geo": {"label": "...", "category": {"index": {"AT": 0, "BE": 1},
+                                                         "label": {...}}}, ...},
+     "value": {"0": 1.5, "4": 2.0}, "status": {"4": "p", "5": "c"},
+     "extension": {"lang": "EN", "id": "SDG_16_10", "agencyId": "ESTAT", "version": "1.0",
+                   "datastructure": {...}, "annotation": [...],
+                   "positions-with-no-data": {"geo": [..]}, "status": {"label": {"p": ...}}}}
 
+- `id` and `size` give the dimension order (the same order in both); `dimension` is an
+  object keyed by dimension id, whose own key order means nothing.
 - Cells are addressed by a flat index in row-major order over `id`/`size` (the last
   dimension varies fastest): flat = sum(pos[i] * prod(size[i+1:])). The parser decodes it
   back into one category per dimension.
-- `value` and `status` may be sparse objects keyed by the flat index as a string (what
-  Eurostat sends) or dense arrays with nulls; `status` may also be one string for all cells.
-- A category `index` may be an object `{code: position}` or an array of codes; it may be
-  left out for a dimension with a single category, whose code is then the `label` key.
-- The time dimension (`time`, `TIME_PERIOD`, else the one named by `role.time`) gives
-  `period`; every other dimension is a dimension column (lowercased) holding the code.
+- `value` is a dense array with nulls (of exactly prod(size) cells) or a sparse object keyed
+  by the flat index as a string (what Eurostat sends).
+- `status` is one string for every cell, an array (of prod(size) cells, or of one cell that
+  applies to every value, as the reference toolkit jsonstat-toolkit reads it), or a sparse
+  object like `value`.
+- A category `index` is an object `{code: position}` or an array of codes. It may be left
+  out only for a dimension with a single category, whose code is then the `label` key;
+  `label` is optional otherwise. `child`, `coordinates`, `unit` and `note` are not needed.
+- The time dimension is the one `role.time` names, else the one called `time`/`TIME_PERIOD`
+  (Eurostat sends no `role`); it gives `period`. Every other dimension is a dimension column
+  (lowercased) holding the code.
+- `extension` (Eurostat: `id`, status labels, annotations, positions with no data) is
+  provider-specific: it is never needed to read the data and is ignored, whatever it holds
+  (the inbox reads `extension.id` to identify the dataset). `label`, `source`, `updated` and
+  `version` are kept in the attributes.
 - A cell with a status but no value is a row with value None and the flag; a cell with
-  neither is no row.
+  neither is no row (EA21 before 2026: a category with no data at all).
 - `line` is the flat index + 1 (a JSON document has no per-observation line).
-- Eurostat answers errors with a JSON body such as `{"error": [{"status": 413, "label":
-  "..."}]}` or `{"error": {...}}`: that is a ParseError with rule "error response".
+- An error document instead of a dataset (`{"error": ...}`, an object or a list of them;
+  the statistics API's fault codes 100 "No results found", 140 "Syntax error", 150
+  "Semantic error" and 500 are documented in Eurostat's "API - Detailed guidelines - API
+  Statistics") is a ParseError with rule "error response" naming status, code and label.
+- A JSON-stat 1.x bundle (`{"<name>": {"dimension": {"id": ..., "size": ...}}}`) and a
+  class other than "dataset" (collection, dimension) are refused: the API sends 2.0 datasets.
 
 The document is loaded whole (the API caps responses at about 500,000 cells); `rows` is lazy.
 """
@@ -38,6 +60,7 @@ from pipelines.parsers.base import (
     LINE,
     NOTE,
     PERIOD,
+    READ_ERRORS,
     VALUE,
     VALUE_TEXT,
     LimitExceeded,
@@ -65,14 +88,62 @@ def _load(path: Path, limits: ReadLimits) -> dict[str, Any]:
         raise ParseError(path, RULE_JSON, exc.msg, exc.lineno) from exc
     if not isinstance(doc, dict):
         raise ParseError(path, RULE_STRUCTURE, "the document is not a JSON object")
-    if "error" in doc:
-        errors = doc["error"] if isinstance(doc["error"], list) else [doc["error"]]
-        detail = "; ".join(
-            f"{e.get('status', '?')} {e.get('label', e)}" if isinstance(e, dict) else str(e)
-            for e in errors
-        )
-        raise ParseError(path, RULE_ERROR, f"the publisher returned an error: {detail}")
+    if "error" in doc or doc.get("class") == "error":
+        raise ParseError(path, RULE_ERROR, f"the publisher returned an error: {_error_detail(doc)}")
     return doc
+
+
+ERROR_DOCUMENT_MAX_BYTES = 1_000_000  # an error document is small; a dataset may be large
+
+
+def error_document(path: Path) -> str | None:
+    """The detail of an error document (`{"error": ...}`) at `path`, else None: checked at
+    admission, so that an error answer is never stored as a snapshot."""
+    if path.stat().st_size > ERROR_DOCUMENT_MAX_BYTES:
+        return None
+    try:
+        with open_text(path) as fh:
+            doc = json.load(fh)
+    except (*READ_ERRORS, ValueError):
+        return None  # not JSON at all: the parser says what is wrong
+    if isinstance(doc, dict) and ("error" in doc or doc.get("class") == "error"):
+        return _error_detail(doc)
+    return None
+
+
+def _error_detail(doc: dict[str, Any]) -> str:
+    """`status 400, code 100: No results found` for each error the document carries."""
+    found = doc.get("error", doc)
+    errors = found if isinstance(found, list) else [found]
+    parts = []
+    for err in errors:
+        if not isinstance(err, dict):
+            parts.append(str(err)[:300])
+            continue
+        head = ", ".join(
+            f"{name} {err[key]}"
+            for key, name in (("status", "status"), ("id", "code"))
+            if key in err and not isinstance(err[key], dict | list)
+        )
+        text = err.get("label") or err.get("message") or err.get("text") or ""
+        parts.append(f"{head}: {str(text)[:300]}" if head and text else head or str(text)[:300])
+    return "; ".join(p for p in parts if p) or "no detail given"
+
+
+def _refuse_other_documents(path: Path, doc: dict[str, Any]) -> None:
+    if "id" not in doc and "dimension" not in doc and doc:
+        first = next(iter(doc.values()))
+        if isinstance(first, dict) and isinstance(first.get("dimension"), dict):
+            raise ParseError(
+                path,
+                RULE_STRUCTURE,
+                "a JSON-stat 1.x bundle (dataset names at the top level); the Eurostat "
+                "statistics API sends JSON-stat 2.0 datasets: download that",
+            )
+    if doc.get("class", "dataset") != "dataset":
+        raise ParseError(
+            path, RULE_STRUCTURE, f"class {doc.get('class')!r} is not 'dataset' (JSON-stat 2.0)"
+        )
 
 
 def _categories(path: Path, name: str, dim: Any, size: int) -> list[str]:
@@ -82,7 +153,14 @@ def _categories(path: Path, name: str, dim: Any, size: int) -> list[str]:
         raise ParseError(path, RULE_STRUCTURE, f"dimension {name!r} has no category")
     index = category.get("index")
     if index is None and isinstance(category.get("label"), dict) and len(category["label"]) == 1:
-        index = list(category["label"])
+        index = list(category["label"])  # a constant dimension: the spec lets index out
+    if index is None and size > 1:
+        raise ParseError(
+            path,
+            RULE_STRUCTURE,
+            f"dimension {name!r} has {size} categories and no category index (required "
+            "unless a dimension has a single category)",
+        )
     if isinstance(index, list):
         codes = [str(c) for c in index]
     elif isinstance(index, dict):
@@ -103,6 +181,8 @@ def _categories(path: Path, name: str, dim: Any, size: int) -> list[str]:
 def _cells(path: Path, key: str, data: Any, total: int) -> dict[int, Any]:
     """`value`/`status` as {flat index: item}, without nulls; out-of-range keys raise."""
     if isinstance(data, list):
+        if key == "status" and len(data) == 1:  # one status for every value
+            return dict.fromkeys(range(total), data[0]) if data[0] is not None else {}
         if len(data) != total:
             raise ParseError(
                 path, RULE_STRUCTURE, f"{key} has {len(data)} cells, size gives {total}"
@@ -132,13 +212,14 @@ def decode_index(flat: int, sizes: list[int]) -> list[int]:
 
 
 def _time_dimension(path: Path, doc: dict[str, Any], ids: list[str]) -> int:
+    role = doc.get("role") if isinstance(doc.get("role"), dict) else {}
+    role_time = role.get("time") or []
+    for name in role_time if isinstance(role_time, list) else [role_time]:
+        if name in ids:
+            return ids.index(name)
     for i, name in enumerate(ids):
         if name.lower() in TIME_NAMES:
             return i
-    role_time = (doc.get("role") or {}).get("time") or []
-    for name in role_time:
-        if name in ids:
-            return ids.index(name)
     raise ParseError(path, RULE_STRUCTURE, f"no time dimension among {ids}")
 
 
@@ -189,11 +270,10 @@ def parse(path: Path, options: Mapping[str, Any], limits: ReadLimits | None = No
     path = Path(path)
     limits = limits or ReadLimits()
     doc = _load(path, limits)
+    _refuse_other_documents(path, doc)
     for key in ("id", "size", "value", "dimension"):
         if key not in doc:
             raise ParseError(path, RULE_STRUCTURE, f"missing {key!r}")
-    if doc.get("class", "dataset") != "dataset":
-        raise ParseError(path, RULE_STRUCTURE, f"class {doc.get('class')!r} is not 'dataset'")
     ids, sizes = doc["id"], doc["size"]
     if not isinstance(ids, list) or not isinstance(sizes, list) or len(ids) != len(sizes):
         raise ParseError(path, RULE_STRUCTURE, f"id {ids!r} and size {sizes!r} do not match")

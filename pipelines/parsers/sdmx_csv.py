@@ -30,7 +30,7 @@ One observation per row::
 - Attribute columns after TIME_PERIOD other than OBS_VALUE/OBS_FLAG (newer responses add
   `CONF_STATUS`) go into `note` as `COLUMN=value` joined by "; ", leaving out the default
   `CONF_STATUS=F` (free). A non-empty note also makes an empty cell a row, so a confidential
-  cell (`CONF_STATUS=C`, no value) is kept, as a `: c` cell of the TSV is.
+  cell (`CONF_STATUS=C`, no value) is kept, with flag `c`, as a `: c` cell of the TSV is.
 - `DATAFLOW` and `LAST UPDATE` of the first data row go into `attributes`.
 - CRLF (the real samples), UTF-8 BOM and gzip are handled; the file is streamed with the csv
   module. `line` is the 1-based physical line where the record starts (header = line 1).
@@ -143,6 +143,13 @@ class _Layout:
             return "both"
         return "codes" if all(CODE_RE.fullmatch(v) for v in values) else "labels"
 
+    def confidential(self, row: list[str]) -> bool:
+        """Whether CONF_STATUS says C (confidential): such a cell has no OBS_VALUE."""
+        return any(
+            self.ids[i].upper() == CONF_STATUS and code_of(row[i].strip(), True) == "C"
+            for i in self.extras
+        )
+
     def note(self, row: list[str]) -> str | None:
         parts = []
         for i in self.extras:
@@ -222,6 +229,8 @@ def _rows(
         text = row[layout.value].strip()
         flags = row[layout.flag].strip() if layout.flag is not None else ""
         note = layout.note(row)
+        if not text and "c" not in flags and layout.confidential(row):
+            flags += "c"  # the TSV of the same data writes this cell `: c`
         value = parse_number(text) if text else None
         if text and value is None:
             raise ParseError(path, RULE_VALUE, f"OBS_VALUE {text!r} is not a number", line)

@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS meta.release_datasets (
     staged_rows BIGINT,
     quarantined_snapshots VARCHAR[],   -- sha256 of newer snapshots that failed the gate
     member_snapshots VARCHAR[],        -- every snapshot staged (several for a collection)
-    capture VARCHAR,                   -- "bundled copy captured ..." (a real file of the demo mirror)
+    capture VARCHAR,                   -- "bundled copy, capture date unknown (...)": a real file of the demo mirror
     PRIMARY KEY (release_id, dataset)
 );
 

@@ -136,7 +136,9 @@ def test_demo_labels_real_captures_and_synthetic_files_apart(demo: tuple[dict, R
     env, res = demo
     rows = {line.split()[0]: line for line in res.out.splitlines() if line.startswith("  ")}
     for ds in ("eurostat.crim_off_cat", "euda.wastewater", "euda.edr"):
-        assert "[bundled copy captured " in rows[ds] and "sample" not in rows[ds], rows[ds]
+        assert "[bundled copy, capture date unknown (" in rows[ds] and "sample" not in rows[ds], (
+            rows[ds]
+        )
     for ds in ("eurostat.hlth_cd_aro", "curated.prison_policy", "euda.bulletin"):
         assert "[sample data: synthetic]" in rows[ds], rows[ds]
     with duckdb.connect(str(published(env)), read_only=True) as con:
@@ -152,10 +154,12 @@ def test_demo_labels_real_captures_and_synthetic_files_apart(demo: tuple[dict, R
             con.execute("SELECT dataset, capture FROM meta.release_datasets").fetchall()
         )
     assert cz > 0 and ind01_sample is False  # real EDR 2024 and Eurostat figures
-    assert captures["euda.edr"].startswith("bundled copy captured ")
+    assert captures["euda.edr"].startswith("bundled copy, capture date unknown (")
     assert captures["eurostat.hlth_cd_aro"] is None
     report = (Path(env["EUDAP_DATA_DIR"]) / "warehouse/exports/current/report.html").read_text()
-    assert "(bundled copy captured " in report and "(sample data: synthetic)" in report
+    assert (
+        "(bundled copy, capture date unknown (" in report and "(sample data: synthetic)" in report
+    )
 
 
 def test_a_live_offline_run_after_the_demo_serves_the_bundled_real_captures(
@@ -189,8 +193,8 @@ def test_a_live_offline_run_after_the_demo_serves_the_bundled_real_captures(
     for ds in ("eurostat.crim_off_cat", "euda.wastewater", "euda.wastewater_sites", "euda.edr"):
         state, sample, capture = states[ds]
         assert state == "unchanged" and sample is False, (ds, states[ds])
-        assert capture.startswith("bundled copy captured "), (ds, capture)
-        assert f"{ds} " in res.out and "[bundled copy captured " in res.out
+        assert capture.startswith("bundled copy, capture date unknown ("), (ds, capture)
+        assert f"{ds} " in res.out and "[bundled copy, capture date unknown (" in res.out
     for ds in ("eurostat.hlth_cd_aro", "eurostat.sdg_16_10", "euda.bulletin"):
         assert states[ds][0] == "missing", (ds, states[ds])
     assert offences == 35232

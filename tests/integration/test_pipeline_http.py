@@ -500,6 +500,10 @@ def test_second_run_makes_only_conditional_requests_answered_304(story: Story) -
         for ds in story.cat.datasets.values()
         if ds.discover is not None
     )
+    # the mirror's inbox (the Bulletin tables, no automated download): conditional, 304
+    downloads += len(
+        json.loads((SAMPLE_DIR / "MIRROR.json").read_text())["datasets"]["euda.bulletin"]
+    )
     assert len(data_requests) == downloads + len(STAND_INS)
 
 

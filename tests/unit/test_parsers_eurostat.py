@@ -202,7 +202,7 @@ def test_sdmx_codes_variant_with_conf_status(tmp_path: Path) -> None:
         ("AT", "2022", 35232.0, "p", None, 3),
         ("BE", "2021", None, "u", None, 4),  # empty value with a flag: a row
         # BE 2022: no value, no flag: no row
-        ("BG", "2022", None, None, "CONF_STATUS=C", 6),  # confidential: kept, like TSV ": c"
+        ("BG", "2022", None, "c", "CONF_STATUS=C", 6),  # confidential: like TSV ": c"
     ]
     assert list(rows[0]) == ["freq", "unit", "geo", *ROW_KEYS]
 
@@ -483,7 +483,7 @@ def test_jsonstat_errors(tmp_path: Path, doc: Any, rule: str, line: int | None) 
 
 def test_jsonstat_error_response_message_and_bad_json(tmp_path: Path) -> None:
     path = write_json(tmp_path, {"error": [{"status": 413, "label": "EXTRACTION_TOO_BIG"}]})
-    with pytest.raises(ParseError, match="413 EXTRACTION_TOO_BIG"):
+    with pytest.raises(ParseError, match="status 413: EXTRACTION_TOO_BIG"):
         jsonstat.parse(path, {})
     bad = write(tmp_path, "bad.json", '{"version": "2.0",\n "id": [')
     with pytest.raises(ParseError) as exc:

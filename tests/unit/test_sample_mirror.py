@@ -20,7 +20,7 @@ import requests
 from helpers import mirror_download_keys
 
 from pipelines.catalogue import ReadLimits, load_catalogue
-from pipelines.fetch import Mirror, sniff
+from pipelines.fetch import Mirror, capture_label, sniff
 from pipelines.settings import PROJECT_ROOT, SAMPLE_MIRROR_DIR
 from pipelines.stage import check_layout, parse_file
 
@@ -100,7 +100,9 @@ def test_every_mirror_file_is_recorded_as_real_synthetic_or_stand_in_page() -> N
         assert entry["sha256"] == hashlib.sha256((SAMPLE_MIRROR_DIR / key).read_bytes()).hexdigest()
         assert entry["kind"] in ("real", "synthetic", "stand_in_page"), key
         if entry["kind"] == "real":
-            assert entry["publisher"] and entry["captured"] and entry["cut"], key
+            assert entry["publisher"] and entry["capture_note"] and entry["cut"], key
+            # no capture date is recorded upstream (MANIFEST.json): none is made up
+            assert entry["captured"] is None, key
             assert {"repo", "path", "commit", "sha256", "bytes"} <= set(entry["found_in"]), key
         else:
             assert entry["note"], key
@@ -147,9 +149,13 @@ def test_a_real_file_snapshot_is_not_sample_data_and_carries_its_capture() -> No
     session = requests.Session()
     sample, extra = mirror.file_origin(session, REAL[0])
     assert sample is False
+    entry = MANIFEST["files"][REAL[0]]
+    assert entry["captured"] is None  # ../shared/upstream/MANIFEST.json records no date
     assert extra["bundled_capture"] == (
-        f"bundled copy captured {MANIFEST['files'][REAL[0]]['captured']}"
+        f"bundled copy, capture date unknown ({entry['capture_note']})"
     )
+    dated = {**entry, "captured": "2026-03-01"}
+    assert capture_label(dated) == "bundled copy captured 2026-03-01"
     synthetic = next(k for k, e in MANIFEST["files"].items() if e["kind"] == "synthetic")
     assert mirror.file_origin(session, synthetic) == (True, {})
 
