@@ -38,9 +38,10 @@ from pipelines.catalogue import Catalogue, Dataset, Indicator
 from pipelines.checks import ValidationReport
 from pipelines.fetch import FetchOutcome
 from pipelines.geo import GeoResolver
+from pipelines.inbox import take_in_mirror, take_in_store
 from pipelines.meta import fetch_problem, init_build, published_snapshot, published_use
 from pipelines.redact import redact_text
-from pipelines.resources import EudapResource
+from pipelines.resources import EudapResource, run_downloads
 from pipelines.settings import PROJECT_ROOT
 from pipelines.stage import stage_dataset, validate_table
 from pipelines.warehouse import (
@@ -52,6 +53,7 @@ from pipelines.warehouse import (
 )
 
 META_BUILD = AssetKey(["meta", "build"])
+META_INTAKE = AssetKey(["meta", "intake"])
 PUBLISHED = AssetKey(["warehouse", "published"])
 PREVIEW_ROWS = 10
 
@@ -113,6 +115,7 @@ def _raw_asset(ds: Dataset) -> AssetsDefinition:
     @asset(
         key=key,
         group_name="raw",
+        deps=[META_INTAKE],
         kinds={"python", "file"},
         description=f"{ds.title} ({ds.publisher}). Snapshots of "
         + (
@@ -178,12 +181,46 @@ def _raw_asset(ds: Dataset) -> AssetsDefinition:
 
 
 # -- meta -------------------------------------------------------------------------------------
+def intake_asset(cat: Catalogue) -> AssetsDefinition:
+    @asset(
+        key=META_INTAKE,
+        group_name="meta",
+        kinds={"python", "file"},
+        description="Takes in the files downloaded by hand, before any download: each file "
+        "of the inbox (EUDAP_INBOX, default data/inbox/) is identified by its content and "
+        "registered with the checks of `eudap load`, then moved to done/ or rejected/. A run "
+        "that downloads also takes in its mirror's inbox (the demo's Bulletin tables).",
+    )
+    def _intake(context: AssetExecutionContext, eudap: EudapResource) -> MaterializeResult:
+        intake = take_in_store(eudap.paths, cat)
+        if run_downloads(context.run):
+            mirrored = take_in_mirror(cat, eudap.fetcher())
+            intake.taken += mirrored.taken
+            intake.rejected += mirrored.rejected
+        for taken in intake.taken:
+            context.log.info(f"inbox: took in {redact_text(taken)}")
+        for rejected in intake.rejected:
+            context.log.warning(f"inbox: rejected {redact_text(rejected)}")
+        lines = [f"- took in {redact_text(t)}" for t in intake.taken] + [
+            f"- rejected {redact_text(r)}" for r in intake.rejected
+        ]
+        return MaterializeResult(
+            metadata={
+                "taken_in": len(intake.taken),
+                "rejected": len(intake.rejected),
+                "files": MetadataValue.md("\n".join(lines) or "nothing in the inbox"),
+            }
+        )
+
+    return _intake
+
+
 def meta_asset(cat: Catalogue) -> AssetsDefinition:
     @asset(
         key=META_BUILD,
         group_name="meta",
         kinds={"duckdb"},
-        deps=[raw_key(ds) for ds in cat.datasets.values() if ds.downloads],
+        deps=[META_INTAKE] + [raw_key(ds) for ds in cat.datasets.values() if ds.downloads],
         description="Creates the run's build file with reference tables (indicators, datasets, "
         "geo), every snapshot's provenance, and the release history so far.",
     )
@@ -492,6 +529,7 @@ def publish_asset(cat: Catalogue) -> AssetsDefinition:
 
 def all_assets(cat: Catalogue) -> list[AssetsDefinition]:
     return [
+        intake_asset(cat),
         *raw_assets(cat),
         meta_asset(cat),
         *staging_assets(cat),

@@ -18,8 +18,6 @@ import requests
 from dagster import ConfigurableResource, DagsterRun, InitResourceContext
 
 from pipelines.fetch import Fetcher, FetchError, FetchPolicy, Mirror, MirrorLocationError
-from pipelines.inbox import take_in_mirror, take_in_store
-from pipelines.redact import redact_text
 from pipelines.runlock import find_leftovers, remove_leftovers, run_lock
 from pipelines.settings import Paths, data_dir_from_env
 from pipelines.snapshots import SnapshotStore
@@ -52,8 +50,9 @@ class EudapResource(ConfigurableResource):  # type: ignore[misc]
     @contextlib.contextmanager
     def yield_for_execution(self, context: InitResourceContext) -> Iterator[Any]:
         """A whole Dagster run holds the run lock (see pipelines/runlock.py); at its start
-        it removes what dead runs left behind, then takes in the inbox. The CLI already
-        holds the lock: re-entrant. A sensor's evaluation (no run) takes nothing."""
+        it removes what dead runs left behind (the inbox is taken in by the first asset,
+        meta/intake). The CLI already holds the lock: re-entrant. A sensor's evaluation (no
+        run) takes nothing."""
         run = context.dagster_run
         if run is None:  # a sensor's evaluation, not a run: it writes nothing
             yield self
@@ -71,23 +70,7 @@ class EudapResource(ConfigurableResource):  # type: ignore[misc]
                 remove_leftovers(leftovers)
             if acquired and acquired.stale:
                 context.log.warning(f"the lock's last holder died: {acquired.stale.describe()}")
-            self._take_in(context)
             yield self
-
-    def _take_in(self, context: InitResourceContext) -> None:
-        """Files downloaded by hand come first: the inbox is taken in before any asset
-        runs (`eudap run` has done so already, then the inbox is empty here). A run that
-        downloads also takes in its mirror's inbox files (the demo's Bulletin tables)."""
-        cat = self.catalogue()
-        intake = take_in_store(self.paths, cat)
-        if run_downloads(context.dagster_run):
-            mirrored = take_in_mirror(cat, self.fetcher())
-            intake.taken += mirrored.taken
-            intake.rejected += mirrored.rejected
-        for taken in intake.taken:
-            context.log.info(f"inbox: took in {redact_text(taken)}")
-        for rejected in intake.rejected:
-            context.log.warning(f"inbox: rejected {redact_text(rejected)}")
 
     @property
     def paths(self) -> Paths:

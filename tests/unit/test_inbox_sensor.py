@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from dagster import (
+    AssetKey,
     DagsterInstance,
     DefaultSensorStatus,
     SensorResult,
@@ -22,6 +23,8 @@ from pipelines.resources import EudapResource
 from pipelines.runlock import run_lock
 from pipelines.sensors import OFFLINE_JOB, inbox_sensor
 from pipelines.settings import SAMPLE_MIRROR_DIR, Paths
+
+META_INTAKE = AssetKey(["meta", "intake"])
 
 WASTEWATER = (
     SAMPLE_MIRROR_DIR
@@ -94,21 +97,23 @@ def test_the_sensor_is_registered_stopped_and_targets_the_offline_build() -> Non
 def test_a_dagster_run_takes_the_inbox_in_before_its_assets(
     tmp_path: Path, inbox: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """What the sensor's run does first (the resource, shared by every job): one asset is
-    enough to make it a real run."""
+    """What every run does first (meta/intake, upstream of every download and of the build):
+    an asset that depends on it sees the inbox already handled."""
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     shutil.copy(WASTEWATER, inbox / "ww2025-all-data_en.csv")
     (inbox / "notes.txt").write_text("not a publisher file\n")
     seen: list[list[str]] = []
 
-    @asset
+    @asset(deps=[META_INTAKE])
     def inbox_after_take_in(eudap: EudapResource) -> None:
         seen.append(sorted(p.name for p in inbox.iterdir()))
 
     resource = EudapResource(data_dir=str(tmp_path / "data"))
     with DagsterInstance.ephemeral() as instance:
         result = materialize(
-            [inbox_after_take_in], resources={"eudap": resource}, instance=instance
+            [build_definitions().get_assets_def(META_INTAKE), inbox_after_take_in],
+            resources={"eudap": resource},
+            instance=instance,
         )
     assert result.success
     assert seen == [["done", "rejected"]]  # both handled before the asset ran

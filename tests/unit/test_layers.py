@@ -12,7 +12,14 @@ from pipelines.settings import PROJECT_ROOT
 
 PIPELINES = PROJECT_ROOT / "pipelines"
 # The Dagster wiring; cli.py runs the job (its imports are inside functions).
-DAGSTER_MODULES = {"assets.py", "resources.py", "schedules.py", "definitions.py", "cli.py"}
+DAGSTER_MODULES = {
+    "assets.py",
+    "resources.py",
+    "schedules.py",
+    "sensors.py",
+    "definitions.py",
+    "cli.py",
+}
 
 
 def imported_modules(path: Path) -> set[str]:
