@@ -1,0 +1,268 @@
+"""What a run shows while it works: one view per output style, fed by Dagster's own events.
+
+The CLI registers `RunView.on_event` as a listener on the Dagster instance for its run
+(`DagsterInstance.add_event_listener`), so each step start, materialization, failed check
+and step failure reaches the view as it happens. Downloads report their bytes through
+`download_progress`, called by the fetcher while it streams (pipelines/fetch.py); with no
+view installed that call does nothing.
+
+Views write to stderr only: stdout keeps the run summary (and nothing else under --json).
+
+- `LiveView` (rich): a bar over the run's assets, a line per running step, bytes per download.
+- `LineView`: one plain line per finished step or download, for logs and CI.
+- `QuietView`: errors only (for cron).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from pipelines.redact import redact_text
+
+DownloadListener = Callable[[str, int, int | None], None]
+_download_listener: DownloadListener | None = None
+
+STAGES = {
+    "raw": "download",
+    "meta": "meta",
+    "staging": "stage",
+    "indicators": "indicator",
+    "trends": "trends",
+    "warehouse": "publish",
+}
+
+
+def download_progress(dataset: str, done: int, total: int | None) -> None:
+    """Bytes received so far by the download of `dataset` (`total` when known)."""
+    if _download_listener is not None:
+        _download_listener(dataset, done, total)
+
+
+def set_download_listener(listener: DownloadListener | None) -> None:
+    global _download_listener
+    _download_listener = listener
+
+
+def step_label(step_key: str) -> str:
+    """`staging__eurostat_crim_off_cat` -> `stage eurostat_crim_off_cat`."""
+    layer, _, name = step_key.partition("__")
+    if layer == "warehouse":
+        return "publish"
+    return f"{STAGES.get(layer, layer)} {name.replace('__', '/')}".strip()
+
+
+def human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{n} B"
+
+
+class RunView:
+    """Turns Dagster events into calls of the hooks below; subclasses show them."""
+
+    def __init__(self, total_assets: int, stream: TextIO | None = None):
+        self.total = total_assets
+        self.done = 0
+        self.stream = stream or sys.stderr
+        self._started: dict[str, float] = {}
+
+    def __enter__(self) -> RunView:
+        set_download_listener(self.download)
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        set_download_listener(None)
+        self.close()
+
+    def on_event(self, entry: Any) -> None:
+        event = entry.dagster_event
+        if event is None:
+            return
+        kind, step = event.event_type_value, event.step_key or ""
+        if kind == "STEP_START":
+            self._started[step] = time.monotonic()
+            self.step_started(step)
+        elif kind == "STEP_SUCCESS":
+            self.step_finished(step, self._elapsed(step), ok=True, note="")
+        elif kind == "STEP_FAILURE":
+            error = event.step_failure_data.error if event.step_failure_data else None
+            note = error.message.strip().splitlines()[0] if error and error.message else ""
+            self.step_finished(step, self._elapsed(step), ok=False, note=redact_text(note))
+        elif kind == "STEP_SKIPPED":
+            self.step_finished(step, 0.0, ok=False, note="skipped (an upstream step failed)")
+        elif kind == "ASSET_MATERIALIZATION":
+            self.done += 1
+            self.advanced()
+        elif kind == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if not evaluation.passed and evaluation.severity.value == "ERROR":
+                self.error(
+                    f"gate failed on {evaluation.asset_key.to_user_string()}: "
+                    + redact_text(
+                        (evaluation.description or "").splitlines()[0]
+                        if evaluation.description
+                        else ""
+                    )
+                )
+
+    def _elapsed(self, step: str) -> float:
+        started = self._started.pop(step, None)
+        return time.monotonic() - started if started is not None else 0.0
+
+    # hooks -----------------------------------------------------------------------------
+    def open(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def step_started(self, step: str) -> None:
+        pass
+
+    def step_finished(self, step: str, seconds: float, *, ok: bool, note: str) -> None:
+        pass
+
+    def advanced(self) -> None:
+        pass
+
+    def download(self, dataset: str, done: int, total: int | None) -> None:
+        pass
+
+    def error(self, message: str) -> None:
+        print(f"error: {message}", file=self.stream, flush=True)
+
+
+class QuietView(RunView):
+    """Errors only: a failed step or gate, one line each."""
+
+    def step_finished(self, step: str, seconds: float, *, ok: bool, note: str) -> None:
+        if not ok and note and not note.startswith("skipped"):
+            self.error(f"{step_label(step)} failed: {note}")
+
+
+class LineView(RunView):
+    """One line per finished step (with the files and bytes it downloaded): for CI logs."""
+
+    def __init__(self, total_assets: int, stream: TextIO | None = None):
+        super().__init__(total_assets, stream)
+        self._files: list[int] = []
+
+    def step_started(self, step: str) -> None:
+        self._files = []
+
+    def download(self, dataset: str, done: int, total: int | None) -> None:
+        if total is not None and done >= total:
+            self._files.append(done)
+
+    def step_finished(self, step: str, seconds: float, *, ok: bool, note: str) -> None:
+        verdict = "ok" if ok else "FAILED"
+        if note.startswith("skipped"):
+            verdict, note = "skipped", note.removeprefix("skipped ").strip("()")
+        if self._files:
+            files = len(self._files)
+            got = f"{files} file{'s' if files > 1 else ''}, {human_bytes(sum(self._files))}"
+            note = f"{got}; {note}" if note else got
+        print(
+            f"[{self.done}/{self.total}] {step_label(step)}: {verdict} ({seconds:.1f} s)"
+            + (f": {note}" if note else ""),
+            file=self.stream,
+            flush=True,
+        )
+
+
+class LiveView(RunView):
+    """rich: an overall bar, a spinner per running step, a bytes bar per download."""
+
+    def open(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TransferSpeedColumn,
+        )
+
+        self.console = Console(file=self.stream, force_terminal=True)
+        self.bar = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self.bytes = Progress(
+            TextColumn("  {task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            console=self.console,
+            transient=True,
+        )
+        from rich.console import Group
+        from rich.live import Live
+
+        self.overall = self.bar.add_task("assets", total=self.total)
+        self.steps: dict[str, Any] = {}
+        self.downloads: dict[str, Any] = {}
+        self.live = Live(
+            Group(self.bar, self.bytes), console=self.console, transient=True, refresh_per_second=8
+        )
+        self.live.start()
+
+    def close(self) -> None:
+        self.live.stop()
+
+    def step_started(self, step: str) -> None:
+        self.steps[step] = self.bar.add_task(step_label(step), total=None)
+
+    def step_finished(self, step: str, seconds: float, *, ok: bool, note: str) -> None:
+        task = self.steps.pop(step, None)
+        if task is not None:
+            self.bar.remove_task(task)
+        mark = (
+            "[green]✓[/]" if ok else "[yellow]-[/]" if note.startswith("skipped") else "[red]✗[/]"
+        )
+        self.console.print(
+            f"{mark} {step_label(step)} [dim]{seconds:.1f} s[/]" + (f"  {note}" if note else ""),
+            markup=True,
+            highlight=False,
+        )
+
+    def advanced(self) -> None:
+        self.bar.update(self.overall, completed=self.done)
+
+    def download(self, dataset: str, done: int, total: int | None) -> None:
+        task = self.downloads.get(dataset)
+        if task is None:
+            task = self.downloads[dataset] = self.bytes.add_task(dataset, total=total)
+        self.bytes.update(task, completed=done, total=total)
+        if total is not None and done >= total:
+            self.bytes.remove_task(task)
+            del self.downloads[dataset]
+            self.console.print(f"  [dim]downloaded {dataset}: {human_bytes(done)}[/]")
+
+    def error(self, message: str) -> None:
+        self.console.print(f"[red]error:[/] {message}", markup=True, highlight=False)
+
+
+def choose_view(total_assets: int, *, quiet: bool, force: bool) -> RunView:
+    """rich when stderr is a terminal (or --progress), plain lines otherwise, errors only
+    with --quiet."""
+    if quiet:
+        return QuietView(total_assets)
+    if force or sys.stderr.isatty():
+        return LiveView(total_assets)
+    return LineView(total_assets)
