@@ -6,6 +6,7 @@ from dagster import Definitions, in_process_executor
 
 from pipelines.assets import all_assets
 from pipelines.catalogue import Catalogue, load_catalogue
+from pipelines.notify import run_failure_notice
 from pipelines.resources import EudapResource
 from pipelines.schedules import nightly_job, nightly_schedule, offline_job, source_jobs
 
@@ -19,6 +20,7 @@ def build_definitions(
         assets=all_assets(cat),
         jobs=[nightly, offline_job(), *source_jobs(cat)],
         schedules=[nightly_schedule(nightly)],
+        sensors=[run_failure_notice],
         resources={"eudap": resource or EudapResource()},
         # One process writes the run's build file at a time (DuckDB allows one writer).
         executor=in_process_executor,
