@@ -6,6 +6,7 @@ from dagster import Definitions, in_process_executor
 
 from pipelines.assets import all_assets
 from pipelines.catalogue import Catalogue, load_catalogue
+from pipelines.freshness import freshness_checks
 from pipelines.notify import run_failure_notice
 from pipelines.resources import EudapResource
 from pipelines.schedules import nightly_job, nightly_schedule, offline_job, source_jobs
@@ -18,6 +19,7 @@ def build_definitions(
     nightly = nightly_job()
     return Definitions(
         assets=all_assets(cat),
+        asset_checks=freshness_checks(cat),
         jobs=[nightly, offline_job(), *source_jobs(cat)],
         schedules=[nightly_schedule(nightly)],
         sensors=[run_failure_notice],

@@ -155,10 +155,11 @@ def test_every_gate_has_its_expectation_suite(asset_defs: list[AssetsDefinition]
 def graph_listing(defs: Definitions, asset_defs: list[AssetsDefinition]) -> str:
     """One line per asset: key [group] <- sorted deps; checks (a * marks a blocking one)."""
     checks: dict[str, list[str]] = {}
-    for a in asset_defs:
-        for spec in a.check_specs:
-            mark = "*" if spec.blocking else ""
-            checks.setdefault(_name(spec.asset_key), []).append(spec.name + mark)
+    graph = defs.resolve_asset_graph()  # checks of the assets and standalone ones (freshness)
+    for key in graph.asset_check_keys:
+        spec = graph.get_check_spec(key)
+        mark = "*" if spec.blocking else ""
+        checks.setdefault(_name(spec.asset_key), []).append(spec.name + mark)
     lines = []
     for spec in sorted(defs.resolve_all_asset_specs(), key=lambda s: _name(s.key)):
         deps = sorted(_name(d.asset_key) for d in spec.deps)
