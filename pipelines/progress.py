@@ -22,6 +22,14 @@ from typing import Any, TextIO
 
 from pipelines.redact import redact_text
 
+
+def escape(text: str) -> str:
+    """`text` safe inside rich markup (error messages may hold [brackets])."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
 DownloadListener = Callable[[str, int, int | None], None]
 _download_listener: DownloadListener | None = None
 
@@ -71,6 +79,8 @@ class RunView:
         self.done = 0
         self.stream = stream or sys.stderr
         self._started: dict[str, float] = {}
+        self._planned: list[str] = []
+        self._ran: set[str] = set()
 
     def __enter__(self) -> RunView:
         set_download_listener(self.download)
@@ -79,6 +89,9 @@ class RunView:
 
     def __exit__(self, *exc: object) -> None:
         set_download_listener(None)
+        not_run = [step for step in self._planned if step not in self._ran]
+        if not_run:
+            self.not_run(not_run)
         self.close()
 
     def on_event(self, entry: Any) -> None:
@@ -87,16 +100,18 @@ class RunView:
             return
         kind, step = event.event_type_value, event.step_key or ""
         if kind == "STEP_START":
+            self._ran.add(step)
             self._started[step] = time.monotonic()
             self.step_started(step)
         elif kind == "STEP_SUCCESS":
             self.step_finished(step, self._elapsed(step), ok=True, note="")
         elif kind == "STEP_FAILURE":
             error = event.step_failure_data.error if event.step_failure_data else None
+            error = error.cause if error and error.cause else error  # the user code's own
             note = error.message.strip().splitlines()[0] if error and error.message else ""
             self.step_finished(step, self._elapsed(step), ok=False, note=redact_text(note))
-        elif kind == "STEP_SKIPPED":
-            self.step_finished(step, 0.0, ok=False, note="skipped (an upstream step failed)")
+        elif kind == "ASSET_MATERIALIZATION_PLANNED" and step not in self._planned:
+            self._planned.append(step)
         elif kind == "ASSET_MATERIALIZATION":
             self.done += 1
             self.advanced()
@@ -132,6 +147,9 @@ class RunView:
     def advanced(self) -> None:
         pass
 
+    def not_run(self, steps: list[str]) -> None:
+        """Steps the run never started: an upstream step or blocking gate failed."""
+
     def download(self, dataset: str, done: int, total: int | None) -> None:
         pass
 
@@ -143,7 +161,7 @@ class QuietView(RunView):
     """Errors only: a failed step or gate, one line each."""
 
     def step_finished(self, step: str, seconds: float, *, ok: bool, note: str) -> None:
-        if not ok and note and not note.startswith("skipped"):
+        if not ok:
             self.error(f"{step_label(step)} failed: {note}")
 
 
@@ -163,8 +181,6 @@ class LineView(RunView):
 
     def step_finished(self, step: str, seconds: float, *, ok: bool, note: str) -> None:
         verdict = "ok" if ok else "FAILED"
-        if note.startswith("skipped"):
-            verdict, note = "skipped", note.removeprefix("skipped ").strip("()")
         if self._files:
             files = len(self._files)
             got = f"{files} file{'s' if files > 1 else ''}, {human_bytes(sum(self._files))}"
@@ -176,12 +192,20 @@ class LineView(RunView):
             flush=True,
         )
 
+    def not_run(self, steps: list[str]) -> None:
+        print(
+            f"not run (an upstream step or gate failed): {', '.join(map(step_label, steps))}",
+            file=self.stream,
+            flush=True,
+        )
+
 
 class LiveView(RunView):
     """rich: an overall bar, a spinner per running step, a bytes bar per download."""
 
     def open(self) -> None:
-        from rich.console import Console
+        from rich.console import Console, Group
+        from rich.live import Live
         from rich.progress import (
             BarColumn,
             DownloadColumn,
@@ -211,9 +235,6 @@ class LiveView(RunView):
             console=self.console,
             transient=True,
         )
-        from rich.console import Group
-        from rich.live import Live
-
         self.overall = self.bar.add_task("assets", total=self.total)
         self.steps: dict[str, Any] = {}
         self.downloads: dict[str, Any] = {}
@@ -226,17 +247,16 @@ class LiveView(RunView):
         self.live.stop()
 
     def step_started(self, step: str) -> None:
-        self.steps[step] = self.bar.add_task(step_label(step), total=None)
+        self.steps[step] = self.bar.add_task(escape(step_label(step)), total=None)
 
     def step_finished(self, step: str, seconds: float, *, ok: bool, note: str) -> None:
         task = self.steps.pop(step, None)
         if task is not None:
             self.bar.remove_task(task)
-        mark = (
-            "[green]✓[/]" if ok else "[yellow]-[/]" if note.startswith("skipped") else "[red]✗[/]"
-        )
+        mark = "[green]✓[/]" if ok else "[red]✗[/]"
         self.console.print(
-            f"{mark} {step_label(step)} [dim]{seconds:.1f} s[/]" + (f"  {note}" if note else ""),
+            f"{mark} {escape(step_label(step))} [dim]{seconds:.1f} s[/]"
+            + (f"  {escape(note)}" if note else ""),
             markup=True,
             highlight=False,
         )
@@ -244,18 +264,28 @@ class LiveView(RunView):
     def advanced(self) -> None:
         self.bar.update(self.overall, completed=self.done)
 
+    def not_run(self, steps: list[str]) -> None:
+        self.console.print(
+            f"[yellow]-[/] not run (an upstream step or gate failed): "
+            f"{escape(', '.join(map(step_label, steps)))}",
+            markup=True,
+            highlight=False,
+        )
+
     def download(self, dataset: str, done: int, total: int | None) -> None:
         task = self.downloads.get(dataset)
         if task is None:
-            task = self.downloads[dataset] = self.bytes.add_task(dataset, total=total)
+            task = self.downloads[dataset] = self.bytes.add_task(escape(dataset), total=total)
         self.bytes.update(task, completed=done, total=total)
         if total is not None and done >= total:
             self.bytes.remove_task(task)
             del self.downloads[dataset]
-            self.console.print(f"  [dim]downloaded {dataset}: {human_bytes(done)}[/]")
+            self.console.print(
+                f"  [dim]downloaded {escape(dataset)}: {human_bytes(done)}[/]", highlight=False
+            )
 
     def error(self, message: str) -> None:
-        self.console.print(f"[red]error:[/] {message}", markup=True, highlight=False)
+        self.console.print(f"[red]error:[/] {escape(message)}", markup=True, highlight=False)
 
 
 def choose_view(total_assets: int, *, quiet: bool, force: bool) -> RunView:
