@@ -81,6 +81,9 @@ class RunView:
         self._started: dict[str, float] = {}
         self._planned: list[str] = []
         self._ran: set[str] = set()
+        self._materialized: set[str] = set()
+        self._checks: dict[str, list[str]] = {}  # step -> "check asset" it evaluated
+        self._warnings: dict[str, list[str]] = {}  # step -> its failed non-blocking checks
 
     def __enter__(self) -> RunView:
         set_download_listener(self.download)
@@ -104,7 +107,9 @@ class RunView:
             self._started[step] = time.monotonic()
             self.step_started(step)
         elif kind == "STEP_SUCCESS":
-            self.step_finished(step, self._elapsed(step), ok=True, note="")
+            warnings = self._warnings.pop(step, [])
+            note = "; ".join(f"warning: {w}" for w in warnings)
+            self.step_finished(step, self._elapsed(step), ok=True, note=note)
         elif kind == "STEP_FAILURE":
             error = event.step_failure_data.error if event.step_failure_data else None
             error = error.cause if error and error.cause else error  # the user code's own
@@ -113,19 +118,29 @@ class RunView:
         elif kind == "ASSET_MATERIALIZATION_PLANNED" and step not in self._planned:
             self._planned.append(step)
         elif kind == "ASSET_MATERIALIZATION":
+            self._materialized.add(step)
             self.done += 1
             self.advanced()
         elif kind == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
+            self._checks.setdefault(step, []).append(
+                f"{evaluation.check_name} {evaluation.asset_key.to_user_string()}"
+            )
+            first_line = (evaluation.description or "").strip().splitlines()[:1]
+            if not evaluation.passed and evaluation.severity.value != "ERROR":
+                self._warnings.setdefault(step, []).append(redact_text("".join(first_line)))
             if not evaluation.passed and evaluation.severity.value == "ERROR":
                 self.error(
                     f"gate failed on {evaluation.asset_key.to_user_string()}: "
-                    + redact_text(
-                        (evaluation.description or "").splitlines()[0]
-                        if evaluation.description
-                        else ""
-                    )
+                    + redact_text("".join(first_line))
                 )
+
+    def label(self, step: str) -> str:
+        """What a step did: `stage eurostat_x`, or, for a step of checks alone (such as a
+        freshness check), `check freshness_check staging/eurostat_x`."""
+        if step in self._checks and step not in self._materialized:
+            return "check " + ", ".join(self._checks[step])
+        return step_label(step)
 
     def _elapsed(self, step: str) -> float:
         started = self._started.pop(step, None)
@@ -162,7 +177,7 @@ class QuietView(RunView):
 
     def step_finished(self, step: str, seconds: float, *, ok: bool, note: str) -> None:
         if not ok:
-            self.error(f"{step_label(step)} failed: {note}")
+            self.error(f"{self.label(step)} failed: {note}")
 
 
 class LineView(RunView):
@@ -186,7 +201,7 @@ class LineView(RunView):
             got = f"{files} file{'s' if files > 1 else ''}, {human_bytes(sum(self._files))}"
             note = f"{got}; {note}" if note else got
         print(
-            f"[{self.done}/{self.total}] {step_label(step)}: {verdict} ({seconds:.1f} s)"
+            f"[{self.done}/{self.total}] {self.label(step)}: {verdict} ({seconds:.1f} s)"
             + (f": {note}" if note else ""),
             file=self.stream,
             flush=True,
@@ -194,7 +209,7 @@ class LineView(RunView):
 
     def not_run(self, steps: list[str]) -> None:
         print(
-            f"not run (an upstream step or gate failed): {', '.join(map(step_label, steps))}",
+            f"not run (an upstream step or gate failed): {', '.join(map(self.label, steps))}",
             file=self.stream,
             flush=True,
         )
@@ -247,7 +262,7 @@ class LiveView(RunView):
         self.live.stop()
 
     def step_started(self, step: str) -> None:
-        self.steps[step] = self.bar.add_task(escape(step_label(step)), total=None)
+        self.steps[step] = self.bar.add_task(escape(self.label(step)), total=None)
 
     def step_finished(self, step: str, seconds: float, *, ok: bool, note: str) -> None:
         task = self.steps.pop(step, None)
@@ -255,7 +270,7 @@ class LiveView(RunView):
             self.bar.remove_task(task)
         mark = "[green]✓[/]" if ok else "[red]✗[/]"
         self.console.print(
-            f"{mark} {escape(step_label(step))} [dim]{seconds:.1f} s[/]"
+            f"{mark} {escape(self.label(step))} [dim]{seconds:.1f} s[/]"
             + (f"  {escape(note)}" if note else ""),
             markup=True,
             highlight=False,
@@ -267,7 +282,7 @@ class LiveView(RunView):
     def not_run(self, steps: list[str]) -> None:
         self.console.print(
             f"[yellow]-[/] not run (an upstream step or gate failed): "
-            f"{escape(', '.join(map(step_label, steps)))}",
+            f"{escape(', '.join(map(self.label, steps)))}",
             markup=True,
             highlight=False,
         )

@@ -7,7 +7,15 @@ import io
 import re
 
 import pytest
-from dagster import AssetKey, DagsterInstance, Definitions, asset
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetKey,
+    DagsterInstance,
+    Definitions,
+    asset,
+    asset_check,
+)
 
 from pipelines.progress import LineView, LiveView, QuietView, RunView, download_progress
 
@@ -35,8 +43,15 @@ def ind01() -> None:
     pass
 
 
+@asset_check(asset=staging_x)
+def overdue() -> AssetCheckResult:  # a non-blocking check in a step of its own
+    return AssetCheckResult(
+        passed=False, severity=AssetCheckSeverity.WARN, description="older than 400 days\nmore"
+    )
+
+
 ASSETS = [raw_x, staging_x, staging_y, ind01]
-JOB = Definitions(assets=ASSETS).resolve_implicit_global_asset_job_def()
+JOB = Definitions(assets=ASSETS, asset_checks=[overdue]).resolve_implicit_global_asset_job_def()
 
 
 def run_with(view: RunView) -> None:
@@ -61,6 +76,8 @@ def test_line_view_writes_one_line_per_step_with_the_bytes_downloaded() -> None:
     (download,) = [line for line in lines if "download eurostat_x: ok" in line]
     assert download.endswith("1 file, 120.0 kB"), download
     assert any("stage eurostat_x: ok" in line for line in lines), lines
+    (check,) = [line for line in lines if "check overdue staging/eurostat_x" in line]
+    assert ": ok (" in check and check.endswith(" s): warning: older than 400 days"), check
     assert lines[-2].startswith("[2/4] "), lines  # two of the four assets materialized
     failed = [line for line in lines if "stage eurostat_y: FAILED" in line]
     assert failed and "RuntimeError: cannot read" in failed[0]
