@@ -193,3 +193,28 @@ def test_asset_graph_matches_the_snapshot(
             )
         )
         pytest.fail(f"the asset graph differs from the committed snapshot.\n{how}\n{diff}")
+
+
+# ------------------------------------------------------------------- code location, dg
+def test_the_code_location_is_named_eudap_for_dg_and_dagster() -> None:
+    import tomllib
+
+    from dagster_dg_core.context import DgContext
+
+    from pipelines.settings import PROJECT_ROOT
+
+    dg = DgContext.for_project_environment(PROJECT_ROOT, {})  # as `dg dev` reads pyproject
+    assert dg.is_project
+    assert dg.code_location_name == "eudap"
+    assert dg.code_location_target_module_name == "pipelines.definitions"
+    pyproject = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["tool"]["dagster"]["code_location_name"] == "eudap"
+
+
+def test_dagster_telemetry_is_off_in_the_project_instance() -> None:
+    import yaml
+
+    from pipelines.settings import PROJECT_ROOT
+
+    config = yaml.safe_load((PROJECT_ROOT / ".dagster_home" / "dagster.yaml").read_text())
+    assert config["telemetry"] == {"enabled": False}
