@@ -1,9 +1,11 @@
 """The `eudap` command: demo, run, load, status, sql, describe.
 
 Runs execute the same Dagster job the nightly schedule runs (in process, recorded in the
-local Dagster instance so `dagster dev` shows them). On failure the first line printed says
-what failed; the exit status is non-zero whenever anything failed, even when a release was
-published from last good snapshots.
+local Dagster instance so the UI of `make dev` shows them). Progress goes to stderr
+(pipelines/progress.py); the summary to stdout, as the warehouse records the release. On
+failure the first line printed says what failed; the exit status is non-zero whenever
+anything failed, even when a release was published from last good snapshots; 2 for a
+command line that cannot run, before anything is built.
 """
 
 from __future__ import annotations
