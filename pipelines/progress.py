@@ -81,6 +81,7 @@ class RunView:
         self._started: dict[str, float] = {}
         self._planned: list[str] = []
         self._ran: set[str] = set()
+        self._broken = False
         self._materialized: set[str] = set()
         self._checks: dict[str, list[str]] = {}  # step -> "check asset" it evaluated
         self._warnings: dict[str, list[str]] = {}  # step -> its failed non-blocking checks
@@ -98,6 +99,17 @@ class RunView:
         self.close()
 
     def on_event(self, entry: Any) -> None:
+        """Called by Dagster for each event of the run, in the run's thread: a display
+        that breaks stops displaying, and never stops the run."""
+        if self._broken:
+            return
+        try:
+            self._handle(entry)
+        except Exception as exc:  # noqa: BLE001
+            self._broken = True
+            print(f"note: progress display stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+    def _handle(self, entry: Any) -> None:
         event = entry.dagster_event
         if event is None:
             return

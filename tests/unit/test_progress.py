@@ -106,3 +106,18 @@ def test_live_view_shows_steps_and_downloads_and_leaves_no_live_display() -> Non
 def test_no_view_no_listener(capsys: pytest.CaptureFixture[str]) -> None:
     download_progress("eurostat.x", 1, 1)  # nothing installed: nothing happens
     assert capsys.readouterr() == ("", "")
+
+
+class BrokenView(RunView):
+    def step_finished(self, step: str, seconds: float, *, ok: bool, note: str) -> None:
+        raise ValueError("cannot draw")
+
+
+def test_a_broken_display_stops_displaying_and_the_run_goes_on(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    view = BrokenView(len(ASSETS), io.StringIO())
+    run_with(view)  # the run ends as it would: staging_y fails, the rest runs
+    err = capsys.readouterr().err
+    assert "note: progress display stopped: ValueError: cannot draw" in err
+    assert err.count("progress display stopped") == 1  # said once, then silent
