@@ -74,11 +74,11 @@ tree-before:
 check-clean:
 	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
 	  test -f $(TREE_BEFORE) || : > $(TREE_BEFORE); \
-	  git status --porcelain --untracked-files=all | diff $(TREE_BEFORE) - > /dev/null || { \
+	  new=$$(git status --porcelain --untracked-files=all | sort | comm -13 <(sort $(TREE_BEFORE)) -); \
+	  if [ -n "$$new" ]; then \
 	    echo "check-clean: the run changed the git tree (ignore or move what it writes):"; \
-	    git status --porcelain --untracked-files=all | diff $(TREE_BEFORE) - | grep '^[<>]'; \
-	    exit 1; }; \
-	  echo "check-clean: git tree unchanged"; \
+	    echo "$$new"; exit 1; fi; \
+	  echo "check-clean: the git tree is as the run found it"; \
 	fi
 
 sample: $(STAMP)
