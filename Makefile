@@ -9,7 +9,7 @@ STAMP := $(VENV)/.synced
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: demo run test bench lint format dev sample clean help
+.PHONY: demo run test bench lint format dev sample clean help tree-before check-clean
 
 help:
 	@echo "make demo   build the warehouse from the bundled sample mirror (no network)"
@@ -17,7 +17,8 @@ help:
 	@echo "make run    the live job: download from the publishers, build, publish"
 	@echo "make bench  measure speed and memory of the pipeline stages"
 	@echo "make lint   ruff check + format check"
-	@echo "make dev    Dagster UI (dagster dev) on http://127.0.0.1:3000"
+	@echo "make dev    Dagster UI and daemon (dg dev) on http://127.0.0.1:3000"
+	@echo "make check-clean  fail if the last make demo/test left files in the git tree"
 
 # Headless Chromium renders the HTML report in the end-to-end tests (Debian package).
 CHROMIUM := /usr/bin/chromium
@@ -34,14 +35,16 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
 	@touch $@
 
-demo: $(STAMP)
+demo: $(STAMP) tree-before
 	$(VENV)/bin/eudap demo
+	@$(MAKE) --no-print-directory check-clean
 
 run: $(STAMP)
 	$(VENV)/bin/eudap run
 
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) tree-before
 	$(VENV)/bin/python -m pytest -q
+	@$(MAKE) --no-print-directory check-clean
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/run_bench.py
@@ -54,8 +57,29 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format pipelines tests scripts bench
 	$(VENV)/bin/ruff check --fix pipelines tests scripts bench
 
+# dg finds the code location (eudap) in pyproject.toml [tool.dg]; the daemon it starts runs
+# the schedule and the run-failure sensor.
+DEV_PORT ?= 3000
 dev: $(STAMP)
-	$(VENV)/bin/dagster dev -m pipelines.definitions -h 127.0.0.1 -p 3000
+	$(VENV)/bin/dg dev -h 127.0.0.1 -p $(DEV_PORT)
+
+# `make demo` and `make test` must leave `git status` as they found it: everything they
+# write goes to ignored folders (data/raw, data/warehouse, .dagster_home) or to temp dirs.
+# What the tree held before (a developer's own edits) is recorded, so only new changes count.
+TREE_BEFORE := $(TOOLS)/tree-before.txt
+tree-before:
+	@mkdir -p $(TOOLS)
+	@git status --porcelain --untracked-files=all > $(TREE_BEFORE) 2>/dev/null || : > $(TREE_BEFORE)
+
+check-clean:
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	  test -f $(TREE_BEFORE) || : > $(TREE_BEFORE); \
+	  new=$$(git status --porcelain --untracked-files=all | sort | comm -13 <(sort $(TREE_BEFORE)) -); \
+	  if [ -n "$$new" ]; then \
+	    echo "check-clean: the run changed the git tree (ignore or move what it writes):"; \
+	    echo "$$new"; exit 1; fi; \
+	  echo "check-clean: the git tree is as the run found it"; \
+	fi
 
 sample: $(STAMP)
 	$(VENV)/bin/python scripts/make_sample.py

@@ -37,6 +37,7 @@ from pipelines import trends as trend_tables
 from pipelines.catalogue import Catalogue, Dataset, Indicator
 from pipelines.checks import ValidationReport
 from pipelines.fetch import FetchOutcome
+from pipelines.freshness import last_updated
 from pipelines.geo import GeoResolver
 from pipelines.inbox import take_in_mirror, take_in_store
 from pipelines.meta import fetch_problem, init_build, published_snapshot, published_use
@@ -307,6 +308,7 @@ def _staging_asset(cat: Catalogue, ds: Dataset) -> AssetsDefinition:
                 "capture": snap.meta.capture or "" if snap else "",
                 "quarantined": [q["reason"] for q in result.quarantined],
                 "preview": table_preview,
+                **last_updated(snap),
             },
             data_version=DataVersion(snap.meta.sha256) if snap else None,
         )

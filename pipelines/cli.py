@@ -1,9 +1,11 @@
 """The `eudap` command: demo, run, load, status, sql, describe, diff.
 
 Runs execute the same Dagster job the nightly schedule runs (in process, recorded in the
-local Dagster instance so `dagster dev` shows them). On failure the first line printed says
-what failed; the exit status is non-zero whenever anything failed, even when a release was
-published from last good snapshots.
+local Dagster instance so the UI of `make dev` shows them). Progress goes to stderr
+(pipelines/progress.py); the summary to stdout, as the warehouse records the release. On
+failure the first line printed says what failed; the exit status is non-zero whenever
+anything failed, even when a release was published from last good snapshots; 2 for a
+command line that cannot run, before anything is built.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ import os
 import signal
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pipelines.progress import RunView, choose_view
 from pipelines.redact import redact_text
 from pipelines.runlock import Acquired, RunLockBusy, run_lock
 from pipelines.settings import PROJECT_ROOT, SAMPLE_MIRROR_DIR, Paths, data_dir_from_env
@@ -94,14 +98,47 @@ def execute(
     data_dir: Path | None = None,
     instance: Any = None,
     wait_seconds: float = 0.0,
+    view: Callable[[int], RunView] | None = None,
 ) -> RunReport:
     """Run the full job once, holding the run lock. `select` limits which datasets are
-    downloaded. Raises RunLockBusy when another run holds the lock after `wait_seconds`."""
+    downloaded; `view` makes the progress display, given the number of assets to build.
+    Raises UsageError for a request that cannot run (before anything is built), RunLockBusy
+    when another run holds the lock after `wait_seconds`."""
+    check_run_request(mirror, select)
     paths = Paths(data_dir or data_dir_from_env())
     run_id = str(uuid.uuid4())  # Dagster's run id format; known before the lock is taken
     with run_lock(paths, run_id, mode, wait_seconds) as acquired:
         _note_dead_holder(acquired)
-        return _execute_locked(mode, run_id, paths, mirror, offline, select, instance)
+        return _execute_locked(mode, run_id, paths, mirror, offline, select, instance, view)
+
+
+def check_run_request(mirror: str, select: list[str] | None) -> None:
+    """UsageError for a mirror or dataset selection that cannot run. Reads the catalogue
+    only: nothing is built, locked or imported from Dagster."""
+    from pipelines.catalogue import load_catalogue
+    from pipelines.fetch import mirror_url_problem
+
+    if mirror.startswith(("http://", "https://")):
+        problem = mirror_url_problem(mirror)
+        if problem:
+            raise UsageError(problem)  # before the URL reaches Dagster's run records
+    elif mirror and not Path(mirror).is_dir():
+        raise UsageError(f"the mirror {redact_text(mirror)} is neither an http(s) URL nor a folder")
+    if not select:
+        return
+    cat = load_catalogue()
+    unknown = [ds_id for ds_id in select if ds_id not in cat.datasets]
+    if unknown:
+        raise UsageError(
+            f"unknown dataset{'s' if len(unknown) > 1 else ''} in --select: "
+            f"{', '.join(unknown)}; known: {', '.join(sorted(cat.datasets))}"
+        )
+    no_download = [ds_id for ds_id in select if not cat.dataset(ds_id).downloads]
+    if no_download:
+        raise UsageError(
+            f"nothing to download for {', '.join(no_download)}: only `eudap load` or the "
+            "inbox brings in its files"
+        )
 
 
 def _note_dead_holder(acquired: Acquired | None) -> None:
@@ -121,23 +158,17 @@ def _execute_locked(
     offline: bool,
     select: list[str] | None,
     instance: Any,
+    view: Callable[[int], RunView] | None,
 ) -> RunReport:
     ensure_dagster_home()
     from dagster import DagsterInstance
 
     from pipelines.catalogue import load_catalogue
     from pipelines.definitions import build_definitions
-    from pipelines.fetch import mirror_url_problem
     from pipelines.resources import EudapResource
     from pipelines.schedules import selection
 
-    if mirror.startswith(("http://", "https://")):
-        problem = mirror_url_problem(mirror)
-        if problem:
-            raise UsageError(problem)  # before the URL reaches Dagster's run records
     cat = load_catalogue()
-    for ds_id in select or []:
-        cat.dataset(ds_id)  # unknown ids fail before anything runs
     resource = EudapResource(data_dir=str(paths.data_dir), mirror=mirror)
     intake = take_in_inbox(paths, cat)  # files downloaded by hand come first
     defs = build_definitions(cat, resource)
@@ -147,16 +178,20 @@ def _execute_locked(
     started = datetime.now(UTC).isoformat(timespec="seconds")
     inst = instance or DagsterInstance.get()
     log_level = os.environ.get("EUDAP_LOG_LEVEL", "ERROR").upper()
-    result = job.execute_in_process(
-        instance=inst,
-        asset_selection=keys,
-        raise_on_error=False,
-        run_id=run_id,
-        tags={"eudap/mode": mode},
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-    )
+    display = view(len(keys)) if view else RunView(len(keys))
+    inst.add_event_listener(run_id, display.on_event)
+    with display:
+        result = job.execute_in_process(
+            instance=inst,
+            asset_selection=keys,
+            raise_on_error=False,
+            run_id=run_id,
+            tags={"eudap/mode": mode},
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        )
     report = RunReport(run_id=result.run_id, started_at=started, mode=mode)
     report.inbox_taken, report.inbox_rejected = intake.taken, intake.rejected
+    read_release(report, paths)
     _collect(report, result)
     report.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
     _save(report, paths)
@@ -170,23 +205,52 @@ def take_in_inbox(paths: Paths, cat: Any) -> Any:
     return take_in_store(paths, cat)
 
 
-def _collect(report: RunReport, result: Any) -> None:
-    for event in result.get_asset_materialization_events():
-        mat = event.event_specific_data.materialization
-        path = mat.asset_key.path
-        meta = {k: v.value for k, v in mat.metadata.items()}
-        if path[0] == "staging":
-            report.datasets[str(meta.get("dataset") or path[1])] = {
-                "state": meta.get("state"),
-                "reason": meta.get("reason") or None,
-                "snapshot_sha256": meta.get("snapshot_sha256"),
-                "rows": meta.get("rows"),
-                "sample": meta.get("sample_data"),
-                "capture": meta.get("capture") or None,
+def read_release(report: RunReport, paths: Paths) -> None:
+    """The datasets and release of the run, as the warehouse records them
+    (meta.release_datasets, meta.releases): the published warehouse when the run published,
+    else the run's build file (a run that failed before publishing), else nothing."""
+    import duckdb
+
+    for path in (paths.published_warehouse, paths.build_warehouse(report.run_id)):
+        if not path.exists():
+            continue
+        with duckdb.connect(str(path), read_only=True) as con:
+            has_tables = con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'meta' "
+                "AND table_name IN ('release_datasets', 'releases')"
+            ).fetchone()[0]
+            if has_tables < 2:
+                continue
+            rows = con.execute(
+                "SELECT dataset, state, reason, snapshot_sha256, staged_rows, is_sample, capture "
+                "FROM meta.release_datasets WHERE release_id = ? ORDER BY dataset",
+                [report.run_id],
+            ).fetchall()
+            release = con.execute(
+                "SELECT summary FROM meta.releases WHERE release_id = ? "
+                "AND published_at IS NOT NULL",
+                [report.run_id],
+            ).fetchone()
+        if not rows and release is None:
+            continue  # the published warehouse of an earlier release
+        report.datasets = {
+            ds: {
+                "state": state,
+                "reason": reason,
+                "snapshot_sha256": sha,
+                "rows": staged,
+                "sample": bool(sample),
+                "capture": capture,
             }
-        if path == ["warehouse", "published"]:
-            report.published = True
-            report.release_summary = str(meta.get("summary", ""))
+            for ds, state, reason, sha, staged, sample, capture in rows
+        }
+        report.published = path == paths.published_warehouse and release is not None
+        report.release_summary = release[0] if report.published and release else ""
+        return
+
+
+def _collect(report: RunReport, result: Any) -> None:
+    """What only Dagster knows: the check evaluations and failed steps of the run."""
     for ev in result.get_asset_check_evaluations():
         entry = {
             "asset": ev.asset_key.to_user_string(),
@@ -212,12 +276,15 @@ def _collect(report: RunReport, result: Any) -> None:
         report.skipped_publish_reason = "a blocking gate failed"
 
 
+def report_json(report: RunReport) -> str:
+    """The run summary as one JSON document (credentials in URLs masked)."""
+    payload = {**report.__dict__, "ok": report.ok, "problems": report.problems}
+    return redact_text(json.dumps(payload, indent=2, default=str))
+
+
 def _save(report: RunReport, paths: Paths) -> None:
     paths.runs_dir.mkdir(parents=True, exist_ok=True)
-    payload = {**report.__dict__, "ok": report.ok, "problems": report.problems}
-    (paths.runs_dir / f"{report.run_id}.json").write_text(
-        redact_text(json.dumps(payload, indent=2, default=str)), encoding="utf-8"
-    )
+    (paths.runs_dir / f"{report.run_id}.json").write_text(report_json(report), encoding="utf-8")
 
 
 def provenance_label(info: dict[str, Any]) -> str:
@@ -227,9 +294,14 @@ def provenance_label(info: dict[str, Any]) -> str:
     return f" [{info['capture']}]" if info.get("capture") else ""
 
 
-def print_report(report: RunReport) -> int:
+def print_report(report: RunReport, style: str = "full") -> int:
+    """Print the run summary on stdout: "full", "quiet" (the outcome line, then the
+    problems when it failed) or "json" (one JSON document). Returns the exit status."""
+    if style == "json":
+        print(report_json(report))
+        return EXIT_OK if report.ok else EXIT_FAILED
     with contextlib.redirect_stdout(_Redacting(sys.stdout)):
-        return _print_report(report)
+        return _print_report(report, quiet=style == "quiet")
 
 
 class _Redacting(io.TextIOBase):
@@ -246,7 +318,7 @@ class _Redacting(io.TextIOBase):
         self.target.flush()
 
 
-def _print_report(report: RunReport) -> int:
+def _print_report(report: RunReport, *, quiet: bool = False) -> int:
     if report.ok:
         print(f"OK: published release {report.run_id}: {report.release_summary}")
     else:
@@ -259,6 +331,8 @@ def _print_report(report: RunReport) -> int:
                 f"Published release {report.run_id} anyway, from last good snapshots: "
                 f"{report.release_summary}"
             )
+    if quiet:
+        return EXIT_OK if report.ok else EXIT_FAILED
     for taken in report.inbox_taken:
         print(f"  inbox: took in {taken}")
     for ds, info in sorted(report.datasets.items()):
@@ -274,17 +348,39 @@ def _print_report(report: RunReport) -> int:
 
 
 # -- commands ---------------------------------------------------------------------------------
+def output_style(args: argparse.Namespace) -> str:
+    return "json" if args.json else "quiet" if args.quiet else "full"
+
+
+def run_and_report(args: argparse.Namespace, mode: str, **options: Any) -> int:
+    """Execute a run with its progress on stderr and print its summary on stdout."""
+    style = output_style(args)
+
+    def view(total_assets: int) -> RunView:
+        return choose_view(total_assets, quiet=args.quiet, force=args.progress)
+
+    # Under --json stdout carries the summary alone: whatever else prints goes to stderr.
+    quiet_stdout = (
+        contextlib.redirect_stdout(sys.stderr) if style == "json" else contextlib.nullcontext()
+    )
+    try:
+        with quiet_stdout:
+            report = execute(mode, wait_seconds=args.wait or 0.0, view=view, **options)
+    except UsageError as exc:  # raised before anything is locked, imported or built
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return print_report(report, style)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    status = print_report(
-        execute("demo", mirror=str(SAMPLE_MIRROR_DIR), wait_seconds=args.wait or 0.0)
-    )
-    print(
-        f"Built from the bundled mirror {SAMPLE_MIRROR_DIR}, no network: real publisher files "
-        "where one exists (each row labelled 'bundled copy, capture date unknown (...)'), "
-        "synthetic sample "
-        "data elsewhere (labelled 'sample data', is_sample in every table; never in a live "
-        "release). Its README.md says which file is which."
-    )
+    status = run_and_report(args, "demo", mirror=str(SAMPLE_MIRROR_DIR))
+    if output_style(args) == "full":
+        print(
+            f"Built from the bundled mirror {SAMPLE_MIRROR_DIR}, no network: real publisher "
+            "files where one exists (each row labelled 'bundled copy, capture date unknown "
+            "(...)'), synthetic sample data elsewhere (labelled 'sample data', is_sample in "
+            "every table; never in a live release). Its README.md says which file is which."
+        )
     return status
 
 
@@ -296,18 +392,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    try:
-        report = execute(
-            "offline" if args.offline else "run",
-            mirror=mirror,
-            offline=args.offline,
-            select=args.select,
-            wait_seconds=args.wait or 0.0,
-        )
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    return print_report(report)
+    return run_and_report(
+        args,
+        "offline" if args.offline else "run",
+        mirror=mirror,
+        offline=args.offline,
+        select=args.select,
+    )
 
 
 def cmd_load(args: argparse.Namespace) -> int:
@@ -458,6 +549,26 @@ def add_wait_option(command: argparse.ArgumentParser) -> None:
     )
 
 
+def add_output_options(command: argparse.ArgumentParser) -> None:
+    shown = command.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--progress",
+        action="store_true",
+        help="live progress on stderr even when it is not a terminal (default: live progress "
+        "on a terminal, one plain line per step otherwise)",
+    )
+    shown.add_argument(
+        "--quiet",
+        action="store_true",
+        help="for cron: print only errors and the one-line outcome",
+    )
+    command.add_argument(
+        "--json",
+        action="store_true",
+        help="print the run summary as one JSON document on stdout, and nothing else there",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="eudap", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -465,8 +576,10 @@ def parser() -> argparse.ArgumentParser:
         "demo", help="build the warehouse from the bundled sample mirror (no network)"
     )
     add_wait_option(demo)
+    add_output_options(demo)
     run = sub.add_parser("run", help="fetch, stage, gate and publish (the nightly job)")
     add_wait_option(run)
+    add_output_options(run)
     run.add_argument(
         "--mirror",
         help="folder or http(s) URL laid out as <mirror>/<host>/<path> "

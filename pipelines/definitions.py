@@ -6,6 +6,8 @@ from dagster import Definitions, in_process_executor
 
 from pipelines.assets import all_assets
 from pipelines.catalogue import Catalogue, load_catalogue
+from pipelines.freshness import freshness_checks
+from pipelines.notify import run_failure_notice
 from pipelines.resources import EudapResource
 from pipelines.schedules import nightly_job, nightly_schedule, offline_job, source_jobs
 from pipelines.sensors import inbox_sensor
@@ -18,9 +20,10 @@ def build_definitions(
     nightly = nightly_job(cat)
     return Definitions(
         assets=all_assets(cat),
+        asset_checks=freshness_checks(cat),
         jobs=[nightly, offline_job(cat), *source_jobs(cat)],
         schedules=[nightly_schedule(nightly)],
-        sensors=[inbox_sensor()],
+        sensors=[inbox_sensor(), run_failure_notice],
         resources={"eudap": resource or EudapResource()},
         # One process writes the run's build file at a time (DuckDB allows one writer).
         executor=in_process_executor,

@@ -60,6 +60,7 @@ from pipelines.discover import DiscoveryError, Page, discover, link_file_name, m
 from pipelines.parsers.admission import content_problem
 from pipelines.parsers.detect import effective_format
 from pipelines.parsers.jsonstat import error_document
+from pipelines.progress import download_progress
 from pipelines.redact import redact_text, redact_url, url_credentials
 from pipelines.settings import PROJECT_ROOT
 from pipelines.snapshots import Snapshot, SnapshotMeta, SnapshotStore, utc_now
@@ -999,6 +1000,8 @@ def _copy_hashing(src: Path, dst: Path, ds: Dataset) -> tuple[str, int]:
                 raise FetchError(f"{ds.id}: {src} is larger than max_bytes={ds.max_bytes}")
             digest.update(chunk)
             fout.write(chunk)
+            download_progress(ds.id, size, None)
+    download_progress(ds.id, size, size)
     return digest.hexdigest(), size
 
 
@@ -1099,6 +1102,7 @@ def _stream_verified(resp: requests.Response, dst: Path, ds: Dataset, url: str) 
         with open(dst, "wb") as fout:
             for raw in resp.raw.stream(1 << 16, decode_content=False):
                 wire += len(raw)
+                download_progress(ds.id, wire, length)
                 for piece in decoder.feed(raw):
                     size += len(piece)
                     if size > ds.max_bytes:
@@ -1128,6 +1132,7 @@ def _stream_verified(resp: requests.Response, dst: Path, ds: Dataset, url: str) 
         problem = close_delimited_problem(dst, ds.format)
         if problem:
             raise IncompleteTransfer(f"{ds.id}: incomplete transfer from {url}: {problem}")
+    download_progress(ds.id, wire, wire)
     return digest.hexdigest(), size
 
 

@@ -57,6 +57,17 @@ class Paths:
     def build_warehouse(self, run_id: str) -> Path:
         return self.warehouse_dir / f"build-{run_id}.duckdb"
 
+    @property
+    def failure_log(self) -> Path:
+        """Where the run-failure sensor appends a line per failed run (pipelines/notify.py)."""
+        log = os.environ.get("EUDAP_FAILURE_LOG")
+        return Path(log).resolve() if log else self.warehouse_dir / "run-failures.log"
+
+
+def failure_webhook_from_env() -> str | None:
+    """An http(s) URL the run-failure sensor POSTs each notice to as JSON (optional)."""
+    return os.environ.get("EUDAP_FAILURE_WEBHOOK") or None
+
 
 def data_dir_from_env() -> Path:
     return Path(os.environ.get("EUDAP_DATA_DIR", str(PROJECT_ROOT / "data"))).resolve()

@@ -207,10 +207,11 @@ def test_every_gate_runs_the_suite_of_its_table(
 def graph_listing(defs: Definitions, asset_defs: list[AssetsDefinition]) -> str:
     """One line per asset: key [group] <- sorted deps; checks (a * marks a blocking one)."""
     checks: dict[str, list[str]] = {}
-    for a in asset_defs:
-        for spec in a.check_specs:
-            mark = "*" if spec.blocking else ""
-            checks.setdefault(_name(spec.asset_key), []).append(spec.name + mark)
+    graph = defs.resolve_asset_graph()  # checks of the assets and standalone ones (freshness)
+    for key in graph.asset_check_keys:
+        spec = graph.get_check_spec(key)
+        mark = "*" if spec.blocking else ""
+        checks.setdefault(_name(spec.asset_key), []).append(spec.name + mark)
     lines = []
     for spec in sorted(defs.resolve_all_asset_specs(), key=lambda s: _name(s.key)):
         deps = sorted(_name(d.asset_key) for d in spec.deps)
@@ -244,3 +245,28 @@ def test_asset_graph_matches_the_snapshot(
             )
         )
         pytest.fail(f"the asset graph differs from the committed snapshot.\n{how}\n{diff}")
+
+
+# ------------------------------------------------------------------- code location, dg
+def test_the_code_location_is_named_eudap_for_dg_and_dagster() -> None:
+    import tomllib
+
+    from dagster_dg_core.context import DgContext
+
+    from pipelines.settings import PROJECT_ROOT
+
+    dg = DgContext.for_project_environment(PROJECT_ROOT, {})  # as `dg dev` reads pyproject
+    assert dg.is_project
+    assert dg.code_location_name == "eudap"
+    assert dg.code_location_target_module_name == "pipelines.definitions"
+    pyproject = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["tool"]["dagster"]["code_location_name"] == "eudap"
+
+
+def test_dagster_telemetry_is_off_in_the_project_instance() -> None:
+    import yaml
+
+    from pipelines.settings import PROJECT_ROOT
+
+    config = yaml.safe_load((PROJECT_ROOT / ".dagster_home" / "dagster.yaml").read_text())
+    assert config["telemetry"] == {"enabled": False}

@@ -17,6 +17,8 @@ DAGSTER_MODULES = {
     "resources.py",
     "schedules.py",
     "sensors.py",
+    "notify.py",
+    "freshness.py",
     "definitions.py",
     "cli.py",
 }

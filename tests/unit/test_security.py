@@ -52,5 +52,5 @@ def test_dataset_identifiers_must_be_identifiers(field: str, value: object) -> N
 
 def test_the_dagster_ui_listens_on_loopback_only() -> None:
     makefile = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
-    dev = [line for line in makefile.splitlines() if "dagster dev" in line and "bin/" in line]
+    dev = [line for line in makefile.splitlines() if "bin/dg dev" in line]
     assert dev and all("-h 127.0.0.1" in line for line in dev), dev

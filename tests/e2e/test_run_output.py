@@ -1,0 +1,138 @@
+"""What `eudap run` and `eudap demo` print, driven through the real console script: usage
+errors (exit 2, nothing built, Dagster never imported), progress on stderr, `--json` (one
+JSON document on stdout, the summary as the warehouse records it) and `--quiet`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from console import EUDAP, SAMPLE_DIR, TIMEOUT, Result, environment, eudap, published
+
+pytestmark = pytest.mark.e2e
+
+USAGE_ERRORS = [
+    (["run", "--select", "eurostat.nope"], "unknown dataset in --select: eurostat.nope; known:"),
+    (["run", "--mirror", "/no/such/mirror"], "is neither an http(s) URL nor a folder"),
+    (["run", "--mirror", "https://user:pw@example.org/m"], "refused"),
+    (["run", "--offline", "--select", "eurostat.crim_off_cat"], "--offline makes no downloads"),
+    (["demo", "--quiet", "--progress"], "not allowed with argument"),
+    (["run", "--wait", "soon"], "invalid float value"),
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def console_script() -> None:
+    if not EUDAP.exists():
+        pytest.skip(f"the console script {EUDAP} is not installed in this environment")
+    if not (SAMPLE_DIR / "MIRROR.json").exists():
+        pytest.skip(f"the sample mirror is missing: no {SAMPLE_DIR / 'MIRROR.json'}")
+
+
+@pytest.mark.parametrize(("args", "message"), USAGE_ERRORS)
+def test_a_usage_error_exits_2_with_its_message_and_builds_nothing(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
+    env = environment(tmp_path)
+    res = eudap(env, *args)
+    assert res.code == 2, res.out + res.err
+    assert res.out == ""
+    assert message in res.err, res.err
+    assert "pw@" not in res.err
+    assert "Traceback" not in res.err
+    data = Path(env["EUDAP_DATA_DIR"])
+    assert not data.exists() or not any(data.rglob("*")), list(data.rglob("*"))
+    assert sorted(p.name for p in Path(env["DAGSTER_HOME"]).iterdir()) == ["dagster.yaml"]
+
+
+def test_a_usage_error_is_found_without_importing_dagster(tmp_path: Path) -> None:
+    env = environment(tmp_path)
+    probe = (
+        "import sys\n"
+        "from pipelines.cli import main\n"
+        "code = main(['run', '--select', 'eurostat.nope'])\n"
+        "print(code, 'dagster' in sys.modules)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert proc.stdout.split() == ["2", "False"], proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def json_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Result]:
+    """`eudap demo --json` with stderr not a terminal: plain progress lines there."""
+    env = environment(tmp_path_factory.mktemp("json_demo"))
+    return env, eudap(env, "demo", "--json")
+
+
+def test_demo_json_prints_one_document_and_nothing_else_on_stdout(
+    json_demo: tuple[dict, Result],
+) -> None:
+    _, res = json_demo
+    assert res.code == 0, res.err
+    summary = json.loads(res.out)  # the whole of stdout is one JSON document
+    assert summary["ok"] is True and summary["published"] is True
+    assert summary["problems"] == []
+    assert "SAMPLE" in summary["release_summary"]
+
+
+def test_demo_json_summary_is_what_the_published_warehouse_records(
+    json_demo: tuple[dict, Result],
+) -> None:
+    env, res = json_demo
+    summary = json.loads(res.out)
+    with duckdb.connect(str(published(env)), read_only=True) as con:
+        (recorded,) = con.execute(
+            "SELECT summary FROM meta.releases WHERE release_id = ?", [summary["run_id"]]
+        ).fetchone()
+        rows = con.execute(
+            "SELECT dataset, state, snapshot_sha256, staged_rows, is_sample, capture "
+            "FROM meta.release_datasets WHERE release_id = ?",
+            [summary["run_id"]],
+        ).fetchall()
+    assert summary["release_summary"] == recorded
+    assert {
+        ds: (i["state"], i["snapshot_sha256"], i["rows"], i["sample"], i["capture"])
+        for ds, i in summary["datasets"].items()
+    } == {ds: (state, sha, n, sample, capture) for ds, state, sha, n, sample, capture in rows}
+
+
+def test_demo_progress_is_one_line_per_step_on_stderr_when_it_is_no_terminal(
+    json_demo: tuple[dict, Result],
+) -> None:
+    _, res = json_demo
+    lines = res.err.splitlines()
+    steps = [line for line in lines if line.startswith("[")]
+    assert any(" download eurostat_crim_off_cat: ok " in line for line in steps), lines
+    download = next(line for line in steps if "download eurostat_crim_off_cat" in line)
+    assert download.rstrip().endswith("kB"), download  # the bytes it downloaded
+    assert any(" stage eurostat_crim_off_cat: ok " in line for line in steps), lines
+    assert any(" indicator ind01_organised_crime: ok " in line for line in steps), lines
+    assert steps[-1].startswith("[") and " publish: ok " in steps[-1], steps[-1]
+    assert "\x1b[" not in res.err  # no terminal codes in a log
+
+
+def test_quiet_prints_only_the_outcome_and_the_problems(
+    json_demo: tuple[dict, Result], tmp_path: Path
+) -> None:
+    env, first = json_demo
+    assert first.code == 0
+    # A live offline build of the demo's store: the synthetic-only datasets are missing.
+    res = eudap(env, "run", "--offline", "--quiet")
+    assert res.code == 1, res.out + res.err
+    lines = res.out.splitlines()
+    assert lines[0].startswith("FAILED: "), res.out
+    assert all(line.startswith("  - ") for line in lines[1:-1]), res.out
+    assert lines[-1].startswith("Published release "), res.out  # what did happen, once
+    assert "rows  snapshot" not in res.out  # no table of datasets
+    assert not [line for line in res.err.splitlines() if line.startswith("[")], res.err
