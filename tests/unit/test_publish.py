@@ -256,7 +256,7 @@ def test_publish_alone_after_a_failed_gate_refuses_and_changes_nothing(
     con = duckdb.connect(str(paths.build_warehouse("r2")))
     try:  # a row without a measure: indicator 1's real gate fails, and records it
         con.execute(f"UPDATE {ind.table} SET measure = NULL WHERE geo = 'AT' AND period = 2021")
-        report = validate_table(con, ind.table, ind.table)
+        report = validate_table(con, ind.table, ind)
         assert not report.success
         record_gate(con, "r2", report)
     finally:
