@@ -31,13 +31,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from pipelines.parsers import base
 from pipelines.parsers.base import (
-    FLAGS,
-    LINE,
-    NOTE,
-    PERIOD,
-    VALUE,
-    VALUE_TEXT,
     ParsedFile,
     ParseError,
     ReadLimits,
@@ -177,12 +172,12 @@ def _rows(
                     continue
                 yield {
                     **key,
-                    PERIOD: period,
-                    VALUE: value,
-                    VALUE_TEXT: None,
-                    FLAGS: flags or None,
-                    NOTE: None,
-                    LINE: line_no,
+                    base.PERIOD: period,
+                    base.VALUE: value,
+                    base.VALUE_TEXT: None,
+                    base.FLAGS: flags or None,
+                    base.NOTE: None,
+                    base.LINE: line_no,
                 }
 
 

@@ -45,13 +45,8 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.codelists import DIMENSION_CODELISTS, label_index
+from pipelines.parsers import base
 from pipelines.parsers.base import (
-    FLAGS,
-    LINE,
-    NOTE,
-    PERIOD,
-    VALUE,
-    VALUE_TEXT,
     ParsedFile,
     ParseError,
     ReadLimits,
@@ -242,12 +237,12 @@ def _rows(
         }
         out.update(
             {
-                PERIOD: code_of(row[layout.time], layout.both),
-                VALUE: value,
-                VALUE_TEXT: None,
-                FLAGS: flags or None,
-                NOTE: note,
-                LINE: line,
+                base.PERIOD: code_of(row[layout.time], layout.both),
+                base.VALUE: value,
+                base.VALUE_TEXT: None,
+                base.FLAGS: flags or None,
+                base.NOTE: note,
+                base.LINE: line,
             }
         )
         yield out
