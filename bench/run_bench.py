@@ -158,7 +158,7 @@ elif kind == "eudap":
     con = duckdb.connect(db)
     con.execute("CREATE SCHEMA IF NOT EXISTS staging")
     rows, _, _ = load_snapshot(con, ds.table, ds, snap, GeoResolver(load_catalogue().geo))
-    report = validate_table(con, ds.table, ds.table)
+    report = validate_table(con, ds.table, ds)
     if not report.success:
         raise SystemExit("the staging gate failed on the bench file: " + report.summary())
     out["rows"] = rows
