@@ -227,7 +227,9 @@ def _missing_columns(df: pd.DataFrame, suite: Any) -> list[ExpectationFailure]:
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for k, v in row.items():
-        if hasattr(v, "item"):
+        if hasattr(v, "tolist") and getattr(v, "ndim", 0):  # a LIST column: numpy array
+            v = v.tolist()
+        elif hasattr(v, "item"):
             v = v.item()
         if isinstance(v, float) and v != v:
             v = None
