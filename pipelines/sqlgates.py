@@ -73,6 +73,8 @@ KINDS: dict[str, tuple[set[str], set[str]]] = {
 PAIR_IGNORE = ("both_values_are_missing", "either_value_is_missing", "neither")
 MULTI_IGNORE = ("all_values_are_missing", "any_value_is_missing", "never")
 FLOAT_TYPES = ("FLOAT", "DOUBLE", "REAL")
+NULLABLE_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT"}
+NULLABLE_TYPES |= {"UINTEGER", "UBIGINT", "BOOLEAN"}
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,18 @@ class Table:
         if self.types.get(column, "").startswith(FLOAT_TYPES):
             return f"({col} IS NULL OR isnan({col}))"
         return f"({col} IS NULL)"
+
+    def value(self, column: str) -> str:
+        """A column as pandas compares it: a float NaN is missing, not DuckDB's largest
+        number (NaN > 1 is true in DuckDB, false in pandas)."""
+        col = ident(column)
+        if self.types.get(column, "").startswith(FLOAT_TYPES):
+            return f"(CASE WHEN isnan({col}) THEN NULL ELSE {col} END)"
+        return col
+
+    def nullable(self, column: str) -> bool:
+        """Whether pandas reads the column as a nullable (NA-propagating) type."""
+        return self.types.get(column, "") in NULLABLE_TYPES
 
     def equals(self, column: str, value: Any) -> str:
         """Pandas equality of a column with a suite constant: a missing value equals only
@@ -246,7 +260,7 @@ def _pair(exp: dict[str, Any], kw: dict[str, Any], table: Table, domain: list[st
         domain = [*domain, f"NOT ({table.missing(a)} OR {table.missing(b)})"]
     if exp["type"] == "expect_column_pair_values_a_to_be_greater_than_b":
         op = ">=" if kw.get("or_equal") else ">"
-        test = f"coalesce({ident(a)} {op} {ident(b)}, FALSE)"
+        test = f"coalesce({table.value(a)} {op} {table.value(b)}, FALSE)"
         return Compiled(exp, [a, b], _and(domain), f"NOT {test}", [])
     pairs = kw["value_pairs_set"]
     if not isinstance(pairs, list) or not all(
@@ -288,6 +302,12 @@ NULL_TESTS = {"isnull": True, "isna": True, "notnull": False, "notna": False}
 def condition_sql(condition: Any, parser: Any, table: Table) -> str:
     """A pandas `row_condition` as a SQL test that is TRUE or FALSE, never NULL.
 
+    Missing values behave as in the frame GX filters: DuckDB gives float, text and
+    timestamp columns NaN semantics in pandas (a comparison with a missing value is False,
+    `!=` is True), integer and BOOLEAN columns pandas' nullable types, whose NA propagates
+    through comparisons, `&`, `|` and `~` exactly as SQL's NULL does; a row whose condition
+    ends NA is not selected.
+
     Only the pandas parser's string conditions: column names, numbers, strings, booleans,
     `== != < <= > >=`, `in`/`not in` a list, `+ - * /`, `& | ~ and or not`, and
     `column.isnull()` / `isna()` / `notnull()` / `notna()`. Anything else is a SuiteError.
@@ -298,7 +318,7 @@ def condition_sql(condition: Any, parser: Any, table: Table) -> str:
             "string conditions compile"
         )
     tree = _parse(condition)
-    return _Condition(table, condition).boolean(tree.body)
+    return f"coalesce({_Condition(table, condition).boolean(tree.body)}, FALSE)"
 
 
 def _parse(condition: str) -> ast.Expression:
@@ -327,7 +347,7 @@ class _Condition:
         )
 
     def boolean(self, node: ast.AST) -> str:
-        """A two-valued SQL test (pandas has no NULL truth value)."""
+        """A SQL test; NULL only where pandas has NA (see condition_sql)."""
         if isinstance(node, ast.BoolOp):
             op = " AND " if isinstance(node.op, ast.And) else " OR "
             return "(" + op.join(self.boolean(v) for v in node.values) + ")"
@@ -351,7 +371,7 @@ class _Condition:
                 test = self.table.missing(func.value.id)
                 return test if NULL_TESTS[func.attr] else f"(NOT {test})"
         if isinstance(node, ast.Name):
-            return f"coalesce({ident(node.id)}, FALSE)"
+            return ident(node.id)
         if isinstance(node, ast.Constant) and isinstance(node.value, bool):
             return literal(node.value)
         raise self.fail(node)
@@ -367,11 +387,14 @@ class _Condition:
         if type(op) not in COMPARE:
             raise self.fail(left)
         test = f"{self.value(left)} {COMPARE[type(op)]} {self.value(right)}"
+        read = [n.id for side in (left, right) for n in ast.walk(side) if isinstance(n, ast.Name)]
+        if any(self.table.nullable(name) for name in read):
+            return f"({test})"
         return f"coalesce({test}, {'TRUE' if isinstance(op, ast.NotEq) else 'FALSE'})"
 
     def value(self, node: ast.AST) -> str:
         if isinstance(node, ast.Name):
-            return ident(node.id)
+            return self.table.value(node.id)
         if isinstance(node, ast.Constant) and node.value is not None:
             return literal(node.value)
         if isinstance(node, ast.BinOp) and type(node.op) in ARITH:
@@ -452,7 +475,7 @@ def _count_and_sample(
     else:
         # Uniqueness: every row of a key that occurs more than once is unexpected (pandas
         # duplicated(keep=False)); a missing value is a value like any other in a key.
-        keys = [_key(tbl, col) for col in c.key]
+        keys = [tbl.value(col) for col in c.key]  # NaN and NULL: one missing value
         named = ", ".join(f"{k} AS _gate_k{i}" for i, k in enumerate(keys))
         grouped = (
             f"SELECT {named}, count(*) AS _gate_n FROM {tbl.sql} WHERE {c.domain} "
@@ -470,14 +493,6 @@ def _count_and_sample(
     cursor = con.execute(sample_sql)
     names = [d[0] for d in cursor.description]
     return count, [_plain(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
-
-
-def _key(tbl: Table, column: str) -> str:
-    """A key column as pandas compares it: NaN and NULL are the same missing value."""
-    col = ident(column)
-    if tbl.types.get(column, "").startswith(FLOAT_TYPES):
-        return f"CASE WHEN isnan({col}) THEN NULL ELSE {col} END"
-    return col
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from pipelines.geo import GeoResolver
 from pipelines.parsers.base import ParsedFile, ParseError
 from pipelines.parsers.detect import effective_format
 from pipelines.snapshots import Snapshot, SnapshotError
+from pipelines.sqlgates import validate_sql
 
 BATCH_ROWS = 50_000
 State = Literal["fresh", "unchanged", "stale", "missing"]
@@ -257,7 +258,6 @@ def validate_table(
 
     The suite runs as DuckDB SQL on the table (pipelines.sqlgates); `engine="gx"` runs it
     with Great Expectations on the whole table read into pandas, the reference."""
-    from pipelines.sqlgates import validate_sql
     from pipelines.suites import indicator_expectations, staging_expectations
 
     shown = label or table
