@@ -8,13 +8,12 @@ real GX 1.x suites written into tmp_path; the committed suites are all compiled.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import pandas as pd
 import pytest
+from helpers import gate_failures
 
 from pipelines.checks import ExpectationFailure, SuiteError, ValidationReport, validate_frame
 from pipelines.settings import EXPECTATIONS_DIR
@@ -169,41 +168,11 @@ def both_ways(con, root: Path, suite: str) -> tuple[ValidationReport, Validation
     return sql, gx
 
 
-def comparable(report: ValidationReport) -> list[tuple[Any, ...]]:
-    """A report's failures as data, sorted: GX reports them in an order of its own (the SQL
-    gate in suite order), rewrites kwargs (a row_condition as a dict, pairs as tuples, None
-    dropped) and its sample rows hold numpy/pandas scalars; both must agree on the rest."""
-
-    def kwargs(f: ExpectationFailure) -> str:
-        kw = {k: v for k, v in f.kwargs.items() if v is not None}  # GX drops None kwargs
-        if isinstance(kw.get("row_condition"), dict):
-            kw["row_condition"] = kw["row_condition"]["pass_through_filter"]
-        return json.dumps(json.loads(json.dumps(kw), parse_int=float), sort_keys=True)
-
-    def plain(value: Any) -> Any:
-        if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
-            return None
-        if isinstance(value, (bool, str)):
-            return value
-        return float(value)
-
-    return sorted(
-        (
-            f.expectation,
-            kwargs(f),
-            f.rule,
-            f.unexpected_count,
-            [{k: plain(v) for k, v in r.items()} for r in f.sample_rows],
-        )
-        for f in report.failures
-    )
-
-
 def test_every_kind_gives_the_report_great_expectations_gives(con, root: Path) -> None:
     write_suite(root, "t.kinds", EVERY_KIND)
     sql, gx = both_ways(con, root, "t.kinds")
     assert (sql.rows, sql.evaluated) == (gx.rows, gx.evaluated) == (len(ROWS), len(EVERY_KIND))
-    assert comparable(sql) == comparable(gx)
+    assert gate_failures(sql) == gate_failures(gx)
     failed = {f.rule for f in sql.failures}
     assert len(failed) >= 20, failed  # the rows are made to break nearly every expectation
 
