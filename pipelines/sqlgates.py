@@ -19,9 +19,12 @@ gate fails loudly and never passes on an expectation it skipped. Every committed
 compiled by a unit test, so a new kind reaches this module before it reaches a run.
 
 Semantics kept from GX's pandas engine (the reference):
-- NULL and a float NaN are both missing (pandas reads a NULL DOUBLE as NaN);
+- NULL and a float NaN are both missing (pandas reads a NULL DOUBLE as NaN), and a missing
+  value is never in a set, between bounds or greater than another;
 - `row_condition` is a pandas `DataFrame.query` string: `&`, `|` bind like `and`, `or`;
-  a comparison with a missing value is False, except `!=` and `not in`, which are True;
+  missing values compare as in the pandas column types DuckDB gives (see condition_sql);
+- the failures come in suite order (GX orders them its own way), with the kwargs as the
+  suite has them (GX shows a row_condition as {"pass_through_filter": ...}).
 - match_regex is a search (`str.contains`), not a full match. DuckDB uses RE2, whose `$`
   does not match before a final newline and whose `\\d`, `\\w` are ASCII only, where Python
   `re` matches both: such a value fails here and passes in GX, never the other way round.
@@ -476,6 +479,15 @@ def _count_and_sample(
         # Uniqueness: every row of a key that occurs more than once is unexpected (pandas
         # duplicated(keep=False)); a missing value is a value like any other in a key.
         keys = [tbl.value(col) for col in c.key]  # NaN and NULL: one missing value
+        # First group on a 64-bit hash of the key (far less memory than the key's text):
+        # equal keys have equal hashes, so no repeated hash means no repeated key; only
+        # when one repeats (a duplicate, or rarely a collision) are the keys compared.
+        probe = (
+            f"SELECT count(*) FROM (SELECT hash({', '.join(keys)}) AS _gate_h FROM {tbl.sql} "
+            f"WHERE {c.domain} GROUP BY _gate_h HAVING count(*) > 1)"
+        )
+        if con.execute(probe).fetchone()[0] == 0:
+            return 0, []
         named = ", ".join(f"{k} AS _gate_k{i}" for i, k in enumerate(keys))
         grouped = (
             f"SELECT {named}, count(*) AS _gate_n FROM {tbl.sql} WHERE {c.domain} "
