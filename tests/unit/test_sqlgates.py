@@ -8,6 +8,8 @@ real GX 1.x suites written into tmp_path; the committed suites are all compiled.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ import pytest
 from helpers import gate_failures
 
 from pipelines.checks import ExpectationFailure, SuiteError, ValidationReport, validate_frame
-from pipelines.settings import EXPECTATIONS_DIR
+from pipelines.settings import EXPECTATIONS_DIR, PROJECT_ROOT
 from pipelines.sqlgates import Table, compile_expectation, condition_sql, validate_sql
 
 COLUMNS = (
@@ -356,3 +358,33 @@ def test_every_committed_suite_compiles(path: Path) -> None:
     table = Table('"t"', {})
     for expectation in spec["expectations"]:
         compile_expectation(expectation, table)
+
+
+def test_regex_is_re2_so_a_trailing_newline_fails_here_and_passes_in_gx(con, root: Path) -> None:
+    """The one documented difference: Python's `$` matches before a final newline, RE2's
+    does not; the SQL gate is the stricter, never the looser."""
+    con.execute("DELETE FROM staging.t WHERE line > 2")
+    con.execute("UPDATE staging.t SET period = '2020\n'")
+    write_suite(root, "t.re", [e for e in EVERY_KIND if e["meta"].get("rule") == "a year"])
+    sql, gx = both_ways(con, root, "t.re")
+    assert gx.success
+    assert [f.unexpected_count for f in sql.failures] == [1]
+
+
+def test_the_sql_gate_imports_neither_great_expectations_nor_dagster(tmp_path: Path) -> None:
+    script = f"""
+import sys, duckdb
+from pipelines.catalogue import load_catalogue
+from pipelines.stage import create_table, validate_table
+ds = load_catalogue().dataset("eurostat.crim_off_cat")
+con = duckdb.connect({str(tmp_path / "g.duckdb")!r})
+con.execute("CREATE SCHEMA staging")
+create_table(con, ds.table, ds)
+report = validate_table(con, ds.table, ds)
+assert report.success and report.evaluated > 5, report.summary()
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("great_expectations", "dagster")))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT
+    )
+    assert out.stdout.strip() == "[]"
