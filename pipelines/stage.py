@@ -261,13 +261,17 @@ def validate_table(
     from pipelines.suites import indicator_expectations, staging_expectations
 
     shown = label or table
-    suite, generated = gate, None
+    generated: list[dict[str, Any]] | None = None
     if isinstance(gate, Dataset):
         suite, generated = gate.table, staging_expectations(gate)
     elif isinstance(gate, Indicator):
         suite, generated = gate.table, indicator_expectations(gate)
+    else:
+        suite = gate
     if engine == "sql":
         return validate_sql(con, table, suite, shown, generated=generated)
+    if engine != "gx":
+        raise ValueError(f"engine must be 'sql' or 'gx', not {engine!r}")
     schema, name = table.split(".", 1)
     df = con.execute(f"SELECT * FROM {_q(schema)}.{_q(name)}").df()
     return validate_frame(df, suite, shown, generated=generated)
