@@ -9,6 +9,10 @@ including the source `line` where the table has one.
 
 A staging or indicator table's gate runs the expectations generated from its catalogue
 entry (pipelines.suites) followed by its hand-written suite, if it has one (`gate_suite`).
+
+The gates of a run do not come through here: pipelines.sqlgates compiles the same suites to
+DuckDB SQL and runs them on the table (stage.validate_table). `validate_frame` is the
+reference that path is tested against, and `validate_table(..., engine="gx")` runs it.
 """
 
 from __future__ import annotations
@@ -227,7 +231,9 @@ def _missing_columns(df: pd.DataFrame, suite: Any) -> list[ExpectationFailure]:
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for k, v in row.items():
-        if hasattr(v, "item"):
+        if hasattr(v, "tolist") and getattr(v, "ndim", 0):  # a LIST column: numpy array
+            v = v.tolist()
+        elif hasattr(v, "item"):
             v = v.item()
         if isinstance(v, float) and v != v:
             v = None

@@ -36,6 +36,7 @@ from pipelines.geo import GeoResolver
 from pipelines.parsers.base import ParsedFile, ParseError
 from pipelines.parsers.detect import effective_format
 from pipelines.snapshots import Snapshot, SnapshotError
+from pipelines.sqlgates import validate_sql
 
 BATCH_ROWS = 50_000
 State = Literal["fresh", "unchanged", "stale", "missing"]
@@ -249,20 +250,31 @@ def validate_table(
     table: str,
     gate: str | Dataset | Indicator,
     label: str | None = None,
+    engine: Literal["sql", "gx"] = "sql",
 ) -> ValidationReport:
     """Run a table's gate: a dataset's or an indicator's (expectations generated from its
     catalogue entry plus its hand-written suite, if any), or a hand-written suite by name.
-    The report names `label` (default: the table)."""
+    The report names `label` (default: the table).
+
+    The suite runs as DuckDB SQL on the table (pipelines.sqlgates); `engine="gx"` runs it
+    with Great Expectations on the whole table read into pandas, the reference."""
     from pipelines.suites import indicator_expectations, staging_expectations
 
+    shown = label or table
+    generated: list[dict[str, Any]] | None = None
+    if isinstance(gate, Dataset):
+        suite, generated = gate.table, staging_expectations(gate)
+    elif isinstance(gate, Indicator):
+        suite, generated = gate.table, indicator_expectations(gate)
+    else:
+        suite = gate
+    if engine == "sql":
+        return validate_sql(con, table, suite, shown, generated=generated)
+    if engine != "gx":
+        raise ValueError(f"engine must be 'sql' or 'gx', not {engine!r}")
     schema, name = table.split(".", 1)
     df = con.execute(f"SELECT * FROM {_q(schema)}.{_q(name)}").df()
-    shown = label or table
-    if isinstance(gate, Dataset):
-        return validate_frame(df, gate.table, shown, generated=staging_expectations(gate))
-    if isinstance(gate, Indicator):
-        return validate_frame(df, gate.table, shown, generated=indicator_expectations(gate))
-    return validate_frame(df, gate, shown)
+    return validate_frame(df, suite, shown, generated=generated)
 
 
 def stage_dataset(

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import json
+import math
 import mimetypes
 import re
 from dataclasses import dataclass
@@ -23,10 +25,12 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from pipelines.catalogue import Dataset
+from pipelines.checks import ExpectationFailure, ValidationReport
 from pipelines.discover import Page, discover
 from pipelines.fetch import mirror_key
 from pipelines.snapshots import utc_now
@@ -164,3 +168,41 @@ def _not_modified(request: Request, etag: str, mtime: int) -> bool:
             since = since.replace(tzinfo=UTC)
         return since.timestamp() >= mtime
     return False
+
+
+# -- gates --------------------------------------------------------------------------------------
+def gate_failures(report: ValidationReport) -> list[tuple[Any, ...]]:
+    """A report's failures as data, sorted: GX reports them in an order of its own (the SQL
+    gate in suite order), rewrites kwargs (a row_condition as a dict, pairs as tuples, None
+    dropped) and its sample rows hold numpy/pandas scalars; both must agree on the rest."""
+
+    def kwargs(f: ExpectationFailure) -> str:
+        kw = {k: v for k, v in f.kwargs.items() if v is not None}  # GX drops None kwargs
+        if isinstance(kw.get("row_condition"), dict):
+            kw["row_condition"] = kw["row_condition"]["pass_through_filter"]
+        return json.dumps(json.loads(json.dumps(kw), parse_int=float), sort_keys=True)
+
+    def plain(value: Any) -> Any:
+        if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+            return None
+        if isinstance(value, (bool, str)):
+            return value
+        if hasattr(value, "tolist") and getattr(value, "ndim", 0):
+            value = value.tolist()
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if hasattr(value, "isoformat"):  # a pandas Timestamp or a datetime
+            return value.replace(tzinfo=None).isoformat()
+        return float(value)
+
+    rows = [
+        (
+            f.expectation,
+            kwargs(f),
+            f.rule,
+            f.unexpected_count,
+            [{k: plain(v) for k, v in r.items()} for r in f.sample_rows],
+        )
+        for f in report.failures
+    ]
+    return sorted(rows, key=lambda failure: failure[:3])

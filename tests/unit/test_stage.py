@@ -151,13 +151,13 @@ def test_a_staged_table_is_validated_once_and_its_report_names_the_table(
     ds = cat.dataset(CRIM)
     load_bytes(store, ds, tmp_path, GOOD_TSV)
     validated: list[str] = []
-    real = stage_module.validate_frame
+    real = stage_module.validate_sql
 
-    def counting(df, suite, table, **kwargs):  # the real validation, counted
-        validated.append(table)
-        return real(df, suite, table, **kwargs)
+    def counting(con, table, suite, label, **kwargs):  # the real validation, counted
+        validated.append(label)
+        return real(con, table, suite, label, **kwargs)
 
-    monkeypatch.setattr(stage_module, "validate_frame", counting)
+    monkeypatch.setattr(stage_module, "validate_sql", counting)
     result = stage(con, ds, store, geo)
 
     assert validated == [ds.table]
