@@ -33,6 +33,7 @@ from pipelines.attempts import REFUSAL_PHRASE
 from pipelines.catalogue import Dataset, Indicator, ReadLimits
 from pipelines.checks import ValidationReport, validate_frame
 from pipelines.geo import GeoResolver
+from pipelines.parsers import eurostat_sql
 from pipelines.parsers.base import ParsedFile, ParseError
 from pipelines.parsers.detect import effective_format
 from pipelines.snapshots import Snapshot, SnapshotError
@@ -229,6 +230,9 @@ def load_snapshot(
     accepted. Raises ParseError / SnapshotError.
     """
     path = snap.verified_path()
+    staged = _load_in_engine(con, table, ds, snap, path, geo)
+    if staged is not None:
+        return staged
     parsed = parse_file(ds, path)
     check_layout(ds, parsed, path)
     constants = file_columns(ds, parsed)
@@ -242,6 +246,32 @@ def load_snapshot(
         con.unregister("_incoming_batch")
         rows += batch.num_rows
     return rows, member_key(parsed, snap), bool(parsed.attributes.get("known_unused"))
+
+
+def _load_in_engine(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    ds: Dataset,
+    snap: Snapshot,
+    path: Path,
+    geo: GeoResolver,
+) -> tuple[int, str, bool] | None:
+    """Stage a Eurostat TSV with DuckDB itself (parsers.eurostat_sql); None when the file
+    is one the Python parser must read (not UTF-8, a line the engine would split otherwise)."""
+    if ds.bulletin_rules or effective_format(ds.format, path) != "eurostat_tsv":
+        return None
+    header = eurostat_sql.read_header(path, parser_options(ds), ds.limits)
+    if header is None:
+        return None
+    check_layout(ds, header.parsed, path)
+    create_table(con, table, ds)
+    schema, name = table.split(".", 1)
+    rows = eurostat_sql.insert(
+        con, f"{_q(schema)}.{_q(name)}", ds, header, path, snap.meta.sha256, geo
+    )
+    if rows is None:
+        return None
+    return rows, member_key(header.parsed, snap), False
 
 
 def validate_table(
