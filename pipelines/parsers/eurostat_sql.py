@@ -23,6 +23,8 @@ Python parser, so nothing that parses today stops parsing.
 from __future__ import annotations
 
 import codecs
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,6 +54,8 @@ ERROR_MARK = "eudap-bad-cell"
 SHOWN_LINES = 4
 LINES = "_eudap_lines"
 GEO = "_eudap_geo"
+# What DuckDB may hold while it stages one file (see bounded_memory).
+STAGE_MEMORY = "256MB"
 # What the engine refuses in a file Python reads: a CSV error (a stray byte splits a line),
 # a number out of DOUBLE range ("1e999", which Python reads as inf).
 ENGINE_REFUSALS = (
@@ -148,10 +152,12 @@ def load_lines(con: duckdb.DuckDBPyConnection, path: Path, limits: ReadLimits) -
 
 
 def _cells_sql(header: Header, geo_key: str | None = None) -> str:
-    """Every cell of every data line: line, text l, codes k, period index i, value text v,
+    """Every cell of every data line: line, text l, codes k1..kn, period index i, value text v,
     flag text f, whether the cell breaks a rule (`bad`), and with `geo_key` (an expression
     of k) the reference code and level GEO gives it (geo_code, geo_level), joined
     once per line."""
+    codes = ", ".join(f"k{n}" for n in range(1, len(header.parsed.dimensions) + 1))
+    key_cols = ", ".join(f"k[{n}] AS k{n}" for n in range(1, len(header.parsed.dimensions) + 1))
     geo_cols, geo_join = "NULL AS geo_code, NULL AS geo_level", ""
     if geo_key is not None:
         geo_cols = "g.code AS geo_code, g.level AS geo_level"
@@ -169,7 +175,7 @@ def _cells_sql(header: Header, geo_key: str | None = None) -> str:
         FROM {LINES} WHERE line > 1 AND l IS NOT NULL AND trim(l, {space}) <> ''
     ),
     keyed AS (
-        SELECT line, l, k, {geo_cols},
+        SELECT line, l, {key_cols}, {geo_cols},
                len(cells) <> {n_cells} OR len(k) <> {len(dims)} OR list_contains(k, '')
                AS line_bad,
                CASE WHEN len(cells) = {n_cells} THEN cells[2:] ELSE [NULL] END AS vals
@@ -178,12 +184,12 @@ def _cells_sql(header: Header, geo_key: str | None = None) -> str:
               FROM data) d {geo_join}
     ),
     cells AS (
-        SELECT line, l, k, geo_code, geo_level, line_bad, generate_subscripts(vals, 1) AS i,
+        SELECT line, l, {codes}, geo_code, geo_level, line_bad, generate_subscripts(vals, 1) AS i,
                trim(unnest(vals)) AS t
         FROM keyed
     ),
     judged AS (
-        SELECT line, l, k, geo_code, geo_level, i,
+        SELECT line, l, {codes}, geo_code, geo_level, i,
                line_bad OR t IS NULL OR NOT regexp_full_match(t, {cell}) AS bad,
                strpos(t, ' ') AS sp,
                CASE WHEN sp = 0 THEN t ELSE left(t, sp - 1) END AS v,
@@ -191,6 +197,14 @@ def _cells_sql(header: Header, geo_key: str | None = None) -> str:
         FROM cells
     )
     """
+
+
+def _mapped(code: str, mapping: dict[str, str]) -> str:
+    """`code` through the catalogue's code map of its dimension."""
+    if not mapping:
+        return code
+    whens = " ".join(f"WHEN {_lit(a)} THEN {_lit(b)}" for a, b in mapping.items())
+    return f"(CASE {code} {whens} ELSE {code} END)"
 
 
 def insert_sql(target: str, ds: Dataset, header: Header, sha256: str) -> str:
@@ -201,19 +215,15 @@ def insert_sql(target: str, ds: Dataset, header: Header, sha256: str) -> str:
     exprs: list[str] = []
     geo_key: str | None = None
     for dim in ds.dimensions:
-        code = f"k[{dims.index(dim) + 1}]"
+        n = dims.index(dim) + 1
         mapping = ds.code_maps.get(dim, {})
-        mapped = code
-        if mapping:
-            whens = " ".join(f"WHEN {_lit(a)} THEN {_lit(b)}" for a, b in mapping.items())
-            mapped = f"(CASE {code} {whens} ELSE {code} END)"
         if dim == ds.geo_dimension:
             columns += ["geo_raw", "geo", "geo_level"]
-            exprs += [code, "geo_code", "geo_level"]
-            geo_key = mapped
+            exprs += [f"k{n}", "geo_code", "geo_level"]
+            geo_key = _mapped(f"k[{n}]", mapping)  # joined per line, on the list of codes
         else:
             columns.append(dim)
-            exprs.append(mapped)
+            exprs.append(_mapped(f"k{n}", mapping))
     periods = "[" + ", ".join(_lit(p) for p in header.periods) + "]"
     columns += ["period", "value", "value_text", "flags", "note", "line"]
     columns += ["source_dataset", "snapshot_sha256"]
@@ -247,16 +257,17 @@ def insert(
     """Stage the file into `target` (created, empty); the row count, or None when the Python
     parser must do it. Raises ParseError naming the first bad line."""
     try:
-        load_lines(con, path, ds.limits)
-        if ds.geo_dimension is not None:
-            _geo_table(con, geo, ds.geo_codes)
-        try:
-            con.execute(insert_sql(target, ds, header, sha256))
-        except duckdb.InvalidInputException as exc:
-            if ERROR_MARK not in str(exc):
-                raise
-            _raise_first_bad(con, path, header)
-            return None
+        with bounded_memory(con):
+            load_lines(con, path, ds.limits)
+            if ds.geo_dimension is not None:
+                _geo_table(con, geo, ds.geo_codes)
+            try:
+                inserted = con.execute(insert_sql(target, ds, header, sha256)).fetchone()
+            except duckdb.InvalidInputException as exc:
+                if ERROR_MARK not in str(exc):
+                    raise
+                _raise_first_bad(con, path, header)
+                return None
     except ENGINE_REFUSALS:
         return None  # bytes the engine reads otherwise than Python (see module docstring)
     finally:
@@ -264,8 +275,29 @@ def insert(
         con.execute(f"DROP TABLE IF EXISTS {GEO}")
     if ds.geo_dimension is not None:
         _resolve_rest(con, target, ds, geo)
-    row = con.execute(f"SELECT count(*) FROM {target}").fetchone()
-    return int(row[0]) if row else 0
+    return int(inserted[0]) if inserted else 0
+
+
+@contextlib.contextmanager
+def bounded_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Hold DuckDB to STAGE_MEMORY while a file is staged, so that memory stays flat in the
+    file's size (the engine spills to the database's temp directory and evicts written
+    blocks). An in-memory database (tests, a scratch connection) is left as it is: it would
+    spill into the working directory."""
+    file_backed = con.execute(
+        "SELECT path IS NOT NULL FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    previous = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    if not (file_backed and file_backed[0] and previous):
+        yield
+        return
+    con.execute(f"SET memory_limit = '{STAGE_MEMORY}'")
+    try:
+        yield
+    finally:
+        con.execute("RESET memory_limit")  # the default, exactly, when it was the default
+        if con.execute("SELECT current_setting('memory_limit')").fetchone() != previous:
+            con.execute(f"SET memory_limit = '{previous[0]}'")
 
 
 def _geo_table(con: duckdb.DuckDBPyConnection, geo: GeoResolver, mode: str) -> None:
