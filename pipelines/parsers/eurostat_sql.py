@@ -48,20 +48,18 @@ if TYPE_CHECKING:
     from pipelines.geo import GeoResolver
 
 CHUNK = 1 << 20
-# Whitespace Python's str.strip()/split() also removes, for blank lines and cell edges.
+# ASCII whitespace that makes a line blank (skipped). Other whitespace Python's strip() also
+# removes ends up in a "bad" cell, which line_rows then accepts: the Python parser takes over.
 SPACE = " \t\x0b\x0c\r"
 ERROR_MARK = "eudap-bad-cell"
-SHOWN_LINES = 4
+SHOWN_LINES = 4  # bad lines named in an error (the first one in full)
 LINES = "_eudap_lines"
 GEO = "_eudap_geo"
 # What DuckDB may hold while it stages one file (see bounded_memory).
 STAGE_MEMORY = "256MB"
 # What the engine refuses in a file Python reads: a CSV error (a stray byte splits a line),
 # a number out of DOUBLE range ("1e999", which Python reads as inf).
-ENGINE_REFUSALS = (
-    duckdb.InvalidInputException,
-    duckdb.ConversionException,
-)  # bad lines named in an error (the first one in full)
+ENGINE_REFUSALS = (duckdb.InvalidInputException, duckdb.ConversionException)
 
 
 @dataclass(frozen=True)
@@ -137,8 +135,9 @@ def _q(identifier: str) -> str:
 
 def load_lines(con: duckdb.DuckDBPyConnection, path: Path, limits: ReadLimits) -> None:
     """The file as table LINES (line, l): one row per physical line, in file order, NULL
-    for an empty line. Numbering needs one ordered pass (`row_number()` is not parallel);
-    everything after it reads this table in parallel."""
+    for an empty line. The numbering is one single-threaded pass (`parallel=false`: the
+    scan, and so `row_number()`, follows the file's order); everything after it reads this
+    table in parallel."""
     max_line = max(limits.max_line_bytes + 64, 2_097_152)
     with path.open("rb") as fh:  # by content: a snapshot's name need not end in .gz
         compression = "gzip" if fh.read(2) == GZIP_MAGIC else "none"
@@ -147,7 +146,8 @@ def load_lines(con: duckdb.DuckDBPyConnection, path: Path, limits: ReadLimits) -
         SELECT row_number() OVER () AS line, l
         FROM read_csv({_lit(str(path))}, columns={{'l': 'VARCHAR'}}, delim='\x01',
                       header=false, quote='', escape='', auto_detect=false,
-                      compression='{compression}', max_line_size={max_line})
+                      compression='{compression}', max_line_size={max_line},
+                      parallel=false)
     """)
 
 
@@ -320,14 +320,25 @@ def _resolve_rest(
             f"SELECT DISTINCT geo_raw FROM {target} WHERE geo IS NULL AND geo_raw IS NOT NULL"
         ).fetchall()
     ]
+    if not raws:
+        return
     mapping = ds.code_maps.get(str(ds.geo_dimension), {})
-    for raw in raws:
-        match = geo.resolve(mapping.get(raw, raw), ds.geo_codes)
-        if match.code is not None:
-            con.execute(
-                f"UPDATE {target} SET geo = ?, geo_level = ? WHERE geo_raw = ? AND geo IS NULL",
-                [match.code, match.level, raw],
-            )
+    matches = [(raw, geo.resolve(mapping.get(raw, raw), ds.geo_codes)) for raw in raws]
+    found = [(raw, m.code, m.level) for raw, m in matches if m.code is not None]
+    if not found:
+        return
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {GEO} (raw VARCHAR, code VARCHAR, level VARCHAR)")
+    try:
+        con.execute(
+            f"INSERT INTO {GEO} SELECT unnest(?), unnest(?), unnest(?)",
+            [[r for r, _, _ in found], [c for _, c, _ in found], [lv for _, _, lv in found]],
+        )
+        con.execute(
+            f"UPDATE {target} SET geo = g.code, geo_level = g.level FROM {GEO} g "
+            f"WHERE {target}.geo_raw = g.raw AND {target}.geo IS NULL"
+        )
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {GEO}")
 
 
 def _raise_first_bad(con: duckdb.DuckDBPyConnection, path: Path, header: Header) -> None:
