@@ -57,8 +57,9 @@ LINES = "_eudap_lines"
 GEO = "_eudap_geo"
 # What DuckDB may hold while it stages one file (see bounded_memory).
 STAGE_MEMORY = "256MB"
-# What the engine refuses in a file Python reads: a CSV error (a stray byte splits a line),
-# a number out of DOUBLE range ("1e999", which Python reads as inf).
+# What the engine refuses in a file Python may read: a CSV error (a \x01 byte, which
+# admission refuses today but an older store may hold, splits a line), a text it will not
+# convert.
 ENGINE_REFUSALS = (duckdb.InvalidInputException, duckdb.ConversionException)
 
 
