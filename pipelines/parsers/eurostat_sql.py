@@ -246,6 +246,25 @@ def insert_sql(target: str, ds: Dataset, header: Header, sha256: str) -> str:
     )
 
 
+def count_rows(path: Path, header: Header, limits: ReadLimits) -> int | None:
+    """The observations the file would stage (a scratch in-memory connection); None when a
+    line breaks a rule or the engine refuses the file (the Python parser then judges it)."""
+    con = duckdb.connect()
+    try:
+        load_lines(con, path, limits)
+        row = con.execute(
+            _cells_sql(header) + "SELECT count(*) FILTER (WHERE NOT (v = ':' AND f = '')), "
+            "coalesce(bool_or(bad), false) FROM judged"
+        ).fetchone()
+    except ENGINE_REFUSALS:
+        return None
+    finally:
+        con.close()
+    if row is None or row[1]:
+        return None
+    return int(row[0])
+
+
 def insert(
     con: duckdb.DuckDBPyConnection,
     target: str,

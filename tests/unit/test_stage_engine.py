@@ -280,3 +280,37 @@ def test_files_the_engine_does_not_read_as_python_does_fall_back_to_the_python_p
         assert not by_engine
         assert engine == python
     assert eurostat_sql.read_header(latin, {}, ds.limits) is None
+
+
+def test_the_row_drop_check_counts_an_older_snapshot_in_the_engine_as_python_counts_it(
+    upstream_dir: Path, cat: Catalogue, tmp_path, monkeypatch
+) -> None:
+    ds = cat.dataset(ASDR2)
+    store = SnapshotStore(tmp_path / "raw")
+    full = upstream_dir / "eurostat" / "estat_hlth_cd_asdr2_filtered.tsv"
+    older = Fetcher(store).load_file(ds, full).snapshot
+    text = full.read_text(encoding="utf-8").split("\n")
+    cut = tmp_path / "cut.tsv"  # a newer file with half of the series
+    cut.write_text("\n".join(text[: len(text) // 2]) + "\n", encoding="utf-8")
+    newer = Fetcher(store).load_file(ds, cut).snapshot
+    assert older is not None and newer is not None
+    snapshots = store.snapshots(ds.id)
+
+    def verdict() -> tuple[str | None, stage_module.Baseline | None]:
+        check = stage_module.RowDropCheck(ds, snapshots, None)
+        member = str(newer.meta.file)
+        check.record(newer, member, 10)
+        return check.problem(newer, member), check.baseline(newer, member)
+
+    counted: list[int | None] = []
+    real = eurostat_sql.count_rows
+    monkeypatch.setattr(
+        eurostat_sql, "count_rows", lambda *a: counted.append(real(*a)) or counted[-1]
+    )
+    engine = verdict()
+    monkeypatch.setattr(stage_module.RowDropCheck, "_count_in_engine", lambda self, snap: None)
+    python = verdict()
+    assert counted and counted[0] is not None and counted[0] > 10
+    assert engine == python
+    assert engine[1] is not None and engine[1].rows == counted[0]
+    assert engine[0] is not None and "observations dropped" in engine[0]
