@@ -227,7 +227,8 @@ def load_snapshot(
     """Parse a snapshot into `table` (replaced); returns (rows, member key, known unused).
 
     A known-but-unused member (an EDR table no indicator needs) gives no rows and is
-    accepted. Raises ParseError / SnapshotError.
+    accepted. A Eurostat TSV is staged by DuckDB itself (parsers.eurostat_sql), other
+    formats through their Python parser. Raises ParseError / SnapshotError.
     """
     path = snap.verified_path()
     staged = _load_in_engine(con, table, ds, snap, path, geo)
