@@ -56,7 +56,7 @@ SHOWN_LINES = 4  # bad lines named in an error (the first one in full)
 LINES = "_eudap_lines"
 GEO = "_eudap_geo"
 # What DuckDB may hold while it stages one file (see bounded_memory).
-STAGE_MEMORY = "256MB"
+STAGE_MEMORY = "128MB"
 # What the engine refuses in a file Python may read: a CSV error (a \x01 byte, which
 # admission refuses today but an older store may hold, splits a line), a text it will not
 # convert.
