@@ -33,6 +33,7 @@ from pipelines.attempts import REFUSAL_PHRASE
 from pipelines.catalogue import Dataset, Indicator, ReadLimits
 from pipelines.checks import ValidationReport, validate_frame
 from pipelines.geo import GeoResolver
+from pipelines.parsers import eurostat_sql
 from pipelines.parsers.base import ParsedFile, ParseError
 from pipelines.parsers.detect import effective_format
 from pipelines.snapshots import Snapshot, SnapshotError
@@ -227,9 +228,13 @@ def load_snapshot(
     """Parse a snapshot into `table` (replaced); returns (rows, member key, known unused).
 
     A known-but-unused member (an EDR table no indicator needs) gives no rows and is
-    accepted. Raises ParseError / SnapshotError.
+    accepted. A Eurostat TSV is staged by DuckDB itself (parsers.eurostat_sql), other
+    formats through their Python parser. Raises ParseError / SnapshotError.
     """
     path = snap.verified_path()
+    staged = _load_in_engine(con, table, ds, snap, path, geo)
+    if staged is not None:
+        return staged
     parsed = parse_file(ds, path)
     check_layout(ds, parsed, path)
     constants = file_columns(ds, parsed)
@@ -243,6 +248,32 @@ def load_snapshot(
         con.unregister("_incoming_batch")
         rows += batch.num_rows
     return rows, member_key(parsed, snap), bool(parsed.attributes.get("known_unused"))
+
+
+def _load_in_engine(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    ds: Dataset,
+    snap: Snapshot,
+    path: Path,
+    geo: GeoResolver,
+) -> tuple[int, str, bool] | None:
+    """Stage a Eurostat TSV with DuckDB itself (parsers.eurostat_sql); None when the file
+    is one the Python parser must read (not UTF-8, a line the engine would split otherwise)."""
+    if ds.bulletin_rules or effective_format(ds.format, path) != "eurostat_tsv":
+        return None
+    header = eurostat_sql.read_header(path, parser_options(ds), ds.limits)
+    if header is None:
+        return None
+    check_layout(ds, header.parsed, path)
+    create_table(con, table, ds)
+    schema, name = table.split(".", 1)
+    rows = eurostat_sql.insert(
+        con, f"{_q(schema)}.{_q(name)}", ds, header, path, snap.meta.sha256, geo
+    )
+    if rows is None:
+        return None
+    return rows, member_key(header.parsed, snap), False
 
 
 def validate_table(
@@ -507,9 +538,23 @@ class RowDropCheck:
         sha = snap.meta.sha256
         if sha not in self._counts:
             try:
-                parsed = parse_file(self.ds, snap.verified_path())
-                rows = sum(1 for _ in parsed.rows)
-                self._counts[sha] = (member_key(parsed, snap), rows)
+                self._counts[sha] = self._count_in_engine(snap)
+                if self._counts[sha] is None:
+                    parsed = parse_file(self.ds, snap.verified_path())
+                    rows = sum(1 for _ in parsed.rows)
+                    self._counts[sha] = (member_key(parsed, snap), rows)
             except (ParseError, SnapshotError):
                 self._counts[sha] = None
         return self._counts[sha]
+
+    def _count_in_engine(self, snap: Snapshot) -> tuple[str, int] | None:
+        """A Eurostat TSV counted by DuckDB (parsers.eurostat_sql); None: count in Python."""
+        path = snap.verified_path()
+        ds = self.ds
+        if ds.bulletin_rules or effective_format(ds.format, path) != "eurostat_tsv":
+            return None
+        header = eurostat_sql.read_header(path, parser_options(ds), ds.limits)
+        rows = None if header is None else eurostat_sql.count_rows(path, header, ds.limits)
+        if header is None or rows is None:
+            return None
+        return member_key(header.parsed, snap), rows

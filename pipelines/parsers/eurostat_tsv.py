@@ -125,60 +125,67 @@ def _read_header(path: Path, encoding: str, limits: ReadLimits) -> tuple[list[st
 def _rows(
     path: Path, encoding: str, dims: list[str], periods: list[str], limits: ReadLimits
 ) -> Iterator[dict[str, Any]]:
-    n_cells = len(periods) + 1
     with open_text(path, encoding, limits) as fh:
         fh.readline()  # header, already validated
         for line_no, raw in enumerate(fh, start=2):
-            line = raw.rstrip("\r\n")
-            if not line.strip():
-                continue
-            cells = line.split("\t")
-            if len(cells) != n_cells:
+            yield from line_rows(path, raw, line_no, dims, periods)
+
+
+def line_rows(
+    path: Path, raw: str, line_no: int, dims: list[str], periods: list[str]
+) -> Iterator[dict[str, Any]]:
+    """The observations of one data line (none for a blank line); ParseError on a bad one."""
+    line = raw.rstrip("\r\n")
+    if not line.strip():
+        return
+    n_cells = len(periods) + 1
+    cells = line.split("\t")
+    if len(cells) != n_cells:
+        raise ParseError(path, RULE_CELLS, f"{len(cells)} cells, the header has {n_cells}", line_no)
+    codes = [c.strip() for c in cells[0].split(",")]
+    if len(codes) != len(dims) or not all(codes):
+        raise ParseError(
+            path,
+            RULE_KEY,
+            f"series key {cells[0]!r} does not give the {len(dims)} dimensions {','.join(dims)}",
+            line_no,
+        )
+    key = dict(zip(dims, codes, strict=True))
+    for period, cell in zip(periods, cells[1:], strict=True):
+        text, flags = split_cell(cell)
+        if text == MISSING:
+            value = None
+        else:
+            value = parse_number(text)
+            if value is None:
                 raise ParseError(
-                    path, RULE_CELLS, f"{len(cells)} cells, the header has {n_cells}", line_no
+                    path, RULE_VALUE, f"{period}: {cell!r} is neither a number nor ':'", line_no
                 )
-            codes = [c.strip() for c in cells[0].split(",")]
-            if len(codes) != len(dims) or not all(codes):
-                raise ParseError(
-                    path,
-                    RULE_KEY,
-                    f"series key {cells[0]!r} does not give the {len(dims)} dimensions "
-                    f"{','.join(dims)}",
-                    line_no,
-                )
-            key = dict(zip(dims, codes, strict=True))
-            for period, cell in zip(periods, cells[1:], strict=True):
-                text, flags = split_cell(cell)
-                if text == MISSING:
-                    value = None
-                else:
-                    value = parse_number(text)
-                    if value is None:
-                        raise ParseError(
-                            path,
-                            RULE_VALUE,
-                            f"{period}: {cell!r} is neither a number nor ':'",
-                            line_no,
-                        )
-                bad = check_flags(flags)
-                if bad is not None:
-                    raise ParseError(
-                        path,
-                        RULE_FLAG,
-                        f"{period}: flag {bad!r} in {cell!r} is not an OBS_FLAG letter",
-                        line_no,
-                    )
-                if value is None and not flags:
-                    continue
-                yield {
-                    **key,
-                    base.PERIOD: period,
-                    base.VALUE: value,
-                    base.VALUE_TEXT: None,
-                    base.FLAGS: flags or None,
-                    base.NOTE: None,
-                    base.LINE: line_no,
-                }
+        bad = check_flags(flags)
+        if bad is not None:
+            raise ParseError(
+                path,
+                RULE_FLAG,
+                f"{period}: flag {bad!r} in {cell!r} is not an OBS_FLAG letter",
+                line_no,
+            )
+        if value is None and not flags:
+            continue
+        yield {
+            **key,
+            base.PERIOD: period,
+            base.VALUE: value,
+            base.VALUE_TEXT: None,
+            base.FLAGS: flags or None,
+            base.NOTE: None,
+            base.LINE: line_no,
+        }
+
+
+def read_header(path: Path, encoding: str, limits: ReadLimits) -> tuple[list[str], str, list[str]]:
+    """(dimensions, time_key, periods) of the file's first line; ParseError if it is not a
+    Eurostat TSV header."""
+    return _read_header(path, encoding, limits)
 
 
 @guarded

@@ -1,0 +1,383 @@
+"""Eurostat TSV staged by DuckDB itself: one `INSERT INTO ... SELECT` over `read_csv`.
+
+The rules are those of `eurostat_tsv` (see its docstring); this module only moves the work
+into the engine. What Python still does, all of it cheap:
+
+- one pass over the bytes (`prepass`): the read limits (decompressed size, gzip expansion,
+  line length) and whether the file is UTF-8. A file that is not (or has a line the engine
+  would not take) is left to the Python parser;
+- the header line, read and judged by `eurostat_tsv` itself, so every header error is the
+  same;
+- the geography: a small table of the reference's codes is joined; the few raw codes that
+  are not a reference code exactly are resolved by `GeoResolver` afterwards.
+
+Every line is read as one column, so that `row_number()` over the file is its physical line
+(DuckDB keeps blank lines as NULL in that mode and reads in file order). A cell that breaks a
+rule makes the INSERT fail through `error()`; the offending lines are then found with one
+query, ordered by line, and the first is judged by `eurostat_tsv.line_rows`, which raises
+the very error the Python parser raises. Anything the engine refuses that SQL did not
+explain (a stray control byte, a line the reader splits differently) falls back to the
+Python parser, so nothing that parses today stops parsing.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from pipelines.catalogue import ReadLimits
+from pipelines.parsers import eurostat_tsv
+from pipelines.parsers.base import (
+    GZIP_MAGIC,
+    NUMBER_RE,
+    READ_ERRORS,
+    ParsedFile,
+    ParseError,
+    open_binary,
+    read_error,
+)
+
+if TYPE_CHECKING:
+    from pipelines.catalogue import Dataset
+    from pipelines.geo import GeoResolver
+
+CHUNK = 1 << 20
+# ASCII whitespace that makes a line blank (skipped). Other whitespace Python's strip() also
+# removes ends up in a "bad" cell, which line_rows then accepts: the Python parser takes over.
+SPACE = " \t\x0b\x0c\r"
+ERROR_MARK = "eudap-bad-cell"
+SHOWN_LINES = 4  # bad lines named in an error (the first one in full)
+LINES = "_eudap_lines"
+GEO = "_eudap_geo"
+# What DuckDB may hold while it stages one file (see bounded_memory).
+STAGE_MEMORY = "128MB"
+# What the engine refuses in a file Python may read: a CSV error (a \x01 byte, which
+# admission refuses today but an older store may hold, splits a line), a text it will not
+# convert.
+ENGINE_REFUSALS = (duckdb.InvalidInputException, duckdb.ConversionException)
+
+
+@dataclass(frozen=True)
+class Header:
+    parsed: ParsedFile
+    periods: list[str]
+
+
+def prepass(path: Path, limits: ReadLimits) -> bool:
+    """Check the read limits over the whole (un-gzipped) file; True when the engine may read
+    it: valid UTF-8, no line longer than `max_line_bytes` bytes and no lone CR (a line break
+    to Python's universal newlines). Anything else is left to the Python parser, which
+    counts characters and names the encoding. Raises a ParseError past the size or
+    expansion limits, or on a corrupt gzip."""
+    try:
+        return _prepass(path, limits)
+    except READ_ERRORS as exc:
+        raise read_error(path, exc) from exc
+
+
+def _prepass(path: Path, limits: ReadLimits) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    longest, current, pending_cr = 0, 0, False
+    with open_binary(path, limits) as fh:
+        while chunk := fh.read(CHUNK):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                return False
+            lone_cr = chunk.count(b"\r") - chunk.count(b"\r\n") - chunk.endswith(b"\r")
+            if pending_cr and not chunk.startswith(b"\n"):
+                lone_cr += 1
+            pending_cr = chunk.endswith(b"\r")
+            if lone_cr > 0:
+                return False
+            first = chunk.find(b"\n")
+            if first < 0:
+                current += len(chunk)
+            else:
+                longest = max(longest, current + first)
+                last = chunk.rfind(b"\n")
+                if last > first:
+                    longest = max(longest, max(map(len, chunk[first + 1 : last].split(b"\n"))))
+                current = len(chunk) - last - 1
+            longest = max(longest, current)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return False
+    return not pending_cr and longest <= limits.max_line_bytes
+
+
+def read_header(path: Path, options: dict[str, Any], limits: ReadLimits) -> Header | None:
+    """The file's header when DuckDB may stage it (None: use the Python parser)."""
+    encoding = str(options.get("encoding") or "utf-8").replace("_", "-").lower()
+    if encoding not in ("utf-8", "utf8", "utf-8-sig") or not prepass(path, limits):
+        return None
+    try:
+        dims, time_key, periods = eurostat_tsv.read_header(path, "utf-8-sig", limits)
+    except READ_ERRORS as exc:
+        raise read_error(path, exc) from exc
+    attributes = {"time_key": time_key, "encoding": "utf-8-sig"}
+    return Header(ParsedFile(dimensions=dims, rows=iter(()), attributes=attributes), periods)
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _q(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def load_lines(con: duckdb.DuckDBPyConnection, path: Path, limits: ReadLimits) -> None:
+    """The file as table LINES (line, l): one row per physical line, in file order, NULL
+    for an empty line. The numbering is one single-threaded pass (`parallel=false`: the
+    scan, and so `row_number()`, follows the file's order); everything after it reads this
+    table in parallel."""
+    max_line = max(limits.max_line_bytes + 64, 2_097_152)
+    with path.open("rb") as fh:  # by content: a snapshot's name need not end in .gz
+        compression = "gzip" if fh.read(2) == GZIP_MAGIC else "none"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {LINES} AS
+        SELECT row_number() OVER () AS line, l
+        FROM read_csv({_lit(str(path))}, columns={{'l': 'VARCHAR'}}, delim='\x01',
+                      header=false, quote='', escape='', auto_detect=false,
+                      compression='{compression}', max_line_size={max_line},
+                      parallel=false)
+    """)
+
+
+def _cells_sql(header: Header, geo_key: str | None = None) -> str:
+    """Every cell of every data line: line, text l, codes k1..kn, period index i, value text v,
+    flag text f, whether the cell breaks a rule (`bad`), and with `geo_key` (an expression
+    of k) the reference code and level GEO gives it (geo_code, geo_level), joined
+    once per line."""
+    codes = ", ".join(f"k{n}" for n in range(1, len(header.parsed.dimensions) + 1))
+    key_cols = ", ".join(f"k[{n}] AS k{n}" for n in range(1, len(header.parsed.dimensions) + 1))
+    geo_cols, geo_join = "NULL AS geo_code, NULL AS geo_level", ""
+    if geo_key is not None:
+        geo_cols = "g.code AS geo_code, g.level AS geo_level"
+        geo_join = f"LEFT JOIN {GEO} g ON g.code = {geo_key}"
+    dims = header.parsed.dimensions
+    n_cells = len(header.periods) + 1
+    space = _lit(SPACE)
+    # A cell the Python rules accept, written with plain spaces: `:` or a number, then
+    # optionally flag letters (other whitespace makes a cell "bad": line_rows judges it).
+    letters = "".join(sorted(eurostat_tsv.FLAG_LETTERS))
+    cell = _lit(f"(?::|{NUMBER_RE.pattern})(?: +[{letters}]+)?")
+    return f"""
+    WITH data AS (
+        SELECT line, l, string_split(l, chr(9)) AS cells
+        FROM {LINES} WHERE line > 1 AND l IS NOT NULL AND trim(l, {space}) <> ''
+    ),
+    keyed AS (
+        SELECT line, l, {key_cols}, {geo_cols},
+               len(cells) <> {n_cells} OR len(k) <> {len(dims)} OR list_contains(k, '')
+               AS line_bad,
+               CASE WHEN len(cells) = {n_cells} THEN cells[2:] ELSE [NULL] END AS vals
+        FROM (SELECT line, l, cells,
+                     list_transform(string_split(cells[1], ','), lambda x: trim(x)) AS k
+              FROM data) d {geo_join}
+    ),
+    cells AS (
+        SELECT line, l, {codes}, geo_code, geo_level, line_bad, generate_subscripts(vals, 1) AS i,
+               trim(unnest(vals)) AS t
+        FROM keyed
+    ),
+    judged AS (
+        SELECT line, l, {codes}, geo_code, geo_level, i,
+               line_bad OR t IS NULL OR NOT regexp_full_match(t, {cell}) AS bad,
+               strpos(t, ' ') AS sp,
+               CASE WHEN sp = 0 THEN t ELSE left(t, sp - 1) END AS v,
+               CASE WHEN sp = 0 THEN '' ELSE ltrim(substr(t, sp + 1)) END AS f
+        FROM cells
+    )
+    """
+
+
+def _mapped(code: str, mapping: dict[str, str]) -> str:
+    """`code` through the catalogue's code map of its dimension."""
+    if not mapping:
+        return code
+    whens = " ".join(f"WHEN {_lit(a)} THEN {_lit(b)}" for a, b in mapping.items())
+    return f"(CASE {code} {whens} ELSE {code} END)"
+
+
+def insert_sql(target: str, ds: Dataset, header: Header, sha256: str) -> str:
+    """The one statement that stages the file from LINES (and GEO, when there is a geo
+    dimension)."""
+    dims = header.parsed.dimensions
+    columns: list[str] = []
+    exprs: list[str] = []
+    geo_key: str | None = None
+    for dim in ds.dimensions:
+        n = dims.index(dim) + 1
+        mapping = ds.code_maps.get(dim, {})
+        if dim == ds.geo_dimension:
+            columns += ["geo_raw", "geo", "geo_level"]
+            exprs += [f"k{n}", "geo_code", "geo_level"]
+            geo_key = _mapped(f"k[{n}]", mapping)  # joined per line, on the list of codes
+        else:
+            columns.append(dim)
+            exprs.append(_mapped(f"k{n}", mapping))
+    periods = "[" + ", ".join(_lit(p) for p in header.periods) + "]"
+    columns += ["period", "value", "value_text", "flags", "note", "line"]
+    columns += ["source_dataset", "snapshot_sha256"]
+    exprs += [
+        f"{periods}[i]",
+        f"CASE WHEN bad THEN error({_lit(ERROR_MARK)}) WHEN v = ':' THEN NULL "
+        "ELSE CAST(v AS DOUBLE) END",
+        "NULL",
+        "nullif(f, '')",
+        "NULL",
+        "line",
+        _lit(ds.id),
+        _lit(sha256),
+    ]
+    return (
+        _cells_sql(header, geo_key)
+        + f"INSERT INTO {target} ({', '.join(_q(c) for c in columns)}) "
+        + f"SELECT {', '.join(exprs)} FROM judged WHERE bad OR NOT (v = ':' AND f = '')"
+    )
+
+
+def count_rows(path: Path, header: Header, limits: ReadLimits) -> int | None:
+    """The observations the file would stage (a scratch in-memory connection); None when a
+    line breaks a rule or the engine refuses the file (the Python parser then judges it)."""
+    con = duckdb.connect()
+    try:
+        load_lines(con, path, limits)
+        row = con.execute(
+            _cells_sql(header) + "SELECT count(*) FILTER (WHERE NOT (v = ':' AND f = '')), "
+            "coalesce(bool_or(bad), false) FROM judged"
+        ).fetchone()
+    except ENGINE_REFUSALS:
+        return None
+    finally:
+        con.close()
+    if row is None or row[1]:
+        return None
+    return int(row[0])
+
+
+def insert(
+    con: duckdb.DuckDBPyConnection,
+    target: str,
+    ds: Dataset,
+    header: Header,
+    path: Path,
+    sha256: str,
+    geo: GeoResolver,
+) -> int | None:
+    """Stage the file into `target` (created, empty); the row count, or None when the Python
+    parser must do it. Raises ParseError naming the first bad line."""
+    try:
+        with bounded_memory(con):
+            load_lines(con, path, ds.limits)
+            if ds.geo_dimension is not None:
+                _geo_table(con, geo, ds.geo_codes)
+            try:
+                inserted = con.execute(insert_sql(target, ds, header, sha256)).fetchone()
+            except duckdb.InvalidInputException as exc:
+                if ERROR_MARK not in str(exc):
+                    raise
+                _raise_first_bad(con, path, header)
+                return None
+    except ENGINE_REFUSALS:
+        return None  # bytes the engine reads otherwise than Python (see module docstring)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {LINES}")
+        con.execute(f"DROP TABLE IF EXISTS {GEO}")
+    if ds.geo_dimension is not None:
+        _resolve_rest(con, target, ds, geo)
+    return int(inserted[0]) if inserted else 0
+
+
+@contextlib.contextmanager
+def bounded_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Hold DuckDB to STAGE_MEMORY while a file is staged, so that memory stays flat in the
+    file's size (the engine spills to the database's temp directory and evicts written
+    blocks). An in-memory database (tests, a scratch connection) is left as it is: it would
+    spill into the working directory."""
+    file_backed = con.execute(
+        "SELECT path IS NOT NULL FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    previous = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    if not (file_backed and file_backed[0] and previous):
+        yield
+        return
+    con.execute(f"SET memory_limit = '{STAGE_MEMORY}'")
+    try:
+        yield
+    finally:
+        con.execute("RESET memory_limit")  # the default, exactly, when it was the default
+        if con.execute("SELECT current_setting('memory_limit')").fetchone() != previous:
+            con.execute(f"SET memory_limit = '{previous[0]}'")
+
+
+def _geo_table(con: duckdb.DuckDBPyConnection, geo: GeoResolver, mode: str) -> None:
+    """The reference codes a raw code resolves to as they are (mode `eurostat`)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {GEO} (code VARCHAR, level VARCHAR)")
+    if mode != "eurostat":
+        return  # names: every value goes through GeoResolver (_resolve_rest)
+    codes = list(geo.entries)
+    levels = [geo.entries[c].level for c in codes]
+    con.execute(f"INSERT INTO {GEO} SELECT unnest(?), unnest(?)", [codes, levels])
+
+
+def _resolve_rest(
+    con: duckdb.DuckDBPyConnection, target: str, ds: Dataset, geo: GeoResolver
+) -> None:
+    """Resolve the raw geo codes the join did not (names, regions, malformed text)."""
+    raws = [
+        r[0]
+        for r in con.execute(
+            f"SELECT DISTINCT geo_raw FROM {target} WHERE geo IS NULL AND geo_raw IS NOT NULL"
+        ).fetchall()
+    ]
+    if not raws:
+        return
+    mapping = ds.code_maps.get(str(ds.geo_dimension), {})
+    matches = [(raw, geo.resolve(mapping.get(raw, raw), ds.geo_codes)) for raw in raws]
+    found = [(raw, m.code, m.level) for raw, m in matches if m.code is not None]
+    if not found:
+        return
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {GEO} (raw VARCHAR, code VARCHAR, level VARCHAR)")
+    try:
+        con.execute(
+            f"INSERT INTO {GEO} SELECT unnest(?), unnest(?), unnest(?)",
+            [[r for r, _, _ in found], [c for _, c, _ in found], [lv for _, _, lv in found]],
+        )
+        con.execute(
+            f"UPDATE {target} SET geo = g.code, geo_level = g.level FROM {GEO} g "
+            f"WHERE {target}.geo_raw = g.raw AND {target}.geo IS NULL"
+        )
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {GEO}")
+
+
+def _raise_first_bad(con: duckdb.DuckDBPyConnection, path: Path, header: Header) -> None:
+    """Raise the error of the first bad line (and name the next few); return when the
+    Python rules find nothing wrong there (the caller falls back to the Python parser)."""
+    bad = con.execute(
+        _cells_sql(header)
+        + f"SELECT line, any_value(l) FROM judged WHERE bad GROUP BY line ORDER BY line "
+        f"LIMIT {SHOWN_LINES}"
+    ).fetchall()
+    if not bad:
+        return
+    line_no, text = bad[0]
+    try:
+        dims, periods = header.parsed.dimensions, header.periods
+        list(eurostat_tsv.line_rows(path, text, int(line_no), dims, periods))
+    except ParseError as exc:
+        more = [str(n) for n, _ in bad[1:]]
+        if not more:
+            raise
+        also = f"; also bad: line{'s' if len(more) > 1 else ''} {', '.join(more)}"
+        raise ParseError(exc.file, exc.rule, exc.detail + also, exc.line) from None
