@@ -30,7 +30,7 @@ from dagster import (
     multi_asset,
 )
 
-from pipelines import coverage
+from pipelines import coverage, reuse
 from pipelines import indicators as indicator_tables
 from pipelines import publish as publishing
 from pipelines import trends as trend_tables
@@ -91,6 +91,18 @@ def gate_result(report: ValidationReport, asset_key: AssetKey | None = None) -> 
         metadata={
             k: (MetadataValue.md(v) if k == "details" else v) for k, v in report.metadata().items()
         },
+    )
+
+
+def copied_gate_result(summary: str, asset_key: AssetKey | None = None) -> AssetCheckResult:
+    """The gate of a table copied from the published release: the verdict it had there."""
+    return AssetCheckResult(
+        asset_key=asset_key,
+        check_name="gate",
+        passed=True,
+        severity=AssetCheckSeverity.ERROR,
+        description=summary[:2000],
+        metadata={"copied": True},
     )
 
 
@@ -276,20 +288,35 @@ def _staging_asset(cat: Catalogue, ds: Dataset) -> AssetsDefinition:
     )
     def _stage(context: AssetExecutionContext, eudap: EudapResource):
         geo = GeoResolver(cat.geo)
-        with eudap.build(build_id(context)) as con:
-            result = stage_dataset(
-                con,
-                ds,
-                eudap.store().snapshots(ds.id),
-                geo,
-                published_sha=published_snapshot(con, ds.id),
-                fetch_problem=fetch_problem(con, ds.id),
-                allow_sample=eudap.sample_run(),
-                published=published_use(con, ds.id),
+        bid = build_id(context)
+        snapshots = eudap.store().snapshots(ds.id)
+        allow_sample = eudap.sample_run()
+        key = reuse.staging_key(cat, ds, snapshots, allow_sample=allow_sample)
+        with eudap.build(bid) as con:
+            problem = fetch_problem(con, ds.id)
+            # a failed download is reported by staging (state stale): never skipped
+            copied = (
+                None if problem else reuse.staging_reuse(con, eudap.paths, bid, ds, key, snapshots)
             )
-            record_release_dataset(con, build_id(context), result)
-            report = result.report or validate_table(con, ds.table, ds)
-            record_gate(con, build_id(context), report)
+            if copied is not None:
+                result, gate = copied[0], copied_gate_result(copied[1])
+                context.log.info(f"{ds.id}: {result.reason}")
+            else:
+                result = stage_dataset(
+                    con,
+                    ds,
+                    snapshots,
+                    geo,
+                    published_sha=published_snapshot(con, ds.id),
+                    fetch_problem=problem,
+                    allow_sample=allow_sample,
+                    published=published_use(con, ds.id),
+                )
+                record_release_dataset(con, bid, result)
+                report = result.report or validate_table(con, ds.table, ds)
+                record_gate(con, bid, report)
+                reuse.record_key(con, bid, key)
+                gate = gate_result(report)
             table_preview = preview(con, ds.table)
             unknown_geo = geo_other_codes(con, ds.table, ds.geo_dimension)
         reason = redact_text(result.reason or "")
@@ -308,11 +335,13 @@ def _staging_asset(cat: Catalogue, ds: Dataset) -> AssetsDefinition:
                 "capture": snap.meta.capture or "" if snap else "",
                 "quarantined": [q["reason"] for q in result.quarantined],
                 "preview": table_preview,
+                "input_key": key.key,
+                "skipped": copied is not None,
                 **last_updated(snap),
             },
             data_version=DataVersion(snap.meta.sha256) if snap else None,
         )
-        yield gate_result(report)
+        yield gate
         yield AssetCheckResult(
             check_name="current",
             passed=result.state in ("fresh", "unchanged"),
@@ -359,10 +388,25 @@ def _indicator_asset(cat: Catalogue, ind: Indicator) -> AssetsDefinition:
         check_specs=[gate_spec(key, suite)],
     )
     def _indicator(context: AssetExecutionContext, eudap: EudapResource):
-        with eudap.build(build_id(context)) as con:
-            rows = indicator_tables.build_indicator(con, ind)
-            report = validate_table(con, ind.table, ind)
-            record_gate(con, build_id(context), report)
+        bid = build_id(context)
+        ds_tables = [cat.datasets[ds_id].table for ds_id in ind.datasets]
+        with eudap.build(bid) as con:
+            key = reuse.indicator_key(ind, [reuse.build_key(con, bid, t) or "" for t in ds_tables])
+            copied = (
+                reuse.tables_reuse(con, eudap.paths, bid, [(key, suite)])
+                if reuse.copied_in_build(con, bid, ds_tables)
+                else None
+            )
+            if copied is not None:
+                rows, summary = copied[ind.table]
+                gate = copied_gate_result(summary)
+                context.log.info(f"{ind.table}: {summary}")
+            else:
+                rows = indicator_tables.build_indicator(con, ind)
+                report = validate_table(con, ind.table, ind)
+                record_gate(con, bid, report)
+                reuse.record_key(con, bid, key)
+                gate = gate_result(report)
             table_preview = preview(con, ind.table)
             sources = con.execute(
                 f"SELECT DISTINCT source_dataset, snapshot_sha256 FROM {ind.table}"
@@ -372,9 +416,11 @@ def _indicator_asset(cat: Catalogue, ind: Indicator) -> AssetsDefinition:
                 "rows": rows,
                 "sources": [f"{d} @ {s[:12]}" for d, s in sources],
                 "preview": table_preview,
+                "input_key": key.key,
+                "skipped": copied is not None,
             }
         )
-        yield gate_result(report)
+        yield gate
 
     return _indicator
 
@@ -407,17 +453,44 @@ def trend_assets(cat: Catalogue) -> list[AssetsDefinition]:
         can_subset=False,
     )
     def _trends(context: AssetExecutionContext, eudap: EudapResource):
-        with eudap.build(build_id(context)) as con:
-            counts = trend_tables.build_trends(con, cat)
-            for spec in specs:
-                table = f"trends.{spec.name}"
-                report = validate_table(con, table, table)
-                record_gate(con, build_id(context), report)
+        bid = build_id(context)
+        ind_tables = [
+            i.table for i in cat.indicator_list() if indicator_tables.sql_path(i).exists()
+        ]
+        inputs = ind_tables + [cat.dataset(ds_id).table for ds_id in staged]
+        with eudap.build(bid) as con:
+            upstream = [reuse.build_key(con, bid, t) or "" for t in inputs]
+            keys = [
+                (reuse.trends_key(f"trends.{s.name}", cat, upstream), f"trends.{s.name}")
+                for s in specs
+            ]
+            copied = (
+                reuse.tables_reuse(con, eudap.paths, bid, keys)
+                if reuse.copied_in_build(con, bid, inputs)
+                else None
+            )
+            counts = trend_tables.build_trends(con, cat) if copied is None else {}
+            for (key, table), spec in zip(keys, specs, strict=True):
+                asset_key = AssetKey(["trends", spec.name])
+                if copied is not None:
+                    rows, summary = copied[table]
+                    gate = copied_gate_result(summary, asset_key)
+                else:
+                    rows = counts[spec.name]
+                    report = validate_table(con, table, table)
+                    record_gate(con, bid, report)
+                    reuse.record_key(con, bid, key)
+                    gate = gate_result(report, asset_key)
                 yield MaterializeResult(
-                    asset_key=AssetKey(["trends", spec.name]),
-                    metadata={"rows": counts[spec.name], "preview": preview(con, table)},
+                    asset_key=asset_key,
+                    metadata={
+                        "rows": rows,
+                        "preview": preview(con, table),
+                        "input_key": key.key,
+                        "skipped": copied is not None,
+                    },
                 )
-                yield gate_result(report, AssetKey(["trends", spec.name]))
+                yield gate
 
     return [_trends]
 

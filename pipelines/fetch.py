@@ -206,6 +206,11 @@ def mirror_url_problem(location: str) -> str | None:
     return None
 
 
+# The manifest of each HTTP mirror this process has read, with its validators: every later
+# read (each asset opens its own Mirror) is a conditional request, answered 304 when unchanged.
+_MANIFESTS: dict[str, tuple[dict[str, str | None], dict[str, Any]]] = {}
+
+
 class Mirror:
     """Redirects upstream URLs to a local folder or a local HTTP server."""
 
@@ -275,16 +280,29 @@ class Mirror:
             path = Path(self.location) / "MIRROR.json"
             return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
         url = f"{self.location}/MIRROR.json"
+        cached = _MANIFESTS.get(url)
+        headers = {}
+        if cached is not None:
+            headers = {k: v for k, v in cached[0].items() if v}
         try:
-            with session.get(url, timeout=10) as resp:
+            with session.get(url, timeout=10, headers=headers) as resp:
+                if resp.status_code == 304 and cached is not None:
+                    return cached[1]
                 if resp.status_code != 200:
                     return {}
                 manifest = resp.json()
+                validators = {
+                    "If-None-Match": resp.headers.get("ETag"),
+                    "If-Modified-Since": resp.headers.get("Last-Modified"),
+                }
         except (requests.RequestException, ValueError) as exc:
             raise FetchError(
                 f"the mirror's manifest {url} cannot be read: {type(exc).__name__}: {exc}"
             ) from exc
-        return manifest if isinstance(manifest, dict) else {}
+        manifest = manifest if isinstance(manifest, dict) else {}
+        if any(validators.values()):
+            _MANIFESTS[url] = (validators, manifest)
+        return manifest
 
 
 def sniff(fmt: str, head: bytes) -> str | None:

@@ -158,6 +158,7 @@ def copy_release_history(con: duckdb.DuckDBPyConnection, paths: Paths) -> None:
             "meta.release_datasets",
             "meta.published_values",  # pipelines/revisions.py
             "meta.revisions",
+            "meta.input_keys",  # pipelines/reuse.py
         ):
             cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
             try:

@@ -5,7 +5,9 @@ previous release or the complete new one, never something in between:
 
 0. verify the build: its own gate record (meta.gate_results) must show that every blocking
    gate of this run ran and passed, or nothing is published (PublishError naming the gates),
-   however publish was started (the whole job, or publish re-executed alone);
+   however publish was started (the whole job, or publish re-executed alone); a table copied
+   from the published release (pipelines/reuse.py) must carry the input key its source
+   release recorded and that this code and catalogue give for its inputs;
 1. finish the build: record the release in meta.releases and what it changed in
    meta.revisions (pipelines/revisions.py), CHECKPOINT, close;
 2. write the exports (Parquet, CSV, workbook, datapackage.json: pipelines/exports.py) and the
@@ -33,6 +35,7 @@ from pipelines.catalogue import Catalogue
 from pipelines.dictionary import apply_dictionary
 from pipelines.exports import write_datapackage, write_tables
 from pipelines.report import write_report
+from pipelines.reuse import copy_problems
 from pipelines.revisions import record_revisions
 from pipelines.settings import PROJECT_ROOT, Paths
 from pipelines.warehouse import gate_problems
@@ -149,6 +152,7 @@ def publish_build(paths: Paths, release_id: str, cat: Catalogue) -> Release:
     con = duckdb.connect(str(build))
     try:
         problems = gate_problems(con, release_id, gated_tables(cat))
+        problems += copy_problems(con, release_id, cat, paths)
         if problems:
             raise PublishError(
                 f"build {release_id} not published: its gate record does not clear it: "

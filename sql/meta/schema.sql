@@ -112,3 +112,20 @@ CREATE TABLE IF NOT EXISTS meta.gate_results (
     checked_at TIMESTAMP NOT NULL,
     PRIMARY KEY (release_id, table_name)
 );
+
+-- The input key of every gated table of a build (pipelines/reuse.py): a table whose key equals
+-- the one the published release recorded is copied from it, not rebuilt. Carried from release
+-- to release, like meta.releases.
+CREATE TABLE IF NOT EXISTS meta.input_keys (
+    release_id VARCHAR NOT NULL,
+    table_name VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,             -- staging | indicator | trends
+    snapshots VARCHAR[],               -- staging: every snapshot staging considered, "<sha256>@<fetched_at>"
+    catalogue_sha256 VARCHAR NOT NULL, -- the catalogue entry (validated model) it is built by
+    code_sha256 VARCHAR NOT NULL,      -- every file of pipelines/, sql/ and expectations/
+    upstream_keys VARCHAR[],           -- input keys of the tables it reads
+    input_key VARCHAR NOT NULL,        -- sha256 over all of the above
+    copied_from VARCHAR,               -- release it was copied from; NULL: built in this build
+    built_in VARCHAR NOT NULL,         -- release that last staged or computed it
+    PRIMARY KEY (release_id, table_name)
+);

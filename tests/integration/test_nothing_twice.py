@@ -1,0 +1,172 @@
+"""Nothing twice (issue 11, item 3): a table whose inputs did not change is copied from the
+published release, not staged or computed and validated again (pipelines/reuse.py).
+
+Builds from the bundled sample mirror (a folder: no network) on one temp data folder:
+
+1. cold: everything is staged and computed;
+2. warm, nothing changed: every staging, indicator and trend table is copied
+   (meta.input_keys.copied_from, state `unchanged`, the reason says so) and holds exactly
+   the values of the first release; the gate record carries the published verdicts;
+3. one snapshot changed (the mirror's hlth_cd_asdr2 file has one value changed, so the run
+   downloads a new snapshot): only that dataset, the indicator reading it and the trend
+   tables are rebuilt, and the staged value is the new one;
+4. another code version: everything is rebuilt.
+
+Publish refuses a copied table whose recorded key is not its source release's; a changed
+catalogue entry changes the dataset's key.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import DagsterInstance
+
+from pipelines import reuse
+from pipelines.catalogue import load_catalogue
+from pipelines.cli import execute
+from pipelines.settings import PROJECT_ROOT, Paths
+from pipelines.snapshots import SnapshotStore
+
+SAMPLE = PROJECT_ROOT / "data" / "sample"
+ASDR2 = "eurostat.hlth_cd_asdr2"
+
+
+def mirror_of(data: Path) -> Path:
+    return data / "mirror"
+
+
+def build(data: Path) -> None:
+    instance = DagsterInstance.ephemeral()
+    try:
+        report = execute("bench", mirror=str(mirror_of(data)), data_dir=data, instance=instance)
+    finally:
+        instance.dispose()
+    assert report.ok
+
+
+def latest(con: duckdb.DuckDBPyConnection) -> str:
+    return con.execute(
+        "SELECT release_id FROM meta.releases ORDER BY published_at DESC LIMIT 1"
+    ).fetchone()[0]
+
+
+def keys(paths: Paths) -> dict[str, str | None]:
+    """table -> the release it was copied from (None: rebuilt), in the published release."""
+    with duckdb.connect(str(paths.published_warehouse), read_only=True) as con:
+        rows = con.execute(
+            "SELECT table_name, copied_from FROM meta.input_keys WHERE release_id = ?",
+            [latest(con)],
+        ).fetchall()
+    return dict(rows)
+
+
+def table_rows(paths: Paths, table: str) -> list[tuple]:
+    with duckdb.connect(str(paths.published_warehouse), read_only=True) as con:
+        return con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Paths:
+    data = tmp_path_factory.mktemp("nothing_twice")
+    shutil.copytree(SAMPLE, mirror_of(data))
+    build(data)
+    return Paths(data)
+
+
+def test_nothing_twice(built: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cat = load_catalogue()
+    paths = built
+    first = keys(paths)
+    assert first and all(v is None for v in first.values()), "a cold build copies nothing"
+    staged_tables = [ds.table for ds in cat.datasets.values()]
+    before = {
+        t: table_rows(paths, t) for t in staged_tables + ["indicators.ind09_morbidity_mortality"]
+    }
+    with duckdb.connect(str(paths.published_warehouse), read_only=True) as con:
+        release_1 = latest(con)
+
+    # 2. nothing changed: everything copied, identical values, published verdicts
+    build(paths.data_dir)
+    second = keys(paths)
+    assert set(second) == set(first)
+    assert all(v == release_1 for v in second.values()), second
+    for table, rows in before.items():
+        assert table_rows(paths, table) == rows, table
+    with duckdb.connect(str(paths.published_warehouse), read_only=True) as con:
+        release_2 = latest(con)
+        states = con.execute(
+            "SELECT DISTINCT state, reason FROM meta.release_datasets WHERE release_id = ?",
+            [release_2],
+        ).fetchall()
+        gates = con.execute(
+            "SELECT table_name, passed, summary FROM meta.gate_results WHERE release_id = ?",
+            [release_2],
+        ).fetchall()
+    assert {s for s, _ in states} == {"unchanged"}
+    assert all(r.startswith(f"skipped: unchanged since release {release_1}") for _, r in states)
+    assert len(gates) == len(second)
+    assert all(p and s.startswith(f"copied from release {release_1}") for _, p, s in gates)
+
+    # publish refuses a copied table whose key is not its source release's
+    tampered = paths.build_warehouse("tampered")
+    shutil.copyfile(paths.published_warehouse, tampered)
+    with duckdb.connect(str(tampered)) as con:
+        con.execute(
+            "UPDATE meta.input_keys SET release_id = 'tampered', input_key = 'x' || input_key "
+            "WHERE release_id = ? AND table_name = 'staging.eurostat_hlth_cd_asdr2'",
+            [release_2],
+        )
+        problems = reuse.copy_problems(con, "tampered", cat, paths)
+    tampered.unlink()
+    assert len(problems) == 1 and "staging.eurostat_hlth_cd_asdr2" in problems[0], problems
+
+    # 3. one snapshot changed: only that dataset and what reads it are rebuilt
+    (mirrored,) = (mirror_of(paths.data_dir) / "ec.europa.eu").rglob("hlth_cd_asdr2/*/*")
+    lines = mirrored.read_text(encoding="utf-8").splitlines(keepends=True)
+    row = next(i for i, line in enumerate(lines[1:], 1) if any(c.isdigit() for c in line))
+    cells = lines[row].split("\t")
+    col = next(k for k in range(1, len(cells)) if any(c.isdigit() for c in cells[k]))
+    number = cells[col].strip().split(" ")[0]
+    new_number = f"{float(number) + 1000:g}"
+    cells[col] = cells[col].replace(number, new_number, 1)
+    lines[row] = "\t".join(cells)
+    mirrored.write_text("".join(lines), encoding="utf-8")
+    build(paths.data_dir)
+    third = keys(paths)
+    rebuilt = {t for t, source in third.items() if source is None}
+    trends = {t for t in third if t.startswith("trends.")}
+    assert rebuilt == {
+        "staging.eurostat_hlth_cd_asdr2",
+        "indicators.ind09_morbidity_mortality",
+        *trends,
+    }, rebuilt
+    after = table_rows(paths, "staging.eurostat_hlth_cd_asdr2")
+    assert len(after) == len(before["staging.eurostat_hlth_cd_asdr2"])
+    assert after != before["staging.eurostat_hlth_cd_asdr2"]
+    with duckdb.connect(str(paths.published_warehouse), read_only=True) as con:
+        (hits,) = con.execute(
+            "SELECT count(*) FROM staging.eurostat_hlth_cd_asdr2 WHERE value = ?",
+            [float(new_number)],
+        ).fetchone()
+    assert hits == 1
+
+    # 4. another code version: everything rebuilt
+    reuse.code_sha256.cache_clear()
+    monkeypatch.setattr(reuse, "code_sha256", lambda: "another code version")
+    build(paths.data_dir)
+    assert all(v is None for v in keys(paths).values())
+
+
+def test_catalogue_entry_changes_the_key(built: Paths) -> None:
+    cat = load_catalogue()
+    ds = cat.dataset(ASDR2)
+    snaps = SnapshotStore(built.raw_dir).snapshots(ASDR2)
+    key = reuse.staging_key(cat, ds, snaps, allow_sample=True)
+    assert reuse.staging_key(cat, ds, snaps, allow_sample=True) == key
+    edited = ds.model_copy(update={"max_row_drop": 0.99})
+    assert reuse.staging_key(cat, edited, snaps, allow_sample=True).key != key.key
+    assert reuse.staging_key(cat, ds, snaps[1:], allow_sample=True).key != key.key
