@@ -393,8 +393,11 @@ def test_suite(table: dict[str, Any]) -> None:
         return
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        # as `make test` runs it
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"]
+        + ["--dist", "loadgroup"],
         cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
         capture_output=True,
         text=True,
         check=False,
