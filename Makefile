@@ -44,12 +44,13 @@ demo: $(STAMP) tree-before
 run: $(STAMP)
 	$(VENV)/bin/eudap run
 
-# Two pytest-xdist workers (PYTEST_WORKERS=0 runs in one process): the tests of one file, and
-# every test of the shared demo, run in the same worker (tests/conftest.py). The tests' own
-# bytecode is cached (in ignored __pycache__ folders) even under PYTHONDONTWRITEBYTECODE.
+# Two pytest-xdist workers (PYTEST_WORKERS=0 runs in one process); the tests of one file run in
+# the same worker, so a module's build is made once (the session's demo once per worker that
+# needs it). The tests' own bytecode is cached (in ignored __pycache__ folders) even under
+# PYTHONDONTWRITEBYTECODE.
 PYTEST_WORKERS ?= 2
 test: $(STAMP) $(CHROMIUM) tree-before
-	env -u PYTHONDONTWRITEBYTECODE $(VENV)/bin/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
+	env -u PYTHONDONTWRITEBYTECODE $(VENV)/bin/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 	@$(MAKE) --no-print-directory check-clean
 
 bench: $(STAMP)

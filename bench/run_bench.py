@@ -395,7 +395,7 @@ def test_suite(table: dict[str, Any]) -> None:
     proc = subprocess.run(
         # as `make test` runs it
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"]
-        + ["--dist", "loadgroup"],
+        + ["--dist", "loadfile"],
         cwd=ROOT,
         env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
         capture_output=True,
