@@ -634,9 +634,14 @@ class DataDictionary(_Strict):
         return v
 
 
+# libyaml's loader (bundled in PyYAML's wheels) reads the catalogue about 9x faster than the
+# pure-Python one, to the same data; every command and run loads the catalogue.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _load_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except yaml.YAMLError as exc:
         raise CatalogueError(f"{path}: not valid YAML: {exc}") from exc
 
@@ -731,7 +736,14 @@ def _geo_reference(geo_path: Path) -> list[GeoEntry]:
         rows = generate_reference(load_codelist("GEO"), overrides)
     except (ValueError, KeyError, TypeError) as exc:
         raise CatalogueError(f"{geo_path}: {exc}") from exc
-    return [_validate(GeoEntry, row, Path(f"{geo_path} ({row.get('code')})")) for row in rows]
+    return [_geo_entry(row, geo_path) for row in rows]
+
+
+def _geo_entry(row: dict[str, Any], geo_path: Path) -> GeoEntry:
+    try:
+        return GeoEntry.model_validate(row)
+    except ValidationError:  # the same error, naming the row (a Path per row costs 0.1 s)
+        return _validate(GeoEntry, row, Path(f"{geo_path} ({row.get('code')})"))
 
 
 def load_catalogue(root: Path = ASSETS_DIR) -> Catalogue:

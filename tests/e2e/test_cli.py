@@ -295,8 +295,12 @@ def test_sql_runs_only_queries_over_the_warehouse_tables(
 def test_html_upstream_fails_naming_the_dataset_while_a_reader_keeps_its_view(
     demo: tuple[dict, Result], tmp_path: Path
 ) -> None:
-    env, first = demo
+    shared, first = demo
     assert first.code == 0, "the demo must have published first"
+    # A copy of the demo's data folder: the shared demo stays one release for the other
+    # end-to-end tests (tests/e2e/test_report.py reads its exports).
+    env = environment(tmp_path / "html")
+    shutil.copytree(shared["EUDAP_DATA_DIR"], env["EUDAP_DATA_DIR"], symlinks=True)
     mirror = tmp_path / "mirror"
     shutil.copytree(SAMPLE_DIR, mirror)
     (mirror / edr_gps_current_key()).write_text(HTML_PAGE, encoding="utf-8")

@@ -1,6 +1,6 @@
 """The indicator scorecard, rendered by a real headless Chromium.
 
-The demo is built once (in process, real Dagster run on the bundled mirror); its release
+The session's demo (tests/e2e/conftest.py: `eudap demo` on the bundled mirror); its release
 folder holds report.html and report/ind01..12.html. Each page is loaded at 1280 px through
 the DevTools protocol: no console error, nothing wider than the window, every chart drawn
 with its data points, human labels instead of codes. Screenshots of every page are written
@@ -9,6 +9,8 @@ to a pytest temporary folder (printed), and copied to $EUDAP_REPORT_SCREENSHOTS 
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import shutil
 import subprocess
@@ -19,10 +21,10 @@ from typing import Any
 import duckdb
 import pytest
 from cdp import CHROMIUM, chromium
-from dagster import DagsterInstance
+from console import Result
 
-from pipelines.cli import RunReport, execute
-from pipelines.settings import PROJECT_ROOT, SAMPLE_MIRROR_DIR
+from pipelines.cli import RunReport
+from pipelines.settings import PROJECT_ROOT
 
 FLAGS = [
     "--headless",
@@ -65,13 +67,15 @@ CHECK = """(() => {
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunReport, Path]:
-    if not (SAMPLE_MIRROR_DIR / "MIRROR.json").exists():
-        pytest.skip("the sample mirror data/sample is missing")
-    data = tmp_path_factory.mktemp("report-data")
-    report = execute(
-        "demo", mirror=str(SAMPLE_MIRROR_DIR), data_dir=data, instance=DagsterInstance.ephemeral()
-    )
+def demo_run(demo: tuple[dict, Result]) -> tuple[RunReport, Path]:
+    """The session's demo (tests/e2e/conftest.py) and the run report it saved."""
+    env, res = demo
+    assert res.code == 0, res.out + res.err
+    data = Path(env["EUDAP_DATA_DIR"])
+    (run_line,) = [line for line in res.out.splitlines() if line.startswith("Run ")]
+    run_id = run_line.split()[1].rstrip(";")
+    saved = json.loads((data / "warehouse" / "runs" / f"{run_id}.json").read_text("utf-8"))
+    report = RunReport(**{f.name: saved[f.name] for f in dataclasses.fields(RunReport)})
     assert report.published, report.problems
     return report, data
 

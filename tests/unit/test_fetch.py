@@ -481,7 +481,7 @@ def test_implausible_body_is_refused_and_kept_aside(
     ("fmt", "head", "problem"),
     [
         ("eurostat_tsv", EUROSTAT_TSV, None),
-        ("eurostat_tsv", gzip.compress(EUROSTAT_TSV), None),
+        ("eurostat_tsv", gzip.compress(EUROSTAT_TSV, mtime=0), None),
         ("eurostat_tsv", b"geo,2020\nAT,1\n", "Eurostat TSV header"),
         ("eurostat_tsv", b"\x1f\x8bnot gzip at all", "corrupt gzip"),
         ("sdmx_csv", b"\xef\xbb\xbfDATAFLOW,freq,geo,TIME_PERIOD,OBS_VALUE\n", None),
