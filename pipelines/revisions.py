@@ -20,19 +20,10 @@ from dataclasses import dataclass
 
 import duckdb
 
-# One published value per key (pipelines/indicators.SERIES_KEY, with the indicator).
-KEY = [
-    "indicator_id",
-    "measure",
-    "geo",
-    "period",
-    "substance",
-    "sex",
-    "age",
-    "breakdown",
-    "unit",
-    "value_origin",
-]
+from pipelines.indicators import SERIES_KEY
+
+# One published value per key: the indicator and its series key (indicators.SERIES_KEY).
+KEY = ["indicator_id", *SERIES_KEY]
 SERIES = [c for c in KEY if c != "period"]
 VALUE = ["value", "value_text", "flags"]
 CARRIED = [*KEY, *VALUE, "source_dataset", "snapshot_sha256"]
