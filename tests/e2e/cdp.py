@@ -19,7 +19,8 @@ import requests
 from websockets.sync.client import connect
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = [
+# Every Chromium the tests start: headless, no sandbox (root in CI), nothing in the background.
+HEADLESS_FLAGS = [
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -27,6 +28,9 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+]
+FLAGS = [
+    *HEADLESS_FLAGS,
     "--hide-scrollbars",
     "--remote-debugging-port=0",
     "--remote-allow-origins=*",

@@ -20,21 +20,12 @@ from typing import Any
 
 import duckdb
 import pytest
-from cdp import CHROMIUM, chromium
+from cdp import CHROMIUM, HEADLESS_FLAGS, chromium
 from console import Result
 
 from pipelines.cli import RunReport
 from pipelines.settings import PROJECT_ROOT
 
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 WIDTH = 1280
 PAGES = ["report.html", *[f"report/ind{n:02d}.html" for n in range(1, 13)]]
 # What a page reports about itself, evaluated in Chromium after load.
@@ -89,7 +80,7 @@ def run_chromium(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess
     if CHROMIUM is None:
         pytest.skip("Debian's chromium is not installed (make test installs it)")
     return subprocess.run(
-        [CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
+        [CHROMIUM, *HEADLESS_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
         capture_output=True,
         text=True,
         timeout=120,
