@@ -730,8 +730,19 @@ class Fetcher:
             raise FetchError(f"{ds.id}: not in the mirror: {path} (for {url})")
         key = path.resolve().relative_to(Path(self.mirror.location).resolve()).as_posix()
         sample, extra = self.mirror.file_origin(self.session, key)
+        # A folder has no validators: the snapshot last taken from this same file stands in
+        # for the HTTP conditional request, so a file loaded by hand since then stays newest.
+        source = path.resolve().as_uri()
+        taken = next((s for s in self.store.snapshots(ds.id) if s.meta.final_url == source), None)
         return self._admit_copy(
-            ds, path, file_name=file_name, origin="mirror", url=url, sample=sample, extra=extra
+            ds,
+            path,
+            file_name=file_name,
+            origin="mirror",
+            url=url,
+            sample=sample,
+            extra=extra,
+            last_taken=taken,
         )
 
     def _admit_copy(
@@ -745,10 +756,20 @@ class Fetcher:
         sample: bool,
         extra: dict[str, object] | None = None,
         received: Received | None = None,
+        last_taken: Snapshot | None = None,
     ) -> FetchOutcome:
-        """Copy a local file into the store (hashing as it goes), with a download's checks."""
+        """Copy a local file into the store (hashing as it goes), with a download's checks.
+
+        `last_taken`: the snapshot last taken from the same file; identical content is
+        `unchanged` even when a newer snapshot of another origin (a file loaded by hand) exists.
+        """
         tmp = self._temp_for(ds)
         digest, size = _copy_hashing(path, tmp, ds)
+        if last_taken is not None and last_taken.meta.sha256 == digest:
+            tmp.unlink()
+            return FetchOutcome(
+                ds.id, "unchanged", last_taken, None, redact_url(url) or "", self._requests
+            )
         return self._admit(
             ds,
             tmp,

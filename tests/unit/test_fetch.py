@@ -658,6 +658,33 @@ def test_folder_mirror_serves_the_upstream_url(
     assert fetch_one(fetcher, ds).status == "unchanged"
 
 
+def test_a_file_loaded_by_hand_stays_newest_while_the_folder_mirror_is_unchanged(
+    tmp_path: Path, store: SnapshotStore, sleeps: list[float]
+):
+    """A folder has no validators: the snapshot last taken from the same mirror file plays
+    the part of the HTTP 304, so the mirror's old file never supersedes a newer loaded one."""
+    mirrored = write_mirror(tmp_path / "mirror", UPSTREAM, EUROSTAT_TSV, sample=False)
+    ds = make_dataset(url=UPSTREAM)
+    fetcher = make_fetcher(store, sleeps, mirror=Mirror(str(tmp_path / "mirror")))
+    assert fetch_one(fetcher, ds).status == "new"
+    by_hand = tmp_path / "by-hand.tsv"
+    by_hand.write_bytes(OTHER_TSV)
+    loaded = fetcher.load_file(ds, by_hand)
+    assert loaded.status == "new" and loaded.snapshot is not None, loaded.reason
+
+    again = fetch_one(fetcher, ds)
+
+    assert again.status == "unchanged", again.reason
+    newest = store.latest(ds.id)
+    assert newest is not None and newest.meta.sha256 == loaded.snapshot.meta.sha256
+    assert len(store.snapshots(ds.id)) == 2
+
+    mirrored.write_bytes(EUROSTAT_TSV.replace(b"\t12 ", b"\t14 "))  # the mirror changes
+    changed = fetch_one(fetcher, ds)
+    assert changed.status == "new" and changed.snapshot is not None
+    assert store.latest(ds.id).meta.sha256 == changed.snapshot.meta.sha256
+
+
 def test_folder_mirror_without_manifest_is_not_sample(tmp_path: Path, store: SnapshotStore):
     write_mirror(tmp_path / "mirror", UPSTREAM, EUROSTAT_TSV, sample=None)
     fetcher = make_fetcher(store, [], mirror=Mirror(str(tmp_path / "mirror")))
