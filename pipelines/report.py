@@ -424,7 +424,7 @@ class Figure:
 
     @property
     def svg(self) -> Markup:
-        # SVG text written by matplotlib, which escapes every label it draws.
+        # SVG written by pipelines.charts, which escapes every text it writes.
         return Markup(self.chart.svg)  # noqa: S704
 
 
