@@ -133,8 +133,8 @@ def ticks(lo: float, hi: float, target: int = 5, *, integer: bool = False) -> Ti
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError(f"cannot scale an axis from {lo} to {hi}")
     lo, hi = min(lo, hi), max(lo, hi)
-    if hi == lo:
-        pad = 1.0 if integer or lo == 0 else abs(lo) * 0.1
+    if hi - lo <= 1e-12 * max(1.0, abs(lo)):  # flat: a band around the value
+        pad = abs(lo) * 0.1 if abs(lo) > 1e-9 and not integer else 1.0
         lo, hi = lo - pad, hi + pad
     raw = (hi - lo) / max(1, target)
     exponent = math.floor(math.log10(raw))
@@ -145,8 +145,12 @@ def ticks(lo: float, hi: float, target: int = 5, *, integer: bool = False) -> Ti
         mantissa, exponent = 1, 0
     step = mantissa * 10.0**exponent
     decimals = max(0, -exponent)
-    first = math.floor(lo / step + 1e-9)
+    first = math.floor(lo / step + 1e-9)  # 0.3 / 0.1 is 2.999...: no extra tick for that
     last = math.ceil(hi / step - 1e-9)
+    while round(first * step, decimals) > lo:  # but the data always lies within the ticks
+        first -= 1
+    while round(last * step, decimals) < hi:
+        last += 1
     return Ticks([round(k * step, decimals) for k in range(first, last + 1)], decimals)
 
 
@@ -362,7 +366,7 @@ def sparkline(chart_id: str, line: Line) -> Chart:
     coords = [(px(p), py(v)) for p, v in line.points]
     marks = "".join(
         f'<use href="#{esc(chart_id)}-m0" x="{_n(a)}" y="{_n(b)}">'
-        f"<title>{esc(f'{p}: {number(v)}')}</title></use>"
+        f"<title>{esc(f'{line.label}, {p}: {number(v)}')}</title></use>"
         for (a, b), (p, v) in zip(coords, line.points, strict=True)
     )
     out.append(
