@@ -206,7 +206,7 @@ def line_chart(chart_id: str, lines: list[Line], unit: str) -> Chart:
     periods = [p for p, _ in drawn] + [b - 0.5 for b in breaks]
     values = [v for _, v in drawn]
     y = ticks(min(values), max(values), 5)
-    years = ticks(min(periods), max(periods), 8, integer=True)
+    years = ticks(min(periods), max(periods), 10, integer=True)
     x_ticks = [t for t in years.values if min(periods) - 0.5 <= t <= max(periods) + 0.5]
 
     left = max(text_width(y.label(t), 11) for t in y.values) + 14
