@@ -424,7 +424,7 @@ class Figure:
 
     @property
     def svg(self) -> Markup:
-        # SVG text written by matplotlib, which escapes every label it draws.
+        # SVG written by pipelines.charts, which escapes every text it writes.
         return Markup(self.chart.svg)  # noqa: S704
 
 
@@ -456,7 +456,12 @@ def _line_figure(
         return None
     chart = charts.line_chart(f"ind{number:02d}-line", lines, head.unit)
     eu = "the EU and " if head.eu_points else ""
-    title = f"{head.label}: {eu}the {len(lines) - bool(head.eu_points)} highest latest values"
+    shown = len(lines) - bool(head.eu_points)
+    title = f"{head.label}: " + (
+        f"{eu}the {shown} highest latest values"
+        if shown
+        else f"{head.eu_label} (no Member State has two or more years of data)"
+    )
     return Figure(
         title, chart, [sources[s] for s in sorted(used) if s in sources], footnotes(flagged)
     )

@@ -30,6 +30,22 @@ WIDTH = 1280
 PAGES = ["report.html", *[f"report/ind{n:02d}.html" for n in range(1, 13)]]
 # What a page reports about itself, evaluated in Chromium after load.
 CHECK = """(() => {
+  // Chart texts drawn outside the chart's viewBox, or on top of another text of the chart.
+  const textProblems = svg => {
+    const vb = svg.viewBox.baseVal, boxes = [], problems = [];
+    for (const t of svg.querySelectorAll('text')) {
+      const b = t.getBBox();
+      if (b.x < vb.x - 1 || b.y < vb.y - 1 || b.x + b.width > vb.x + vb.width + 1
+          || b.y + b.height > vb.y + vb.height + 1) problems.push('outside: ' + t.textContent);
+      for (const [o, ob] of boxes) {
+        if (b.x < ob.x + ob.width - 1 && ob.x < b.x + b.width - 1
+            && b.y < ob.y + ob.height - 1 && ob.y < b.y + b.height - 1)
+          problems.push('overlaps: ' + t.textContent + ' / ' + o);
+      }
+      boxes.push([t.textContent, b]);
+    }
+    return problems;
+  };
   const figures = [...document.querySelectorAll('figure.chart')].map(f => {
     const svg = f.querySelector('svg.chart-svg');
     return {
@@ -39,6 +55,7 @@ CHECK = """(() => {
       viewBox: svg ? svg.getAttribute('viewBox') : null,
       width: svg ? svg.getBoundingClientRect().width : 0,
       provenance: f.querySelectorAll('.provenance li').length,
+      textProblems: svg ? textProblems(svg) : [],
     };
   });
   const sparks = [...document.querySelectorAll('.spark')].map(s => ({
@@ -150,6 +167,7 @@ def test_every_chart_has_its_data_points_and_provenance(rendered: dict[str, Any]
             assert fig["marks"] == fig["declared"], f"{page}: {fig}"
             assert fig["viewBox"] and 0 < fig["width"] <= WIDTH, f"{page}: {fig}"
             assert fig["provenance"] >= 1, f"{page}: {fig['caption']} has no source"
+            assert fig["textProblems"] == [], f"{page}: {fig['caption']}: {fig['textProblems']}"
             charted += 1
     assert charted >= 20, f"only {charted} charts in 12 indicator pages"
     assert any(
