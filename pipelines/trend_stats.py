@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 import numpy as np
-import pymannkendall
 
 __all__ = [
     "BOUNDARY_TOLERANCE",
@@ -40,7 +39,9 @@ __all__ = [
     "classify_sdg",
     "detect_suspected_breaks",
     "judge_direction",
+    "may_have_suspected_break",
     "mann_kendall",
+    "mann_kendall_many",
     "moving_average",
     "previous_period_change",
     "segments",
@@ -114,7 +115,7 @@ class PeriodChange(NamedTuple):
 
 
 def previous_period_change(
-    periods: Sequence[int], values: Sequence[float | None]
+    periods: Sequence[int], values: Sequence[float | None], starts: Container[int] = ()
 ) -> list[PeriodChange]:
     """Absolute and % change of each value against the previous *available* observation.
 
@@ -126,47 +127,65 @@ def previous_period_change(
 
     ``pct_change = (v_t - v_prev) / |v_prev| * 100``; ``None`` when ``v_prev == 0``.  The
     absolute value in the denominator keeps the sign of the change for negative baselines.
+
+    ``starts``: positions where a new group (another series, or a segment after a break)
+    begins; nothing is compared across a group start, and periods need only increase
+    within a group.  This lets a caller do every segment of every series in one call.
     """
-    _check_periods(periods, values)
+    if len(periods) != len(values):
+        raise ValueError(f"periods ({len(periods)}) and values ({len(values)}) differ in length")
     out: list[PeriodChange] = []
     previous: tuple[int, float] | None = None
-    for period, raw in zip(periods, values, strict=True):
+    last_period: int | None = None
+    for position, (period, raw) in enumerate(zip(periods, values, strict=True)):
+        period = int(period)
+        if position in starts:
+            previous = None
+        elif last_period is not None and not period > last_period:
+            raise ValueError(f"periods must be strictly increasing: {last_period} then {period}")
+        last_period = period
         value = _clean(raw)
-        if value is None:
-            out.append(PeriodChange(int(period), None, None, None, None))
-            continue
-        if previous is None:
-            out.append(PeriodChange(int(period), None, None, None, None))
+        if value is None or previous is None:
+            out.append(PeriodChange(period, None, None, None, None))
         else:
             prev_period, prev_value = previous
             abs_change = value - prev_value
             pct = None if prev_value == 0 else abs_change / abs(prev_value) * 100.0
-            out.append(
-                PeriodChange(int(period), prev_period, int(period) - prev_period, abs_change, pct)
-            )
-        previous = (int(period), value)
+            out.append(PeriodChange(period, prev_period, period - prev_period, abs_change, pct))
+        if value is not None:
+            previous = (period, value)
     return out
 
 
 # ---------------------------------------------------------------- 2. moving average
 
 
-def moving_average(values: Sequence[float | None], window: int = 3) -> list[float | None]:
+def moving_average(
+    values: Sequence[float | None], window: int = 3, starts: Iterable[int] = ()
+) -> list[float | None]:
     """Trailing moving average over ``window`` consecutive positions.
 
     Position ``i`` gets ``mean(values[i-window+1 .. i])``; it is ``None`` for the first
     ``window - 1`` positions and whenever any value in the window is missing.  The function
     works on positions, not years: pass a gap-free yearly series (``None`` for a missing
-    year) so that a window never silently spans a gap.
+    year) so that a window never silently spans a gap.  ``starts``: positions where a new
+    group begins (as in :func:`previous_period_change`); no window spans a group start.
     """
     if window < 1:
         raise ValueError(f"window must be >= 1, not {window}")
     clean = [_clean(v) for v in values]
+    group_start = [False] * len(clean)
+    for position in starts:
+        if 0 <= position < len(clean):
+            group_start[position] = True
     out: list[float | None] = []
-    for i in range(len(clean)):
-        chunk = clean[i - window + 1 : i + 1] if i >= window - 1 else []
-        if len(chunk) == window and all(v is not None for v in chunk):
-            out.append(math.fsum(chunk) / window)  # type: ignore[arg-type]
+    run = 0  # consecutive values present, back to the group start
+    for i, value in enumerate(clean):
+        if group_start[i]:
+            run = 0
+        run = run + 1 if value is not None else 0
+        if run >= window:
+            out.append(math.fsum(clean[i - window + 1 : i + 1]) / window)  # type: ignore[arg-type]
         else:
             out.append(None)
     return out
@@ -314,7 +333,8 @@ def mann_kendall(
     alpha: float = 0.05,
     min_points: int = 5,
 ) -> MannKendallResult:
-    """Mann-Kendall trend test (``pymannkendall.original_test``) with Sen's slope.
+    """Mann-Kendall trend test (the original test, as ``pymannkendall.original_test``) with
+    Sen's slope, for one series; :func:`mann_kendall_many` does many series at once.
 
     Missing values are dropped; ``n`` is the number of observations used.  With fewer than
     ``min_points`` observations the trend is ``"insufficient data"``.  Default 5: with the
@@ -323,8 +343,13 @@ def mann_kendall(
     p = 0.028).  The EUDA only tests countries "with enough data points"; its exact minimum
     is not published in the material available here.
 
-    S, var(S) (tie-corrected), Z, the two-sided p-value and tau come from pymannkendall; the
-    trend is "increasing"/"decreasing" when p < alpha (strictly: |Z| > z_{1-alpha/2}).
+    ``S = sum over i < j of sign(x_j - x_i)``; ``var(S) = (n(n-1)(2n+5) - sum over groups of
+    tied values of t(t-1)(2t+5)) / 18``; ``Z = (S - 1) / sqrt(var S)`` for S > 0, ``(S + 1) /
+    sqrt(var S)`` for S < 0, 0 for S = 0; the two-sided p-value is ``2 (1 - Phi(|Z|))``; tau
+    is ``S / (n (n-1) / 2)``.  The trend is "increasing"/"decreasing" when ``|Z| >
+    z_{1-alpha/2}`` (i.e. p < alpha).  These are pymannkendall's formulas and operations, so
+    S, var(S), Z, tau and the trend are identical to it; the p-value agrees to about 1e-16
+    (the normal CDF comes from ``math.erf``/``math.erfc``, not scipy's own erf).
 
     Sen's slope is the median of ``(x_j - x_i) / (t_j - t_i)`` over all pairs, using the
     actual ``periods`` (default ``0, 1, 2, ...``), so gaps between survey years give a slope
@@ -332,34 +357,113 @@ def mann_kendall(
     pymannkendall) is ``median(x) - median(t - t_first) * slope``, i.e. the line's value at
     the first period; for consecutive periods both equal ``pymannkendall.sens_slope``.
     """
+    if periods is None:
+        periods = list(range(len(values)))
+    return mann_kendall_many([(periods, values)], alpha=alpha, min_points=min_points)[0]
+
+
+# Series of one length are tested together as one 2-D array, in chunks of at most this many
+# cells of the (series x pairs) and (series x n x n) arrays.
+_MK_CHUNK_CELLS = 1_000_000
+
+
+def mann_kendall_many(
+    series: Sequence[tuple[Sequence[int], Sequence[float | None]]],
+    alpha: float = 0.05,
+    min_points: int = 5,
+) -> list[MannKendallResult]:
+    """:func:`mann_kendall` of each ``(periods, values)`` pair, in order, computed with numpy
+    over all series of the same length at once (the same operations, so the same results)."""
     if min_points < 2:
         raise ValueError("min_points must be >= 2")
     if not 0 < alpha < 1:
         raise ValueError("alpha must be in (0, 1)")
-    if periods is None:
-        periods = list(range(len(values)))
-    obs = _observations(periods, values)
-    n = len(obs)
-    if n < min_points:
-        return MannKendallResult("insufficient data", None, None, None, None, None, None, None, n)
-    t = np.array([p for p, _ in obs], dtype=float)
-    x = np.array([v for _, v in obs], dtype=float)
-    res = pymannkendall.original_test(x, alpha=alpha)
+    critical = _normal_quantile(1 - alpha / 2)
+    results: list[MannKendallResult | None] = [None] * len(series)
+    by_length: dict[int, list[tuple[int, list[int], list[float]]]] = {}
+    for index, (periods, values) in enumerate(series):
+        obs = _observations(periods, values)
+        n = len(obs)
+        if n < min_points:
+            results[index] = MannKendallResult(
+                "insufficient data", None, None, None, None, None, None, None, n
+            )
+        else:
+            by_length.setdefault(n, []).append((index, [p for p, _ in obs], [v for _, v in obs]))
+    for n, group in by_length.items():
+        step = max(1, _MK_CHUNK_CELLS // (n * n))
+        for start in range(0, len(group), step):
+            chunk = group[start : start + step]
+            t = np.array([c[1] for c in chunk], dtype=float)
+            x = np.array([c[2] for c in chunk], dtype=float)
+            for (index, _, _), result in zip(
+                chunk, _mann_kendall_rows(t, x, critical), strict=True
+            ):
+                results[index] = result
+    return results  # type: ignore[return-value]
 
+
+def _mann_kendall_rows(t: np.ndarray, x: np.ndarray, critical: float) -> list[MannKendallResult]:
+    """Mann-Kendall + Sen slope of each row of ``x`` (periods ``t``), all rows of length n."""
+    n = x.shape[1]
     i, j = np.triu_indices(n, k=1)
-    slope = float(np.median((x[j] - x[i]) / (t[j] - t[i])))
-    intercept = float(np.median(x) - np.median(t - t[0]) * slope)
-    return MannKendallResult(
-        trend=str(res.trend),
-        p_value=float(res.p),
-        tau=float(res.Tau),
-        s=int(res.s),
-        var_s=float(res.var_s),
-        z=float(res.z),
-        sen_slope=slope,
-        sen_intercept=intercept,
-        n=n,
-    )
+    xi, xj = x[:, i], x[:, j]
+    s = np.count_nonzero(xj > xi, axis=1) - np.count_nonzero(xj < xi, axis=1)
+    # Each value tied with c values (itself included) adds (c-1)(2c+5) to the tie sum, so a
+    # group of t tied values adds t(t-1)(2t+5), as in the textbook formula.
+    tied = np.count_nonzero(x[:, :, None] == x[:, None, :], axis=2)
+    ties = ((tied - 1) * (2 * tied + 5)).sum(axis=1)
+    var_s = (n * (n - 1) * (2 * n + 5) - ties) / 18
+    slope = np.median((xj - xi) / (t[:, j] - t[:, i]), axis=1)
+    intercept = np.median(x, axis=1) - np.median(t - t[:, :1], axis=1) * slope
+    pairs = 0.5 * n * (n - 1)
+    out = []
+    for row in range(x.shape[0]):
+        s_row = int(s[row])
+        var_row = float(var_s[row])
+        if s_row > 0:
+            z = (s_row - 1) / math.sqrt(var_row)
+        elif s_row < 0:
+            z = (s_row + 1) / math.sqrt(var_row)
+        else:
+            z = 0.0
+        significant = abs(z) > critical
+        if significant and z < 0:
+            trend = "decreasing"
+        elif significant and z > 0:
+            trend = "increasing"
+        else:
+            trend = "no trend"
+        out.append(
+            MannKendallResult(
+                trend=trend,
+                p_value=2 * (1 - _normal_cdf(abs(z))),
+                tau=s_row / pairs,
+                s=s_row,
+                var_s=var_row,
+                z=z,
+                sen_slope=float(slope[row]),
+                sen_intercept=float(intercept[row]),
+                n=n,
+            )
+        )
+    return out
+
+
+_SQRT_HALF = math.sqrt(0.5)
+
+
+def _normal_cdf(z: float) -> float:
+    """Standard normal CDF, from erf near 0 and from erfc in the tails (no cancellation)."""
+    x = z * _SQRT_HALF
+    if abs(x) < _SQRT_HALF:
+        return 0.5 + 0.5 * math.erf(x)
+    tail = 0.5 * math.erfc(abs(x))
+    return 1.0 - tail if x > 0 else tail
+
+
+def _normal_quantile(q: float) -> float:
+    return statistics.NormalDist().inv_cdf(q)
 
 
 # ---------------------------------------------------------- 6. direction judgement
@@ -491,6 +595,29 @@ def detect_suspected_breaks(
         gap = "" if p1 - p0 == 1 else f" (gap of {p1 - p0} years)"
         reason = f"{kind}: {v0:g} ({p0}) -> {v1:g} ({p1}){gap}, x{v1 / v0:.2f}; {why}"
         out.append(SuspectedBreak(p1, p0, v1 / v0, kind, reason))
+    return out
+
+
+def may_have_suspected_break(
+    values: np.ndarray, group_start: np.ndarray, min_factor: float = 3.0
+) -> np.ndarray:
+    """Per position of a flat array of many series: could :func:`detect_suspected_breaks`
+    flag the jump into it?  Only a jump past its floor (rule 1, ``|ln ratio| > ln
+    min_factor``) can be flagged, so a series with no ``True`` has no suspected break and
+    needs no detailed look.  The test is slightly generous (a 1e-9 margin against rounding
+    differences between numpy's and Python's log).
+
+    ``values`` holds observations only (no missing values), series after series, periods
+    increasing; ``group_start`` is ``True`` at the first position of each series.
+    """
+    values = np.asarray(values, dtype=float)
+    out = np.zeros(len(values), dtype=bool)
+    if len(values) < 2:
+        return out
+    before, after = values[:-1], values[1:]
+    usable = ~np.asarray(group_start, dtype=bool)[1:] & (before > 0) & (after > 0)
+    ratio = np.divide(after, before, out=np.ones_like(after), where=usable)
+    out[1:] = usable & (np.abs(np.log(ratio)) > math.log(min_factor) - 1e-9)
     return out
 
 

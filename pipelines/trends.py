@@ -15,11 +15,13 @@ assets/reference/trend_method.yaml.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from pipelines import trend_stats as ts
@@ -121,9 +123,10 @@ def load_series(con: duckdb.DuckDBPyConnection) -> list[Series]:
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW _observations AS SELECT {sid} AS series_id, * FROM ({union})"
     )
-    rows = con.execute(
+    columns = con.execute(
         "SELECT * FROM _observations WHERE value IS NOT NULL ORDER BY series_id, period"
-    ).fetchall()
+    ).fetchnumpy()
+    col = {name: columns[name].tolist() for name in OBS_COLUMNS}
     flagged_empty: dict[str, dict[int, str]] = {}
     for series_key, period, flags in con.execute(
         "SELECT series_id, period, flags FROM _observations "
@@ -132,20 +135,28 @@ def load_series(con: duckdb.DuckDBPyConnection) -> list[Series]:
         flagged_empty.setdefault(series_key, {})[int(period)] = (
             f"break in series flagged by the publisher on an empty cell (flag '{flags}')"
         )
+    ids = col["series_id"]
+    if not ids:
+        return []
+    bounds = [0, *(i for i in range(1, len(ids)) if ids[i] != ids[i - 1]), len(ids)]
     out: list[Series] = []
-    n_key = len(KEY)
-    for series_key, group in itertools.groupby(rows, key=lambda r: r[0]):
-        items = list(group)
-        first = items[0]
+    for start, end in itertools.pairwise(bounds):
+        series_key = ids[start]
         out.append(
             Series(
                 series_id=series_key,
-                key=dict(zip(KEY, first[1 : 1 + n_key], strict=True)),
-                geo_level=first[1 + n_key],
-                periods=[int(r[2 + n_key]) for r in items],
-                values=[float(r[3 + n_key]) for r in items],
-                flags=[r[4 + n_key] or None for r in items],
-                sources=[(r[5 + n_key], r[6 + n_key]) for r in items],
+                key={k: col[k][start] for k in KEY},
+                geo_level=col["geo_level"][start],
+                periods=col["period"][start:end],
+                values=col["value"][start:end],
+                flags=[f or None for f in col["flags"][start:end]],
+                sources=list(
+                    zip(
+                        col["source_dataset"][start:end],
+                        col["snapshot_sha256"][start:end],
+                        strict=True,
+                    )
+                ),
                 empty_cell_breaks=flagged_empty.get(series_key, {}),
             )
         )
@@ -162,14 +173,21 @@ def _documented_breaks(cat: Catalogue, series: Series) -> dict[int, str]:
     return found
 
 
-def series_breaks(series: Series, cat: Catalogue) -> tuple[dict[int, str], list[dict[str, Any]]]:
-    """Where the series is split, and why; plus the suspected breaks to list for review."""
+def series_breaks(
+    series: Series, cat: Catalogue, look_for_jumps: bool = True
+) -> tuple[dict[int, str], list[dict[str, Any]]]:
+    """Where the series is split, and why; plus the suspected breaks to list for review.
+
+    `look_for_jumps=False` skips the suspected-break detector: for a series in which
+    `ts.may_have_suspected_break` found no jump that could be flagged."""
     method = cat.trend_method
     breaks = {**series.empty_cell_breaks, **_documented_breaks(cat, series)}
     for p, f in zip(series.periods[1:], series.flags[1:], strict=True):
         if f and "b" in f:
             breaks.setdefault(p, f"break in series flagged by the publisher (flag '{f}')")
-    suspected = []
+    suspected: list[dict[str, Any]] = []
+    if not look_for_jumps:
+        return breaks, suspected
     for sb in ts.detect_suspected_breaks(
         series.periods,
         series.values,
@@ -208,17 +226,53 @@ def _pair_key(key: dict[str, Any], measure: str) -> tuple[Any, ...]:
     )
 
 
-def build_series(all_series: list[Series], cat: Catalogue) -> tuple[list[dict], list[dict]]:
-    series_rows: list[dict[str, Any]] = []
-    suspected_rows: list[dict[str, Any]] = []
-    found = {s.series_id: series_breaks(s, cat) for s in all_series}
+# The columns of trends.series computed here; the others come from the observations.
+COMPUTED_COLUMNS = [
+    "previous_period",
+    "abs_change",
+    "pct_change",
+    "moving_avg_3",
+    "break_before",
+    "break_reason",
+    "segment",
+]
+
+Columns = dict[str, Any]  # column name -> list or numpy array, all of one length
+
+
+def build_series(all_series: list[Series], cat: Catalogue) -> tuple[Columns, list[dict]]:
+    """The computed columns of trends.series (`COMPUTED_COLUMNS` plus `series_id` and
+    `period`), all series one after the other in `all_series` order, and the
+    suspected-break rows."""
+    periods: list[int] = []
+    values: list[float] = []
+    for s in all_series:
+        periods += s.periods
+        values += s.values
+    lengths = np.array([len(s.periods) for s in all_series], dtype=np.int64)
+    offsets = np.cumsum(lengths) - lengths
+    series_start = np.zeros(len(periods), dtype=bool)
+    series_start[offsets[lengths > 0]] = True
+    jumps = ts.may_have_suspected_break(
+        np.asarray(values, dtype=float), series_start, cat.trend_method.suspected_break_min_factor
+    )
+    has_jump = np.logical_or.reduceat(jumps, offsets) if len(jumps) else np.zeros(0, bool)
+    found = {
+        s.series_id: series_breaks(s, cat, look_for_jumps=bool(jump))
+        for s, jump in zip(all_series, has_jump.tolist(), strict=True)
+    }
     # A rate declared with `rate_of` is split wherever its count series is: a level shift
     # in the counts (a change of recording) is one in the rates too.
     rate_of = {
         (i.number, m.name): m.rate_of for i in cat.indicator_list() for m in i.measures if m.rate_of
     }
     counts = {_pair_key(s.key, s.key["measure"]): s.series_id for s in all_series}
-    for s in all_series:
+    suspected_rows: list[dict[str, Any]] = []
+    segment: list[int] = []
+    break_before = [False] * len(periods)
+    break_reason: list[str | None] = [None] * len(periods)
+    starts: set[int] = set(offsets.tolist())  # first position of each segment of each series
+    for s, position in zip(all_series, offsets.tolist(), strict=True):
         breaks, suspected = found[s.series_id]
         count_measure = rate_of.get((int(s.key["indicator_id"]), s.key["measure"]))
         count_id = counts.get(_pair_key(s.key, count_measure)) if count_measure else None
@@ -227,37 +281,28 @@ def build_series(all_series: list[Series], cat: Catalogue) -> tuple[list[dict], 
                 if reason.startswith("suspected break"):
                     breaks.setdefault(period, f"{reason} (in the count series {count_id})")
         suspected_rows += suspected
+        if not breaks:
+            segment += [1] * len(s.periods)
+            continue
         seg = ts.segments(s.periods, set(breaks))
-        changes: list[ts.PeriodChange] = []
-        averages: list[float | None] = []
-        for number in sorted(set(seg)):
-            idx = [i for i, x in enumerate(seg) if x == number]
-            changes += ts.previous_period_change(
-                [s.periods[i] for i in idx], [s.values[i] for i in idx]
-            )
-            averages += ts.moving_average([s.values[i] for i in idx], 3)
-        for i, period in enumerate(s.periods):
-            split = i > 0 and seg[i] != seg[i - 1]
-            series_rows.append(
-                {
-                    "series_id": s.series_id,
-                    **s.key,
-                    "geo_level": s.geo_level,
-                    "period": period,
-                    "value": s.values[i],
-                    "flags": s.flags[i],
-                    "previous_period": changes[i].previous_period,
-                    "abs_change": changes[i].abs_change,
-                    "pct_change": changes[i].pct_change,
-                    "moving_avg_3": averages[i],
-                    "break_before": split,
-                    "break_reason": _break_reason(breaks, s.periods, i) if split else None,
-                    "segment": seg[i],
-                    "source_dataset": s.sources[i][0],
-                    "snapshot_sha256": s.sources[i][1],
-                }
-            )
-    return series_rows, suspected_rows
+        segment += seg
+        for i in range(1, len(seg)):
+            if seg[i] != seg[i - 1]:
+                starts.add(position + i)
+                break_before[position + i] = True
+                break_reason[position + i] = _break_reason(breaks, s.periods, i)
+    changes = ts.previous_period_change(periods, values, starts)
+    return {
+        "series_id": np.repeat(np.array([s.series_id for s in all_series], dtype=object), lengths),
+        "period": periods,
+        "previous_period": [c.previous_period for c in changes],
+        "abs_change": [c.abs_change for c in changes],
+        "pct_change": [c.pct_change for c in changes],
+        "moving_avg_3": ts.moving_average(values, 3, starts),
+        "break_before": break_before,
+        "break_reason": break_reason,
+        "segment": segment,
+    }, suspected_rows
 
 
 def _break_reason(breaks: dict[int, str], periods: list[int], i: int) -> str:
@@ -283,15 +328,21 @@ def assess(
     values: list[float],
     latest_flags: str | None,
     cat: Catalogue,
+    mk: ts.MannKendallResult | None = None,
 ) -> dict[str, Any]:
-    """The assessment of one series over its latest segment (`periods`, `values`)."""
+    """The assessment of one series over its latest segment (`periods`, `values`); `mk`, the
+    Mann-Kendall test of that segment, when the caller has already computed it."""
     method = cat.trend_method
     polarity = cat.indicators[int(s.key["indicator_id"])].polarity_of(str(s.key["measure"]))
     short = ts.cagr_window(periods, values, method.short_term_years, method.min_span_short)
     long = ts.cagr_window(periods, values, method.long_term_years, method.min_span_long)
-    mk = ts.mann_kendall(
-        values, periods, alpha=method.mann_kendall_alpha, min_points=method.mann_kendall_min_points
-    )
+    if mk is None:
+        mk = ts.mann_kendall(
+            values,
+            periods,
+            alpha=method.mann_kendall_alpha,
+            min_points=method.mann_kendall_min_points,
+        )
     base = baseline(periods, values, method)
     notes = []
     if latest_flags:
@@ -342,24 +393,28 @@ def assess(
 
 
 def build_assessment(
-    series_rows: list[dict[str, Any]], by_id: dict[str, Series], cat: Catalogue
+    series: Columns, all_series: list[Series], cat: Catalogue
 ) -> list[dict[str, Any]]:
-    out = []
-    for sid, rows in itertools.groupby(series_rows, key=lambda r: r["series_id"]):
-        rows = list(rows)
-        last = rows[-1]["segment"]
-        seg = [r for r in rows if r["segment"] == last]
-        out.append(
-            assess(
-                by_id[sid],
-                last,
-                [r["period"] for r in seg],
-                [r["value"] for r in seg],
-                seg[-1]["flags"],
-                cat,
-            )
-        )
-    return out
+    """One assessment per series (in `all_series` order) over its latest segment, read from
+    the `segment` column of `build_series`; the Mann-Kendall tests run all at once."""
+    method = cat.trend_method
+    segment = series["segment"]
+    latest = []
+    end = 0
+    for s in all_series:
+        start, end = end, end + len(s.periods)
+        last = segment[end - 1]
+        first = bisect.bisect_left(segment, last, start, end) - start  # segments only grow
+        latest.append((s, last, s.periods[first:], s.values[first:]))
+    tests = ts.mann_kendall_many(
+        [(periods, values) for _, _, periods, values in latest],
+        alpha=method.mann_kendall_alpha,
+        min_points=method.mann_kendall_min_points,
+    )
+    return [
+        assess(s, last, periods, values, s.flags[-1], cat, mk)
+        for (s, last, periods, values), mk in zip(latest, tests, strict=True)
+    ]
 
 
 WASTEWATER_QUERY = """
@@ -416,24 +471,54 @@ def build_eu_aggregates(con: duckdb.DuckDBPyConnection) -> None:
     run_sql_file(con, "trends/eu_aggregates.sql")
 
 
-def _write(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> int:
-    """Insert into a table created by sql/trends/schema.sql (types come from the DDL)."""
-    if not rows:
+def _write(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]] | Columns) -> int:
+    """Insert rows (or columns) into a table created by sql/trends/schema.sql (types come
+    from the DDL)."""
+    columns = rows if isinstance(rows, dict) else _columns(rows)
+    count = len(next(iter(columns.values()), []))
+    if not count:
         return 0
-    frame = pa.Table.from_pylist(rows)
-    con.register("_trend_rows", frame)
+    con.register("_trend_rows", pa.Table.from_pydict(columns))
     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _trend_rows")
     con.unregister("_trend_rows")
-    return len(rows)
+    return count
+
+
+def _write_series(con: duckdb.DuckDBPyConnection, computed: Columns) -> int:
+    """trends.series: each observation `load_series` read (the `_observations` view) with
+    the columns `build_series` computed for it."""
+    n = len(computed["period"])
+    if not n:
+        return 0
+    names = ["series_id", "period", *COMPUTED_COLUMNS]
+    con.register("_trend_series", pa.table({name: computed[name] for name in names}))
+    observed = ", ".join(f"o.{c}" for c in OBS_COLUMNS if c not in ("series_id", "period", "flags"))
+    con.execute(f"""
+        INSERT INTO trends.series BY NAME
+        SELECT series_id, period, {observed}, nullif(o.flags, '') AS flags,
+               {", ".join(f"c.{c}" for c in COMPUTED_COLUMNS)}
+        FROM _observations AS o JOIN _trend_series AS c USING (series_id, period)
+        WHERE o.value IS NOT NULL
+        ORDER BY series_id, period
+    """)
+    con.unregister("_trend_series")
+    written = con.execute("SELECT count(*) FROM trends.series").fetchall()[0][0]
+    if written != n:
+        raise RuntimeError(f"trends.series: {written} rows written for {n} computed rows")
+    return n
+
+
+def _columns(rows: list[dict[str, Any]]) -> Columns:
+    return {name: [r[name] for r in rows] for name in rows[0]} if rows else {}
 
 
 def build_trends(con: duckdb.DuckDBPyConnection, cat: Catalogue) -> dict[str, int]:
     run_sql_file(con, "trends/schema.sql")
     all_series = load_series(con)
     series_rows, suspected_rows = build_series(all_series, cat)
-    assessment_rows = build_assessment(series_rows, {s.series_id: s for s in all_series}, cat)
+    assessment_rows = build_assessment(series_rows, all_series, cat)
     counts = {
-        "series": _write(con, "trends.series", series_rows),
+        "series": _write_series(con, series_rows),
         "suspected_breaks": _write(con, "trends.suspected_breaks", suspected_rows),
         "assessment": _write(con, "trends.assessment", assessment_rows),
     }
