@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -36,14 +36,17 @@ __all__ = [
     "SuspectedBreak",
     "cagr",
     "cagr_window",
+    "cagr_windows",
     "classify_sdg",
     "detect_suspected_breaks",
     "judge_direction",
     "may_have_suspected_break",
     "mann_kendall",
+    "mann_kendall_groups",
     "mann_kendall_many",
     "moving_average",
     "previous_period_change",
+    "previous_period_changes",
     "segments",
     "wastewater_change",
 ]
@@ -83,11 +86,32 @@ def _observations(
 ) -> list[tuple[int, float]]:
     """The (period, value) pairs that carry a value, in period order."""
     _check_periods(periods, values)
-    out: list[tuple[int, float]] = []
-    for period, value in zip(periods, values, strict=True):
-        clean = _clean(value)
-        if clean is not None:
-            out.append((int(period), clean))
+    # `x == x` is False only for NaN: the same test as `_clean`, inlined (called per series).
+    return [
+        (int(p), x)
+        for p, v in zip(periods, values, strict=True)
+        if v is not None and (x := float(v)) == x
+    ]
+
+
+def _groups(n: int, starts: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+    """For positions 0..n-1 of a flat array of groups: ``(is_start, first)``, whether each
+    position starts a group and the first position of its group (position 0 always starts
+    one)."""
+    is_start = np.zeros(n, dtype=bool)
+    if n:
+        is_start[0] = True
+        marked = np.fromiter(starts, dtype=np.int64)
+        is_start[marked[(marked >= 0) & (marked < n)]] = True
+    first = np.maximum.accumulate(np.where(is_start, np.arange(n), 0)) if n else np.zeros(0, int)
+    return is_start, first
+
+
+def _nullable(values: np.ndarray, present: np.ndarray) -> list[Any]:
+    """``values`` as Python numbers, ``None`` where ``present`` is False."""
+    out = values.tolist()
+    for position in np.flatnonzero(~present).tolist():
+        out[position] = None
     return out
 
 
@@ -115,7 +139,7 @@ class PeriodChange(NamedTuple):
 
 
 def previous_period_change(
-    periods: Sequence[int], values: Sequence[float | None], starts: Container[int] = ()
+    periods: Sequence[int], values: Sequence[float | None], starts: Iterable[int] = ()
 ) -> list[PeriodChange]:
     """Absolute and % change of each value against the previous *available* observation.
 
@@ -130,31 +154,42 @@ def previous_period_change(
 
     ``starts``: positions where a new group (another series, or a segment after a break)
     begins; nothing is compared across a group start, and periods need only increase
-    within a group.  This lets a caller do every segment of every series in one call.
+    within a group.  :func:`previous_period_changes` gives the same as columns.
     """
-    if len(periods) != len(values):
-        raise ValueError(f"periods ({len(periods)}) and values ({len(values)}) differ in length")
-    out: list[PeriodChange] = []
-    previous: tuple[int, float] | None = None
-    last_period: int | None = None
-    for position, (period, raw) in enumerate(zip(periods, values, strict=True)):
-        period = int(period)
-        if position in starts:
-            previous = None
-        elif last_period is not None and not period > last_period:
-            raise ValueError(f"periods must be strictly increasing: {last_period} then {period}")
-        last_period = period
-        value = _clean(raw)
-        if value is None or previous is None:
-            out.append(PeriodChange(period, None, None, None, None))
-        else:
-            prev_period, prev_value = previous
-            abs_change = value - prev_value
-            pct = None if prev_value == 0 else abs_change / abs(prev_value) * 100.0
-            out.append(PeriodChange(period, prev_period, period - prev_period, abs_change, pct))
-        if value is not None:
-            previous = (period, value)
-    return out
+    columns = previous_period_changes(periods, values, starts)
+    return [PeriodChange(int(period), *row) for period, *row in zip(periods, *columns, strict=True)]
+
+
+def previous_period_changes(
+    periods: Sequence[int], values: Sequence[float | None], starts: Iterable[int] = ()
+) -> tuple[list[int | None], list[int | None], list[float | None], list[float | None]]:
+    """:func:`previous_period_change` as columns: ``(previous_period, gap_years, abs_change,
+    pct_change)``, computed with numpy over all groups at once."""
+    n = len(periods)
+    if len(values) != n:
+        raise ValueError(f"periods ({n}) and values ({len(values)}) differ in length")
+    t = np.asarray(periods, dtype=np.int64).reshape(n)
+    v = np.array(values, dtype=float).reshape(n)  # None -> NaN
+    is_start, first = _groups(n, starts)
+    wrong = np.flatnonzero(~is_start[1:] & (t[1:] <= t[:-1]))
+    if wrong.size:
+        i = int(wrong[0])
+        raise ValueError(f"periods must be strictly increasing: {t[i]} then {t[i + 1]}")
+    observed = ~np.isnan(v)
+    latest = np.maximum.accumulate(np.where(observed, np.arange(n), -1)) if n else first
+    previous = np.concatenate(([-1], latest[:-1])) if n else first  # latest observed before
+    has_previous = observed & (previous >= first)
+    previous = np.where(has_previous, previous, 0)
+    before = v[previous]
+    abs_change = v - before
+    divisible = has_previous & (before != 0)
+    pct = np.divide(abs_change, np.abs(before), out=np.zeros(n), where=divisible) * 100.0
+    return (
+        _nullable(t[previous], has_previous),
+        _nullable(t - t[previous], has_previous),
+        _nullable(abs_change, has_previous),
+        _nullable(pct, divisible),
+    )
 
 
 # ---------------------------------------------------------------- 2. moving average
@@ -165,29 +200,26 @@ def moving_average(
 ) -> list[float | None]:
     """Trailing moving average over ``window`` consecutive positions.
 
-    Position ``i`` gets ``mean(values[i-window+1 .. i])``; it is ``None`` for the first
-    ``window - 1`` positions and whenever any value in the window is missing.  The function
-    works on positions, not years: pass a gap-free yearly series (``None`` for a missing
-    year) so that a window never silently spans a gap.  ``starts``: positions where a new
-    group begins (as in :func:`previous_period_change`); no window spans a group start.
+    Position ``i`` gets ``mean(values[i-window+1 .. i])`` (an exactly rounded sum,
+    ``math.fsum``); it is ``None`` for the first ``window - 1`` positions and whenever any
+    value in the window is missing.  The function works on positions, not years: pass a
+    gap-free yearly series (``None`` for a missing year) so that a window never silently
+    spans a gap.  ``starts``: positions where a new group begins (as in
+    :func:`previous_period_change`); no window spans a group start.
     """
     if window < 1:
         raise ValueError(f"window must be >= 1, not {window}")
-    clean = [_clean(v) for v in values]
-    group_start = [False] * len(clean)
-    for position in starts:
-        if 0 <= position < len(clean):
-            group_start[position] = True
-    out: list[float | None] = []
-    run = 0  # consecutive values present, back to the group start
-    for i, value in enumerate(clean):
-        if group_start[i]:
-            run = 0
-        run = run + 1 if value is not None else 0
-        if run >= window:
-            out.append(math.fsum(clean[i - window + 1 : i + 1]) / window)  # type: ignore[arg-type]
-        else:
-            out.append(None)
+    n = len(values)
+    v = np.array(values, dtype=float).reshape(n)  # None -> NaN
+    _, first = _groups(n, starts)
+    missing = np.concatenate(([0], np.cumsum(np.isnan(v))))  # missing[i] = count before i
+    end = np.arange(n)
+    begin = end - window + 1
+    full = (begin >= first) & (missing[end + 1] == missing[np.maximum(begin, 0)])
+    clean = v.tolist()
+    out: list[float | None] = [None] * n
+    for i in np.flatnonzero(full).tolist():
+        out[i] = math.fsum(clean[i - window + 1 : i + 1]) / window
     return out
 
 
@@ -203,6 +235,10 @@ def cagr(v0: float | None, v1: float | None, years: float | None) -> float | Non
     v0, v1, years = _clean(v0), _clean(v1), _clean(years)
     if v0 is None or v1 is None or years is None:
         return None
+    return _cagr(v0, v1, years)
+
+
+def _cagr(v0: float, v1: float, years: float) -> float | None:
     if v0 <= 0 or v1 < 0 or years <= 0:
         return None
     return ((v1 / v0) ** (1.0 / years) - 1.0) * 100.0
@@ -240,21 +276,62 @@ def cagr_window(
     the CAGR is not computable (start value <= 0) the periods are returned with ``cagr=None``
     -- the start is deliberately NOT moved to a later year.  Pass one segment only.
     """
-    if window_years < 1 or min_span_years < 1:
-        raise ValueError("window_years and min_span_years must be >= 1")
-    if min_span_years > window_years:
-        raise ValueError("min_span_years cannot exceed window_years")
+    _check_window(window_years, min_span_years)
     obs = _observations(periods, values)
     if end_period is not None:
         obs = [(p, v) for p, v in obs if p <= end_period]
     if not obs:
         return CagrWindow(None, None, None)
-    end, v_end = obs[-1]
-    candidates = [(p, v) for p, v in obs if end - window_years <= p < end]
-    if not candidates or end - candidates[0][0] < min_span_years:
-        return CagrWindow(None, end, None)
-    start, v_start = candidates[0]
-    return CagrWindow(start, end, cagr(v_start, v_end, end - start))
+    starts, ends, rates = cagr_windows(
+        [p for p, _ in obs], [v for _, v in obs], [len(obs)], window_years, min_span_years
+    )
+    return CagrWindow(starts[0], ends[0], rates[0])
+
+
+def cagr_windows(
+    periods: Sequence[int] | np.ndarray,
+    values: Sequence[float] | np.ndarray,
+    lengths: Sequence[int] | np.ndarray,
+    window_years: int = 5,
+    min_span_years: int = 3,
+) -> tuple[list[int | None], list[int], list[float | None]]:
+    """:func:`cagr_window` (without ``end_period``) of each group of a flat array, as
+    columns ``(start, end, cagr)``.  Groups lie one after the other, ``lengths[k] >= 1``
+    observations each (no missing values), periods increasing."""
+    _check_window(window_years, min_span_years)
+    t = np.asarray(periods, dtype=np.int64).reshape(-1)
+    lengths = np.asarray(lengths, dtype=np.int64).reshape(-1)
+    if len(lengths) == 0:
+        return [], [], []
+    if lengths.min() < 1 or lengths.sum() != len(t):
+        raise ValueError("cagr_windows: every group needs at least one observation")
+    last = np.cumsum(lengths) - 1
+    end = t[last]
+    # in a group the periods increase, so those inside the window are its last ones
+    inside = t >= np.repeat(end - window_years, lengths)
+    first = last + 1 - np.add.reduceat(inside, last + 1 - lengths)
+    start = t[first]
+    ok = (first < last) & (end - start >= min_span_years)
+    x = values if isinstance(values, list) else np.asarray(values, dtype=float).tolist()
+    first_list, last_list, start_list = first.tolist(), last.tolist(), start.tolist()
+    end_list = end.tolist()
+    starts: list[int | None] = []
+    rates: list[float | None] = []
+    for k, qualifies in enumerate(ok.tolist()):
+        if qualifies:
+            starts.append(start_list[k])
+            rates.append(_cagr(x[first_list[k]], x[last_list[k]], end_list[k] - start_list[k]))
+        else:
+            starts.append(None)
+            rates.append(None)
+    return starts, end_list, rates
+
+
+def _check_window(window_years: int, min_span_years: int) -> None:
+    if window_years < 1 or min_span_years < 1:
+        raise ValueError("window_years and min_span_years must be >= 1")
+    if min_span_years > window_years:
+        raise ValueError("min_span_years cannot exceed window_years")
 
 
 # ------------------------------------------------------------ 4. SDG classification
@@ -372,35 +449,86 @@ def mann_kendall_many(
     alpha: float = 0.05,
     min_points: int = 5,
 ) -> list[MannKendallResult]:
-    """:func:`mann_kendall` of each ``(periods, values)`` pair, in order, computed with numpy
-    over all series of the same length at once (the same operations, so the same results)."""
+    """:func:`mann_kendall` of each ``(periods, values)`` pair, in order (see
+    :func:`mann_kendall_groups`)."""
+    for periods, values in series:
+        if len(periods) != len(values):
+            raise ValueError(
+                f"periods ({len(periods)}) and values ({len(values)}) differ in length"
+            )
+    return mann_kendall_groups(
+        [int(p) for periods, _ in series for p in periods],
+        [v for _, values in series for v in values],
+        [len(periods) for periods, _ in series],
+        alpha=alpha,
+        min_points=min_points,
+    )
+
+
+def mann_kendall_groups(
+    periods: Sequence[int] | np.ndarray,
+    values: Sequence[float | None] | np.ndarray,
+    lengths: Sequence[int] | np.ndarray,
+    alpha: float = 0.05,
+    min_points: int = 5,
+) -> list[MannKendallResult]:
+    """:func:`mann_kendall` of each group of a flat array, groups one after the other
+    (``lengths[k]`` positions each), computed with numpy over all groups of the same number
+    of observations at once: the same operations as one series at a time, so the same
+    results."""
     if min_points < 2:
         raise ValueError("min_points must be >= 2")
     if not 0 < alpha < 1:
         raise ValueError("alpha must be in (0, 1)")
+    t, x, lengths = _flat_groups(periods, values, lengths)
+    starts = np.cumsum(lengths) - lengths
     critical = _normal_quantile(1 - alpha / 2)
-    results: list[MannKendallResult | None] = [None] * len(series)
-    by_length: dict[int, list[tuple[int, list[int], list[float]]]] = {}
-    for index, (periods, values) in enumerate(series):
-        obs = _observations(periods, values)
-        n = len(obs)
+    results: list[MannKendallResult | None] = [None] * len(lengths)
+    for n in np.unique(lengths).tolist():
+        members = np.flatnonzero(lengths == n)
         if n < min_points:
-            results[index] = MannKendallResult(
+            short = MannKendallResult(
                 "insufficient data", None, None, None, None, None, None, None, n
             )
-        else:
-            by_length.setdefault(n, []).append((index, [p for p, _ in obs], [v for _, v in obs]))
-    for n, group in by_length.items():
+            for k in members.tolist():
+                results[k] = short
+            continue
         step = max(1, _MK_CHUNK_CELLS // (n * n))
-        for start in range(0, len(group), step):
-            chunk = group[start : start + step]
-            t = np.array([c[1] for c in chunk], dtype=float)
-            x = np.array([c[2] for c in chunk], dtype=float)
-            for (index, _, _), result in zip(
-                chunk, _mann_kendall_rows(t, x, critical), strict=True
+        for first in range(0, len(members), step):
+            chunk = members[first : first + step]
+            rows = starts[chunk][:, None] + np.arange(n)
+            for k, result in zip(
+                chunk.tolist(), _mann_kendall_rows(t[rows], x[rows], critical), strict=True
             ):
-                results[index] = result
+                results[k] = result
     return results  # type: ignore[return-value]
+
+
+def _flat_groups(
+    periods: Sequence[int] | np.ndarray,
+    values: Sequence[float | None] | np.ndarray,
+    lengths: Sequence[int] | np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(periods as floats, values, lengths) of the observations of groups laid one after the
+    other: missing values (None, NaN) dropped, periods checked to increase in each group."""
+    lengths = np.asarray(lengths, dtype=np.int64).reshape(-1)
+    t = np.asarray(periods, dtype=np.int64).reshape(-1)
+    x = np.array(values, dtype=float).reshape(-1)  # None -> NaN
+    if len(t) != len(x) or lengths.sum() != len(t):
+        raise ValueError(f"{len(t)} periods, {len(x)} values, groups of {lengths.sum()} in all")
+    new_group = np.zeros(len(t), dtype=bool)
+    new_group[(np.cumsum(lengths) - lengths)[lengths > 0]] = True
+    wrong = np.flatnonzero(~new_group[1:] & (t[1:] <= t[:-1]))
+    if wrong.size:
+        i = int(wrong[0])
+        raise ValueError(f"periods must be strictly increasing: {t[i]} then {t[i + 1]}")
+    observed = ~np.isnan(x)
+    if not observed.all():
+        counted = np.concatenate(([0], np.cumsum(observed)))
+        ends = np.cumsum(lengths)
+        lengths = counted[ends] - counted[ends - lengths]
+        t, x = t[observed], x[observed]
+    return t.astype(float), x, lengths
 
 
 def _mann_kendall_rows(t: np.ndarray, x: np.ndarray, critical: float) -> list[MannKendallResult]:

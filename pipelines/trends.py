@@ -291,13 +291,13 @@ def build_series(all_series: list[Series], cat: Catalogue) -> tuple[Columns, lis
                 starts.add(position + i)
                 break_before[position + i] = True
                 break_reason[position + i] = _break_reason(breaks, s.periods, i)
-    changes = ts.previous_period_change(periods, values, starts)
+    previous_period, _, abs_change, pct_change = ts.previous_period_changes(periods, values, starts)
     return {
         "series_id": np.repeat(np.array([s.series_id for s in all_series], dtype=object), lengths),
         "period": periods,
-        "previous_period": [c.previous_period for c in changes],
-        "abs_change": [c.abs_change for c in changes],
-        "pct_change": [c.pct_change for c in changes],
+        "previous_period": previous_period,
+        "abs_change": abs_change,
+        "pct_change": pct_change,
         "moving_avg_3": ts.moving_average(values, 3, starts),
         "break_before": break_before,
         "break_reason": break_reason,
@@ -310,111 +310,116 @@ def _break_reason(breaks: dict[int, str], periods: list[int], i: int) -> str:
     return "; ".join(r for p, r in sorted(breaks.items()) if prev < p <= periods[i])
 
 
-def baseline(
-    periods: list[int], values: list[float], method: TrendMethod
-) -> tuple[int, float] | None:
-    """2020, or the latest year before the plan (2021) with data."""
-    before = [(p, v) for p, v in zip(periods, values, strict=True) if p < method.plan_years[0]]
-    exact = [(p, v) for p, v in before if p == method.baseline_year]
-    if exact:
-        return exact[0]
-    return before[-1] if before else None
+def baselines(periods: np.ndarray, lengths: np.ndarray, method: TrendMethod) -> np.ndarray:
+    """Per group of a flat array of segments (periods increasing in each): the position of
+    its baseline, 2020 or else the latest year before the plan (2021) with data; -1 if none."""
+    groups = np.repeat(np.arange(len(lengths)), lengths)
+    first = np.cumsum(lengths) - lengths
+    before = periods < method.plan_years[0]
+    counted = np.add.reduceat(before, first) if len(first) else np.zeros(0, np.int64)
+    out = np.where(counted > 0, first + counted - 1, -1)
+    exact = np.flatnonzero(before & (periods == method.baseline_year))
+    out[groups[exact]] = exact
+    return out
 
 
-def assess(
-    s: Series,
-    segment: int,
-    periods: list[int],
-    values: list[float],
-    latest_flags: str | None,
-    cat: Catalogue,
-    mk: ts.MannKendallResult | None = None,
-) -> dict[str, Any]:
-    """The assessment of one series over its latest segment (`periods`, `values`); `mk`, the
-    Mann-Kendall test of that segment, when the caller has already computed it."""
-    method = cat.trend_method
-    polarity = cat.indicators[int(s.key["indicator_id"])].polarity_of(str(s.key["measure"]))
-    short = ts.cagr_window(periods, values, method.short_term_years, method.min_span_short)
-    long = ts.cagr_window(periods, values, method.long_term_years, method.min_span_long)
-    if mk is None:
-        mk = ts.mann_kendall(
-            values,
-            periods,
-            alpha=method.mann_kendall_alpha,
-            min_points=method.mann_kendall_min_points,
-        )
-    base = baseline(periods, values, method)
-    notes = []
-    if latest_flags:
-        notes.append(
-            f"latest value flagged '{latest_flags}'"
-            + (" (provisional)" if "p" in latest_flags else "")
-            + (" (estimated)" if "e" in latest_flags else "")
-        )
-    if segment > 1:
-        notes.append(f"series split at break(s); assessed from {periods[0]} (segment {segment})")
-    if base is None:
-        notes.append("no baseline: the latest segment starts after the plan's baseline")
-    change_abs = values[-1] - base[1] if base else None
-    change_pct = (change_abs / abs(base[1]) * 100) if base and base[1] else None
-    return {
-        "series_id": s.series_id,
-        **s.key,
-        "polarity": polarity,
-        "segment": segment,
-        "first_period": periods[0],
-        "last_period": periods[-1],
-        "n_points": len(periods),
-        "baseline_period": base[0] if base else None,
-        "baseline_value": base[1] if base else None,
-        "latest_period": periods[-1],
-        "latest_value": values[-1],
-        "latest_flags": latest_flags,
-        "change_since_baseline": change_abs,
-        "change_since_baseline_pct": change_pct,
-        "short_term_start": short.start_period,
-        "short_term_end": short.end_period,
-        "cagr_short_term": short.cagr,
-        "class_short_term": ts.classify_sdg(short.cagr, polarity, method.thresholds),
-        "long_term_start": long.start_period,
-        "long_term_end": long.end_period,
-        "cagr_long_term": long.cagr,
-        "class_long_term": ts.classify_sdg(long.cagr, polarity, method.thresholds),
-        "mk_trend": mk.trend,
-        "mk_p_value": mk.p_value,
-        "mk_tau": mk.tau,
-        "sen_slope": mk.sen_slope,
-        "mk_n": mk.n,
-        "direction": ts.judge_direction(mk.trend, polarity),
-        "notes": "; ".join(notes) or None,
-        "method": f"{method.name} ({method.edition})",
-        "source_dataset": s.sources[-1][0],
-    }
-
-
-def build_assessment(
-    series: Columns, all_series: list[Series], cat: Catalogue
-) -> list[dict[str, Any]]:
-    """One assessment per series (in `all_series` order) over its latest segment, read from
-    the `segment` column of `build_series`; the Mann-Kendall tests run all at once."""
+def build_assessment(series: Columns, all_series: list[Series], cat: Catalogue) -> Columns:
+    """trends.assessment as columns: one row per series (in `all_series` order) over its
+    latest segment, read from the `segment` column of `build_series`."""
     method = cat.trend_method
     segment = series["segment"]
-    latest = []
+    periods: list[int] = []
+    values: list[float] = []
+    lengths: list[int] = []
+    latest_segment: list[int] = []
     end = 0
     for s in all_series:
         start, end = end, end + len(s.periods)
         last = segment[end - 1]
         first = bisect.bisect_left(segment, last, start, end) - start  # segments only grow
-        latest.append((s, last, s.periods[first:], s.values[first:]))
-    tests = ts.mann_kendall_many(
-        [(periods, values) for _, _, periods, values in latest],
-        alpha=method.mann_kendall_alpha,
-        min_points=method.mann_kendall_min_points,
+        periods += s.periods[first:]
+        values += s.values[first:]
+        lengths.append(len(s.periods) - first)
+        latest_segment.append(last)
+    t = np.asarray(periods, dtype=np.int64)
+    n = np.asarray(lengths, dtype=np.int64)
+    short = ts.cagr_windows(t, values, n, method.short_term_years, method.min_span_short)
+    long = ts.cagr_windows(t, values, n, method.long_term_years, method.min_span_long)
+    tests = ts.mann_kendall_groups(
+        t, values, n, alpha=method.mann_kendall_alpha, min_points=method.mann_kendall_min_points
     )
-    return [
-        assess(s, last, periods, values, s.flags[-1], cat, mk)
-        for (s, last, periods, values), mk in zip(latest, tests, strict=True)
+    base = baselines(t, n, method).tolist()
+    last = (np.cumsum(n) - 1).tolist()
+    first = (np.cumsum(n) - n).tolist()
+    polarities: dict[tuple[int, str], Any] = {}
+    polarity = []
+    for s in all_series:
+        key = (int(s.key["indicator_id"]), str(s.key["measure"]))
+        if key not in polarities:
+            polarities[key] = cat.indicators[key[0]].polarity_of(key[1])
+        polarity.append(polarities[key])
+    latest_value = [values[i] for i in last]
+    baseline_value = [values[i] if i >= 0 else None for i in base]
+    change = [
+        v - b if b is not None else None for v, b in zip(latest_value, baseline_value, strict=True)
     ]
+    latest_flags = [s.flags[-1] for s in all_series]
+    notes = []
+    for flags, seg, start, b in zip(latest_flags, latest_segment, first, base, strict=True):
+        note = []
+        if flags:
+            note.append(
+                f"latest value flagged '{flags}'"
+                + (" (provisional)" if "p" in flags else "")
+                + (" (estimated)" if "e" in flags else "")
+            )
+        if seg > 1:
+            note.append(f"series split at break(s); assessed from {periods[start]} (segment {seg})")
+        if b < 0:
+            note.append("no baseline: the latest segment starts after the plan's baseline")
+        notes.append("; ".join(note) or None)
+    th = method.thresholds
+    return {
+        "series_id": [s.series_id for s in all_series],
+        **{k: [s.key[k] for s in all_series] for k in KEY},
+        "polarity": polarity,
+        "segment": latest_segment,
+        "first_period": [periods[i] for i in first],
+        "last_period": [periods[i] for i in last],
+        "n_points": lengths,
+        "baseline_period": [periods[i] if i >= 0 else None for i in base],
+        "baseline_value": baseline_value,
+        "latest_period": [periods[i] for i in last],
+        "latest_value": latest_value,
+        "latest_flags": latest_flags,
+        "change_since_baseline": change,
+        "change_since_baseline_pct": [
+            c / abs(b) * 100 if b else None for c, b in zip(change, baseline_value, strict=True)
+        ],
+        "short_term_start": short[0],
+        "short_term_end": short[1],
+        "cagr_short_term": short[2],
+        "class_short_term": [
+            ts.classify_sdg(c, p, th) for c, p in zip(short[2], polarity, strict=True)
+        ],
+        "long_term_start": long[0],
+        "long_term_end": long[1],
+        "cagr_long_term": long[2],
+        "class_long_term": [
+            ts.classify_sdg(c, p, th) for c, p in zip(long[2], polarity, strict=True)
+        ],
+        "mk_trend": [mk.trend for mk in tests],
+        "mk_p_value": [mk.p_value for mk in tests],
+        "mk_tau": [mk.tau for mk in tests],
+        "sen_slope": [mk.sen_slope for mk in tests],
+        "mk_n": [mk.n for mk in tests],
+        "direction": [
+            ts.judge_direction(mk.trend, p) for mk, p in zip(tests, polarity, strict=True)
+        ],
+        "notes": notes,
+        "method": [f"{method.name} ({method.edition})"] * len(all_series),
+        "source_dataset": [s.sources[-1][0] for s in all_series],
+    }
 
 
 WASTEWATER_QUERY = """
