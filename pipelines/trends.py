@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from pipelines import trend_stats as ts
 from pipelines.catalogue import Catalogue, TrendMethod
-from pipelines.indicators import SERIES_KEY
+from pipelines.indicators import SERIES_KEY, SQL_COLUMNS
 from pipelines.warehouse import run_sql_file
 
 KEY = ["indicator_id"] + [c for c in SERIES_KEY if c != "period"]
@@ -106,8 +106,9 @@ class Series:
     empty_cell_breaks: dict[int, str] = field(default_factory=dict)
 
 
-def load_series(con: duckdb.DuckDBPyConnection) -> list[Series]:
-    """Every numeric series of every indicator table, keyed by `series_id`."""
+def read_observations(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Every observation of every indicator table (`OBS_COLUMNS`): first those with a value,
+    then those without (see `_with_value`), each part sorted by `series_id` and period."""
     tables = [
         r[0]
         for r in con.execute(
@@ -115,29 +116,55 @@ def load_series(con: duckdb.DuckDBPyConnection) -> list[Series]:
             "WHERE table_schema = 'indicators' ORDER BY 1"
         ).fetchall()
     ]
-    if not tables:
-        return []
     cols = ", ".join(OBS_COLUMNS[1:])
+    if not tables:
+        types = {"series_id": "VARCHAR", "indicator_id": "INTEGER", "value_origin": "VARCHAR"}
+        types.update(SQL_COLUMNS)
+        nothing = ", ".join(f"NULL::{types[c]} AS {c}" for c in OBS_COLUMNS)
+        return con.sql(f"SELECT {nothing} LIMIT 0").to_arrow_table()
     union = " UNION ALL ".join(f"SELECT {cols} FROM {t}" for t in tables)
     sid = " || '|' || ".join(f"coalesce(CAST({k} AS VARCHAR), '')" for k in KEY)
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW _observations AS SELECT {sid} AS series_id, * FROM ({union})"
-    )
-    columns = con.execute(
-        "SELECT * FROM _observations WHERE value IS NOT NULL ORDER BY series_id, period"
-    ).fetchnumpy()
-    col = {name: columns[name].tolist() for name in OBS_COLUMNS}
+    return con.sql(
+        f"SELECT {sid} AS series_id, * FROM ({union}) ORDER BY value IS NULL, series_id, period"
+    ).to_arrow_table()
+
+
+def _with_value(observations: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """(observations with a value, observations without) of `read_observations`."""
+    n = observations.num_rows - observations["value"].null_count
+    return observations.slice(0, n), observations.slice(n)
+
+
+def load_series(con: duckdb.DuckDBPyConnection) -> list[Series]:
+    """Every numeric series of every indicator table, keyed by `series_id`."""
+    return series_of(read_observations(con))
+
+
+def series_of(observations: pa.Table) -> list[Series]:
+    """The series of `read_observations`, in its order; observations without a value are
+    left out, except that a break flag on one still splits its series."""
+    observed, empty = _with_value(observations)
     flagged_empty: dict[str, dict[int, str]] = {}
-    for series_key, period, flags in con.execute(
-        "SELECT series_id, period, flags FROM _observations "
-        "WHERE value IS NULL AND contains(flags, 'b')"
-    ).fetchall():
-        flagged_empty.setdefault(series_key, {})[int(period)] = (
-            f"break in series flagged by the publisher on an empty cell (flag '{flags}')"
-        )
+    for series_key, period, flags in zip(
+        empty["series_id"].to_pylist(),
+        empty["period"].to_pylist(),
+        empty["flags"].to_pylist(),
+        strict=True,
+    ):
+        if flags and "b" in flags:
+            flagged_empty.setdefault(series_key, {})[int(period)] = (
+                f"break in series flagged by the publisher on an empty cell (flag '{flags}')"
+            )
+    col = {
+        name: observed[name].to_pylist()
+        for name in ("series_id", "period", "value", "source_dataset", "geo_level", *KEY)
+    }
     ids = col["series_id"]
     if not ids:
         return []
+    flags = [f or None for f in observed["flags"].to_pylist()]
+    sources = list(zip(col["source_dataset"], observed["snapshot_sha256"].to_pylist(), strict=True))
+    key_columns = [(name, col[name]) for name in KEY]
     bounds = [0, *(i for i in range(1, len(ids)) if ids[i] != ids[i - 1]), len(ids)]
     out: list[Series] = []
     for start, end in itertools.pairwise(bounds):
@@ -145,18 +172,12 @@ def load_series(con: duckdb.DuckDBPyConnection) -> list[Series]:
         out.append(
             Series(
                 series_id=series_key,
-                key={k: col[k][start] for k in KEY},
+                key={name: values[start] for name, values in key_columns},
                 geo_level=col["geo_level"][start],
                 periods=col["period"][start:end],
                 values=col["value"][start:end],
-                flags=[f or None for f in col["flags"][start:end]],
-                sources=list(
-                    zip(
-                        col["source_dataset"][start:end],
-                        col["snapshot_sha256"][start:end],
-                        strict=True,
-                    )
-                ),
+                flags=flags[start:end],
+                sources=sources[start:end],
                 empty_cell_breaks=flagged_empty.get(series_key, {}),
             )
         )
@@ -489,27 +510,24 @@ def _write(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]
     return count
 
 
-def _write_series(con: duckdb.DuckDBPyConnection, computed: Columns) -> int:
-    """trends.series: each observation `load_series` read (the `_observations` view) with
-    the columns `build_series` computed for it."""
-    n = len(computed["period"])
+def _write_series(con: duckdb.DuckDBPyConnection, observations: pa.Table, computed: Columns) -> int:
+    """trends.series: the observations with a value (of `read_observations`, from which the
+    series were built, in the same order) beside the columns `build_series` computed."""
+    observed, _ = _with_value(observations)
+    n = observed.num_rows
+    if n != len(computed["period"]) or observed["period"].to_pylist() != list(computed["period"]):
+        raise RuntimeError("trends.series: the computed columns do not match the observations")
     if not n:
         return 0
-    names = ["series_id", "period", *COMPUTED_COLUMNS]
-    con.register("_trend_series", pa.table({name: computed[name] for name in names}))
-    observed = ", ".join(f"o.{c}" for c in OBS_COLUMNS if c not in ("series_id", "period", "flags"))
-    con.execute(f"""
-        INSERT INTO trends.series BY NAME
-        SELECT series_id, period, {observed}, nullif(o.flags, '') AS flags,
-               {", ".join(f"c.{c}" for c in COMPUTED_COLUMNS)}
-        FROM _observations AS o JOIN _trend_series AS c USING (series_id, period)
-        WHERE o.value IS NOT NULL
-        ORDER BY series_id, period
-    """)
+    table = observed
+    for name in COMPUTED_COLUMNS:
+        table = table.append_column(name, pa.array(computed[name]))
+    con.register("_trend_series", table)
+    con.execute(
+        "INSERT INTO trends.series BY NAME "
+        "SELECT * REPLACE (nullif(flags, '') AS flags) FROM _trend_series"
+    )
     con.unregister("_trend_series")
-    written = con.execute("SELECT count(*) FROM trends.series").fetchall()[0][0]
-    if written != n:
-        raise RuntimeError(f"trends.series: {written} rows written for {n} computed rows")
     return n
 
 
@@ -519,11 +537,12 @@ def _columns(rows: list[dict[str, Any]]) -> Columns:
 
 def build_trends(con: duckdb.DuckDBPyConnection, cat: Catalogue) -> dict[str, int]:
     run_sql_file(con, "trends/schema.sql")
-    all_series = load_series(con)
+    observations = read_observations(con)
+    all_series = series_of(observations)
     series_rows, suspected_rows = build_series(all_series, cat)
     assessment_rows = build_assessment(series_rows, all_series, cat)
     counts = {
-        "series": _write_series(con, series_rows),
+        "series": _write_series(con, observations, series_rows),
         "suspected_breaks": _write(con, "trends.suspected_breaks", suspected_rows),
         "assessment": _write(con, "trends.assessment", assessment_rows),
     }
