@@ -183,7 +183,8 @@ def previous_period_changes(
     before = v[previous]
     abs_change = v - before
     divisible = has_previous & (before != 0)
-    pct = np.divide(abs_change, np.abs(before), out=np.zeros(n), where=divisible) * 100.0
+    with np.errstate(over="ignore", under="ignore"):  # as the same float division in Python
+        pct = np.divide(abs_change, np.abs(before), out=np.zeros(n), where=divisible) * 100.0
     return (
         _nullable(t[previous], has_previous),
         _nullable(t - t[previous], has_previous),
@@ -744,8 +745,10 @@ def may_have_suspected_break(
         return out
     before, after = values[:-1], values[1:]
     usable = ~np.asarray(group_start, dtype=bool)[1:] & (before > 0) & (after > 0)
-    ratio = np.divide(after, before, out=np.ones_like(after), where=usable)
-    out[1:] = usable & (np.abs(np.log(ratio)) > math.log(min_factor) - 1e-9)
+    # a ratio that overflows (or underflows to 0) is a jump all the same
+    with np.errstate(over="ignore", under="ignore", divide="ignore"):
+        ratio = np.divide(after, before, out=np.ones_like(after), where=usable)
+        out[1:] = usable & (np.abs(np.log(ratio)) > math.log(min_factor) - 1e-9)
     return out
 
 
