@@ -91,7 +91,7 @@ OBS_COLUMNS = [
 ]
 
 
-@dataclass
+@dataclass(slots=True)
 class Series:
     """One series' observations, sorted by period (plain lists: this loop runs per series)."""
 
@@ -178,7 +178,7 @@ def series_of(observations: pa.Table) -> list[Series]:
                 values=col["value"][start:end],
                 flags=flags[start:end],
                 sources=sources[start:end],
-                empty_cell_breaks=flagged_empty.get(series_key, {}),
+                empty_cell_breaks=flagged_empty.get(series_key) or {},
             )
         )
     return out
@@ -278,9 +278,15 @@ def build_series(all_series: list[Series], cat: Catalogue) -> tuple[Columns, lis
         np.asarray(values, dtype=float), series_start, cat.trend_method.suspected_break_min_factor
     )
     has_jump = np.logical_or.reduceat(jumps, offsets) if len(jumps) else np.zeros(0, bool)
+    documented = {ds_id for ds_id, ds in cat.datasets.items() if ds.breaks}
+    # Only series with some sign of a break are looked at one by one (most have none).
     found = {
-        s.series_id: series_breaks(s, cat, look_for_jumps=bool(jump))
+        s.series_id: series_breaks(s, cat, look_for_jumps=jump)
         for s, jump in zip(all_series, has_jump.tolist(), strict=True)
+        if jump
+        or s.empty_cell_breaks
+        or any(f and "b" in f for f in s.flags[1:])
+        or (documented and any(src in documented for src, _ in s.sources))
     }
     # A rate declared with `rate_of` is split wherever its count series is: a level shift
     # in the counts (a change of recording) is one in the rates too.
@@ -294,10 +300,10 @@ def build_series(all_series: list[Series], cat: Catalogue) -> tuple[Columns, lis
     break_reason: list[str | None] = [None] * len(periods)
     starts: set[int] = set(offsets.tolist())  # first position of each segment of each series
     for s, position in zip(all_series, offsets.tolist(), strict=True):
-        breaks, suspected = found[s.series_id]
+        breaks, suspected = found.get(s.series_id) or ({}, [])
         count_measure = rate_of.get((int(s.key["indicator_id"]), s.key["measure"]))
         count_id = counts.get(_pair_key(s.key, count_measure)) if count_measure else None
-        if count_id is not None:
+        if count_id in found:
             for period, reason in found[count_id][0].items():
                 if reason.startswith("suspected break"):
                     breaks.setdefault(period, f"{reason} (in the count series {count_id})")
