@@ -166,6 +166,17 @@ def series_of(observations: pa.Table) -> list[Series]:
     sources = list(zip(col["source_dataset"], observed["snapshot_sha256"].to_pylist(), strict=True))
     key_columns = [(name, col[name]) for name in KEY]
     bounds = [0, *(i for i in range(1, len(ids)) if ids[i] != ids[i - 1]), len(ids)]
+    periods = col["period"]
+    starts = set(bounds)
+    i = next(
+        (i for i in range(1, len(ids)) if periods[i] <= periods[i - 1] and i not in starts), None
+    )
+    if i is not None:
+        raise ValueError(
+            f"trends: series {ids[i]} (from {col['source_dataset'][i]}) has more than one "
+            f"value for period {periods[i]}; an indicator table holds one value per series "
+            "key and period"
+        )
     out: list[Series] = []
     for start, end in itertools.pairwise(bounds):
         series_key = ids[start]
@@ -542,28 +553,48 @@ def _columns(rows: list[dict[str, Any]]) -> Columns:
 
 
 def build_trends(con: duckdb.DuckDBPyConnection, cat: Catalogue) -> dict[str, int]:
-    run_sql_file(con, "trends/schema.sql")
-    observations = read_observations(con)
-    all_series = series_of(observations)
-    series_rows, suspected_rows = build_series(all_series, cat)
-    assessment_rows = build_assessment(series_rows, all_series, cat)
-    counts = {
-        "series": _write_series(con, observations, series_rows),
-        "suspected_breaks": _write(con, "trends.suspected_breaks", suspected_rows),
-        "assessment": _write(con, "trends.assessment", assessment_rows),
-    }
-    # Counted from the stored table, so the gate proves each assessment has its series.
-    con.execute("""
-        UPDATE trends.assessment AS a
-        SET series_rows = (SELECT count(*) FROM trends.series AS s WHERE s.series_id = a.series_id)
-    """)
-    counts["wastewater_city_change"] = _write(
-        con, "trends.wastewater_city_change", build_wastewater_change(con, cat)
-    )
+    counts = _build_written_tables(con, cat)
     run_sql_file(con, "trends/wastewater_city_counts.sql")
     counts["wastewater_city_counts"] = con.execute(
         "SELECT count(*) FROM trends.wastewater_city_counts"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     build_eu_aggregates(con)
-    counts["eu_aggregates"] = con.execute("SELECT count(*) FROM trends.eu_aggregates").fetchone()[0]
+    counts["eu_aggregates"] = con.execute("SELECT count(*) FROM trends.eu_aggregates").fetchall()[
+        0
+    ][0]
+    return counts
+
+
+def _build_written_tables(con: duckdb.DuckDBPyConnection, cat: Catalogue) -> dict[str, int]:
+    """The tables written from Python, in one transaction: one commit rather than one per
+    statement, and a failure leaves none of them half written. `con` must not be in a
+    transaction already. (The SQL-file tables are built after the commit: the floating-point
+    sums of eu_aggregates depend on how the rows they read are stored, and rows read inside
+    the transaction are stored differently, so the last bits of some sums would change.)"""
+    con.begin()
+    try:
+        run_sql_file(con, "trends/schema.sql")
+        observations = read_observations(con)
+        all_series = series_of(observations)
+        series_rows, suspected_rows = build_series(all_series, cat)
+        assessment_rows = build_assessment(series_rows, all_series, cat)
+        counts = {
+            "series": _write_series(con, observations, series_rows),
+            "suspected_breaks": _write(con, "trends.suspected_breaks", suspected_rows),
+            "assessment": _write(con, "trends.assessment", assessment_rows),
+        }
+        # Counted from the stored table, so the gate proves each assessment has its series.
+        con.execute("""
+            UPDATE trends.assessment AS a
+            SET series_rows = (
+                SELECT count(*) FROM trends.series AS s WHERE s.series_id = a.series_id
+            )
+        """)
+        counts["wastewater_city_change"] = _write(
+            con, "trends.wastewater_city_change", build_wastewater_change(con, cat)
+        )
+    except BaseException:
+        con.rollback()
+        raise
+    con.commit()
     return counts
