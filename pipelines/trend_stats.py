@@ -16,6 +16,12 @@ assets/reference/trend_method.yaml):
   side the documented rule gives the exact boundary.
 * A break in series must not be bridged: every function that looks at more than one
   period expects the caller to pass ONE segment (see :func:`segments`).
+* Many segments at once: :func:`previous_period_changes`, :func:`moving_average` (with
+  ``starts``), :func:`cagr_windows` and :func:`mann_kendall_groups` take the segments of all
+  series laid one after the other in flat arrays and compute with numpy; the one-segment
+  functions call them, so both give exactly the same numbers, and a build of thousands of
+  series costs no per-series Python overhead.  :func:`may_have_suspected_break` is a cheap
+  pre-test that tells which series :func:`detect_suspected_breaks` needs to look at.
 """
 
 from __future__ import annotations
