@@ -26,7 +26,7 @@ from pipelines.trend_stats import (
     mann_kendall_many,
 )
 
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 few_values = st.sampled_from([-3.0, 0.0, 0.5, 1.0, 1.5, 2.0, 10.0])  # many ties
 any_value = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)

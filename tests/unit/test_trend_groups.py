@@ -27,7 +27,7 @@ from pipelines.trend_stats import (
     previous_period_changes,
 )
 
-SETTINGS = settings(max_examples=200, deadline=None)
+SETTINGS = settings(max_examples=100, deadline=None)
 
 value = st.one_of(
     st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False),
