@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from pipelines.catalogue import Catalogue
 from pipelines.trend_stats import BOUNDARY_TOLERANCE
@@ -70,19 +71,28 @@ def build_substances(con: duckdb.DuckDBPyConnection, cat: Catalogue) -> int:
         SELECT substance, list(DISTINCT indicator_id ORDER BY indicator_id), count(*)
         FROM ({union}) WHERE substance IS NOT NULL GROUP BY substance ORDER BY substance
     """).fetchall()
-    for substance, inds, n in rows:
-        ref = cat.substances.get(substance.lower())
-        con.execute(
-            "INSERT INTO meta.substances VALUES (?, ?, ?, ?, ?)",
-            [
-                substance,
-                ref.label if ref else None,
-                ref.wastewater_marker if ref else None,
-                inds,
-                n,
-            ],
-        )
+    refs = [cat.substances.get(substance.lower()) for substance, _, _ in rows]
+    _insert(
+        con,
+        "meta.substances",
+        {
+            "substance": [substance for substance, _, _ in rows],
+            "label": [ref.label if ref else None for ref in refs],
+            "wastewater_marker": [ref.wastewater_marker if ref else None for ref in refs],
+            "indicators": [inds for _, inds, _ in rows],
+            "observations": [n for _, _, n in rows],
+        },
+    )
     return len(rows)
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, list[Any]]) -> None:
+    """All rows in one statement (one commit), not one INSERT per row."""
+    if not next(iter(columns.values()), []):
+        return
+    con.register("_coverage_rows", pa.table(columns))
+    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _coverage_rows")
+    con.unregister("_coverage_rows")
 
 
 EU27_MEMBER_STATES = 27
@@ -105,6 +115,9 @@ COMPARISON_COLUMNS = {
     "reason": "VARCHAR",
     "tolerance_pct": "DOUBLE",
 }
+
+
+ARROW_TYPES = {"INTEGER": pa.int32(), "VARCHAR": pa.string(), "DOUBLE": pa.float64()}
 
 
 class HeadlineConfigError(ValueError):
@@ -235,11 +248,14 @@ def build_headline_comparison(
         + ", ".join(f"{c} {t}" for c, t in COMPARISON_COLUMNS.items())
         + ")"
     )
-    for row in out:
-        con.execute(
-            f"INSERT INTO meta.headline_comparison VALUES ({', '.join('?' for _ in row)})",
-            list(row.values()),
-        )
+    _insert(
+        con,
+        "meta.headline_comparison",
+        {
+            name: pa.array([row[name] for row in out], ARROW_TYPES[sql_type])
+            for name, sql_type in COMPARISON_COLUMNS.items()
+        },
+    )
     return out
 
 

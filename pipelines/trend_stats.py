@@ -16,6 +16,12 @@ assets/reference/trend_method.yaml):
   side the documented rule gives the exact boundary.
 * A break in series must not be bridged: every function that looks at more than one
   period expects the caller to pass ONE segment (see :func:`segments`).
+* Many segments at once: :func:`previous_period_changes`, :func:`moving_average` (with
+  ``starts``), :func:`cagr_windows` and :func:`mann_kendall_groups` take the segments of all
+  series laid one after the other in flat arrays and compute with numpy; the one-segment
+  functions call them, so both give exactly the same numbers, and a build of thousands of
+  series costs no per-series Python overhead.  :func:`may_have_suspected_break` is a cheap
+  pre-test that tells which series :func:`detect_suspected_breaks` needs to look at.
 """
 
 from __future__ import annotations
@@ -24,10 +30,9 @@ import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
-import pymannkendall
 
 __all__ = [
     "BOUNDARY_TOLERANCE",
@@ -37,12 +42,17 @@ __all__ = [
     "SuspectedBreak",
     "cagr",
     "cagr_window",
+    "cagr_windows",
     "classify_sdg",
     "detect_suspected_breaks",
     "judge_direction",
+    "may_have_suspected_break",
     "mann_kendall",
+    "mann_kendall_groups",
+    "mann_kendall_many",
     "moving_average",
     "previous_period_change",
+    "previous_period_changes",
     "segments",
     "wastewater_change",
 ]
@@ -82,11 +92,32 @@ def _observations(
 ) -> list[tuple[int, float]]:
     """The (period, value) pairs that carry a value, in period order."""
     _check_periods(periods, values)
-    out: list[tuple[int, float]] = []
-    for period, value in zip(periods, values, strict=True):
-        clean = _clean(value)
-        if clean is not None:
-            out.append((int(period), clean))
+    # `x == x` is False only for NaN: the same test as `_clean`, inlined (called per series).
+    return [
+        (int(p), x)
+        for p, v in zip(periods, values, strict=True)
+        if v is not None and (x := float(v)) == x
+    ]
+
+
+def _groups(n: int, starts: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+    """For positions 0..n-1 of a flat array of groups: ``(is_start, first)``, whether each
+    position starts a group and the first position of its group (position 0 always starts
+    one)."""
+    is_start = np.zeros(n, dtype=bool)
+    if n:
+        is_start[0] = True
+        marked = np.fromiter(starts, dtype=np.int64)
+        is_start[marked[(marked >= 0) & (marked < n)]] = True
+    first = np.maximum.accumulate(np.where(is_start, np.arange(n), 0)) if n else np.zeros(0, int)
+    return is_start, first
+
+
+def _nullable(values: np.ndarray, present: np.ndarray) -> list[Any]:
+    """``values`` as Python numbers, ``None`` where ``present`` is False."""
+    out = values.tolist()
+    for position in np.flatnonzero(~present).tolist():
+        out[position] = None
     return out
 
 
@@ -114,7 +145,7 @@ class PeriodChange(NamedTuple):
 
 
 def previous_period_change(
-    periods: Sequence[int], values: Sequence[float | None]
+    periods: Sequence[int], values: Sequence[float | None], starts: Iterable[int] = ()
 ) -> list[PeriodChange]:
     """Absolute and % change of each value against the previous *available* observation.
 
@@ -126,49 +157,76 @@ def previous_period_change(
 
     ``pct_change = (v_t - v_prev) / |v_prev| * 100``; ``None`` when ``v_prev == 0``.  The
     absolute value in the denominator keeps the sign of the change for negative baselines.
+
+    ``starts``: positions where a new group (another series, or a segment after a break)
+    begins; nothing is compared across a group start, and periods need only increase
+    within a group.  :func:`previous_period_changes` gives the same as columns.
     """
-    _check_periods(periods, values)
-    out: list[PeriodChange] = []
-    previous: tuple[int, float] | None = None
-    for period, raw in zip(periods, values, strict=True):
-        value = _clean(raw)
-        if value is None:
-            out.append(PeriodChange(int(period), None, None, None, None))
-            continue
-        if previous is None:
-            out.append(PeriodChange(int(period), None, None, None, None))
-        else:
-            prev_period, prev_value = previous
-            abs_change = value - prev_value
-            pct = None if prev_value == 0 else abs_change / abs(prev_value) * 100.0
-            out.append(
-                PeriodChange(int(period), prev_period, int(period) - prev_period, abs_change, pct)
-            )
-        previous = (int(period), value)
-    return out
+    columns = previous_period_changes(periods, values, starts)
+    return [PeriodChange(int(period), *row) for period, *row in zip(periods, *columns, strict=True)]
+
+
+def previous_period_changes(
+    periods: Sequence[int], values: Sequence[float | None], starts: Iterable[int] = ()
+) -> tuple[list[int | None], list[int | None], list[float | None], list[float | None]]:
+    """:func:`previous_period_change` as columns: ``(previous_period, gap_years, abs_change,
+    pct_change)``, computed with numpy over all groups at once."""
+    n = len(periods)
+    if len(values) != n:
+        raise ValueError(f"periods ({n}) and values ({len(values)}) differ in length")
+    t = np.asarray(periods, dtype=np.int64).reshape(n)
+    v = np.array(values, dtype=float).reshape(n)  # None -> NaN
+    is_start, first = _groups(n, starts)
+    wrong = np.flatnonzero(~is_start[1:] & (t[1:] <= t[:-1]))
+    if wrong.size:
+        i = int(wrong[0])
+        raise ValueError(f"periods must be strictly increasing: {t[i]} then {t[i + 1]}")
+    observed = ~np.isnan(v)
+    latest = np.maximum.accumulate(np.where(observed, np.arange(n), -1)) if n else first
+    previous = np.concatenate(([-1], latest[:-1])) if n else first  # latest observed before
+    has_previous = observed & (previous >= first)
+    previous = np.where(has_previous, previous, 0)
+    before = v[previous]
+    abs_change = v - before
+    divisible = has_previous & (before != 0)
+    with np.errstate(over="ignore", under="ignore"):  # as the same float division in Python
+        pct = np.divide(abs_change, np.abs(before), out=np.zeros(n), where=divisible) * 100.0
+    return (
+        _nullable(t[previous], has_previous),
+        _nullable(t - t[previous], has_previous),
+        _nullable(abs_change, has_previous),
+        _nullable(pct, divisible),
+    )
 
 
 # ---------------------------------------------------------------- 2. moving average
 
 
-def moving_average(values: Sequence[float | None], window: int = 3) -> list[float | None]:
+def moving_average(
+    values: Sequence[float | None], window: int = 3, starts: Iterable[int] = ()
+) -> list[float | None]:
     """Trailing moving average over ``window`` consecutive positions.
 
-    Position ``i`` gets ``mean(values[i-window+1 .. i])``; it is ``None`` for the first
-    ``window - 1`` positions and whenever any value in the window is missing.  The function
-    works on positions, not years: pass a gap-free yearly series (``None`` for a missing
-    year) so that a window never silently spans a gap.
+    Position ``i`` gets ``mean(values[i-window+1 .. i])`` (an exactly rounded sum,
+    ``math.fsum``); it is ``None`` for the first ``window - 1`` positions and whenever any
+    value in the window is missing.  The function works on positions, not years: pass a
+    gap-free yearly series (``None`` for a missing year) so that a window never silently
+    spans a gap.  ``starts``: positions where a new group begins (as in
+    :func:`previous_period_change`); no window spans a group start.
     """
     if window < 1:
         raise ValueError(f"window must be >= 1, not {window}")
-    clean = [_clean(v) for v in values]
-    out: list[float | None] = []
-    for i in range(len(clean)):
-        chunk = clean[i - window + 1 : i + 1] if i >= window - 1 else []
-        if len(chunk) == window and all(v is not None for v in chunk):
-            out.append(math.fsum(chunk) / window)  # type: ignore[arg-type]
-        else:
-            out.append(None)
+    n = len(values)
+    v = np.array(values, dtype=float).reshape(n)  # None -> NaN
+    _, first = _groups(n, starts)
+    missing = np.concatenate(([0], np.cumsum(np.isnan(v))))  # missing[i] = count before i
+    end = np.arange(n)
+    begin = end - window + 1
+    full = (begin >= first) & (missing[end + 1] == missing[np.maximum(begin, 0)])
+    clean = v.tolist()
+    out: list[float | None] = [None] * n
+    for i in np.flatnonzero(full).tolist():
+        out[i] = math.fsum(clean[i - window + 1 : i + 1]) / window
     return out
 
 
@@ -184,6 +242,10 @@ def cagr(v0: float | None, v1: float | None, years: float | None) -> float | Non
     v0, v1, years = _clean(v0), _clean(v1), _clean(years)
     if v0 is None or v1 is None or years is None:
         return None
+    return _cagr(v0, v1, years)
+
+
+def _cagr(v0: float, v1: float, years: float) -> float | None:
     if v0 <= 0 or v1 < 0 or years <= 0:
         return None
     return ((v1 / v0) ** (1.0 / years) - 1.0) * 100.0
@@ -221,21 +283,62 @@ def cagr_window(
     the CAGR is not computable (start value <= 0) the periods are returned with ``cagr=None``
     -- the start is deliberately NOT moved to a later year.  Pass one segment only.
     """
-    if window_years < 1 or min_span_years < 1:
-        raise ValueError("window_years and min_span_years must be >= 1")
-    if min_span_years > window_years:
-        raise ValueError("min_span_years cannot exceed window_years")
+    _check_window(window_years, min_span_years)
     obs = _observations(periods, values)
     if end_period is not None:
         obs = [(p, v) for p, v in obs if p <= end_period]
     if not obs:
         return CagrWindow(None, None, None)
-    end, v_end = obs[-1]
-    candidates = [(p, v) for p, v in obs if end - window_years <= p < end]
-    if not candidates or end - candidates[0][0] < min_span_years:
-        return CagrWindow(None, end, None)
-    start, v_start = candidates[0]
-    return CagrWindow(start, end, cagr(v_start, v_end, end - start))
+    starts, ends, rates = cagr_windows(
+        [p for p, _ in obs], [v for _, v in obs], [len(obs)], window_years, min_span_years
+    )
+    return CagrWindow(starts[0], ends[0], rates[0])
+
+
+def cagr_windows(
+    periods: Sequence[int] | np.ndarray,
+    values: Sequence[float] | np.ndarray,
+    lengths: Sequence[int] | np.ndarray,
+    window_years: int = 5,
+    min_span_years: int = 3,
+) -> tuple[list[int | None], list[int], list[float | None]]:
+    """:func:`cagr_window` (without ``end_period``) of each group of a flat array, as
+    columns ``(start, end, cagr)``.  Groups lie one after the other, ``lengths[k] >= 1``
+    observations each (no missing values), periods increasing."""
+    _check_window(window_years, min_span_years)
+    t = np.asarray(periods, dtype=np.int64).reshape(-1)
+    lengths = np.asarray(lengths, dtype=np.int64).reshape(-1)
+    if len(lengths) == 0:
+        return [], [], []
+    if lengths.min() < 1 or lengths.sum() != len(t):
+        raise ValueError("cagr_windows: every group needs at least one observation")
+    last = np.cumsum(lengths) - 1
+    end = t[last]
+    # in a group the periods increase, so those inside the window are its last ones
+    inside = t >= np.repeat(end - window_years, lengths)
+    first = last + 1 - np.add.reduceat(inside, last + 1 - lengths)
+    start = t[first]
+    ok = (first < last) & (end - start >= min_span_years)
+    x = values if isinstance(values, list) else np.asarray(values, dtype=float).tolist()
+    first_list, last_list, start_list = first.tolist(), last.tolist(), start.tolist()
+    end_list = end.tolist()
+    starts: list[int | None] = []
+    rates: list[float | None] = []
+    for k, qualifies in enumerate(ok.tolist()):
+        if qualifies:
+            starts.append(start_list[k])
+            rates.append(_cagr(x[first_list[k]], x[last_list[k]], end_list[k] - start_list[k]))
+        else:
+            starts.append(None)
+            rates.append(None)
+    return starts, end_list, rates
+
+
+def _check_window(window_years: int, min_span_years: int) -> None:
+    if window_years < 1 or min_span_years < 1:
+        raise ValueError("window_years and min_span_years must be >= 1")
+    if min_span_years > window_years:
+        raise ValueError("min_span_years cannot exceed window_years")
 
 
 # ------------------------------------------------------------ 4. SDG classification
@@ -314,7 +417,8 @@ def mann_kendall(
     alpha: float = 0.05,
     min_points: int = 5,
 ) -> MannKendallResult:
-    """Mann-Kendall trend test (``pymannkendall.original_test``) with Sen's slope.
+    """Mann-Kendall trend test (the original test, as ``pymannkendall.original_test``) with
+    Sen's slope, for one series; :func:`mann_kendall_many` does many series at once.
 
     Missing values are dropped; ``n`` is the number of observations used.  With fewer than
     ``min_points`` observations the trend is ``"insufficient data"``.  Default 5: with the
@@ -323,8 +427,13 @@ def mann_kendall(
     p = 0.028).  The EUDA only tests countries "with enough data points"; its exact minimum
     is not published in the material available here.
 
-    S, var(S) (tie-corrected), Z, the two-sided p-value and tau come from pymannkendall; the
-    trend is "increasing"/"decreasing" when p < alpha (strictly: |Z| > z_{1-alpha/2}).
+    ``S = sum over i < j of sign(x_j - x_i)``; ``var(S) = (n(n-1)(2n+5) - sum over groups of
+    tied values of t(t-1)(2t+5)) / 18``; ``Z = (S - 1) / sqrt(var S)`` for S > 0, ``(S + 1) /
+    sqrt(var S)`` for S < 0, 0 for S = 0; the two-sided p-value is ``2 (1 - Phi(|Z|))``; tau
+    is ``S / (n (n-1) / 2)``.  The trend is "increasing"/"decreasing" when ``|Z| >
+    z_{1-alpha/2}`` (i.e. p < alpha).  These are pymannkendall's formulas and operations, so
+    S, var(S), Z, tau and the trend are identical to it; the p-value agrees to about 1e-16
+    (the normal CDF comes from ``math.erf``/``math.erfc``, not scipy's own erf).
 
     Sen's slope is the median of ``(x_j - x_i) / (t_j - t_i)`` over all pairs, using the
     actual ``periods`` (default ``0, 1, 2, ...``), so gaps between survey years give a slope
@@ -332,34 +441,164 @@ def mann_kendall(
     pymannkendall) is ``median(x) - median(t - t_first) * slope``, i.e. the line's value at
     the first period; for consecutive periods both equal ``pymannkendall.sens_slope``.
     """
+    if periods is None:
+        periods = list(range(len(values)))
+    return mann_kendall_many([(periods, values)], alpha=alpha, min_points=min_points)[0]
+
+
+# Series of one length are tested together as one 2-D array, in chunks of at most this many
+# cells of the (series x pairs) and (series x n x n) arrays.
+_MK_CHUNK_CELLS = 1_000_000
+
+
+def mann_kendall_many(
+    series: Sequence[tuple[Sequence[int], Sequence[float | None]]],
+    alpha: float = 0.05,
+    min_points: int = 5,
+) -> list[MannKendallResult]:
+    """:func:`mann_kendall` of each ``(periods, values)`` pair, in order (see
+    :func:`mann_kendall_groups`)."""
+    for periods, values in series:
+        if len(periods) != len(values):
+            raise ValueError(
+                f"periods ({len(periods)}) and values ({len(values)}) differ in length"
+            )
+    return mann_kendall_groups(
+        [int(p) for periods, _ in series for p in periods],
+        [v for _, values in series for v in values],
+        [len(periods) for periods, _ in series],
+        alpha=alpha,
+        min_points=min_points,
+    )
+
+
+def mann_kendall_groups(
+    periods: Sequence[int] | np.ndarray,
+    values: Sequence[float | None] | np.ndarray,
+    lengths: Sequence[int] | np.ndarray,
+    alpha: float = 0.05,
+    min_points: int = 5,
+) -> list[MannKendallResult]:
+    """:func:`mann_kendall` of each group of a flat array, groups one after the other
+    (``lengths[k]`` positions each), computed with numpy over all groups of the same number
+    of observations at once: the same operations as one series at a time, so the same
+    results."""
     if min_points < 2:
         raise ValueError("min_points must be >= 2")
     if not 0 < alpha < 1:
         raise ValueError("alpha must be in (0, 1)")
-    if periods is None:
-        periods = list(range(len(values)))
-    obs = _observations(periods, values)
-    n = len(obs)
-    if n < min_points:
-        return MannKendallResult("insufficient data", None, None, None, None, None, None, None, n)
-    t = np.array([p for p, _ in obs], dtype=float)
-    x = np.array([v for _, v in obs], dtype=float)
-    res = pymannkendall.original_test(x, alpha=alpha)
+    t, x, lengths = _flat_groups(periods, values, lengths)
+    starts = np.cumsum(lengths) - lengths
+    critical = _normal_quantile(1 - alpha / 2)
+    results: list[MannKendallResult | None] = [None] * len(lengths)
+    for n in np.unique(lengths).tolist():
+        members = np.flatnonzero(lengths == n)
+        if n < min_points:
+            short = MannKendallResult(
+                "insufficient data", None, None, None, None, None, None, None, n
+            )
+            for k in members.tolist():
+                results[k] = short
+            continue
+        step = max(1, _MK_CHUNK_CELLS // (n * n))
+        for first in range(0, len(members), step):
+            chunk = members[first : first + step]
+            rows = starts[chunk][:, None] + np.arange(n)
+            for k, result in zip(
+                chunk.tolist(), _mann_kendall_rows(t[rows], x[rows], critical), strict=True
+            ):
+                results[k] = result
+    return results  # type: ignore[return-value]
 
+
+def _flat_groups(
+    periods: Sequence[int] | np.ndarray,
+    values: Sequence[float | None] | np.ndarray,
+    lengths: Sequence[int] | np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(periods as floats, values, lengths) of the observations of groups laid one after the
+    other: missing values (None, NaN) dropped, periods checked to increase in each group."""
+    lengths = np.asarray(lengths, dtype=np.int64).reshape(-1)
+    t = np.asarray(periods, dtype=np.int64).reshape(-1)
+    x = np.array(values, dtype=float).reshape(-1)  # None -> NaN
+    if len(t) != len(x) or lengths.sum() != len(t):
+        raise ValueError(f"{len(t)} periods, {len(x)} values, groups of {lengths.sum()} in all")
+    new_group = np.zeros(len(t), dtype=bool)
+    new_group[(np.cumsum(lengths) - lengths)[lengths > 0]] = True
+    wrong = np.flatnonzero(~new_group[1:] & (t[1:] <= t[:-1]))
+    if wrong.size:
+        i = int(wrong[0])
+        raise ValueError(f"periods must be strictly increasing: {t[i]} then {t[i + 1]}")
+    observed = ~np.isnan(x)
+    if not observed.all():
+        counted = np.concatenate(([0], np.cumsum(observed)))
+        ends = np.cumsum(lengths)
+        lengths = counted[ends] - counted[ends - lengths]
+        t, x = t[observed], x[observed]
+    return t.astype(float), x, lengths
+
+
+def _mann_kendall_rows(t: np.ndarray, x: np.ndarray, critical: float) -> list[MannKendallResult]:
+    """Mann-Kendall + Sen slope of each row of ``x`` (periods ``t``), all rows of length n."""
+    n = x.shape[1]
     i, j = np.triu_indices(n, k=1)
-    slope = float(np.median((x[j] - x[i]) / (t[j] - t[i])))
-    intercept = float(np.median(x) - np.median(t - t[0]) * slope)
-    return MannKendallResult(
-        trend=str(res.trend),
-        p_value=float(res.p),
-        tau=float(res.Tau),
-        s=int(res.s),
-        var_s=float(res.var_s),
-        z=float(res.z),
-        sen_slope=slope,
-        sen_intercept=intercept,
-        n=n,
-    )
+    xi, xj = x[:, i], x[:, j]
+    s = np.count_nonzero(xj > xi, axis=1) - np.count_nonzero(xj < xi, axis=1)
+    # Each value tied with c values (itself included) adds (c-1)(2c+5) to the tie sum, so a
+    # group of t tied values adds t(t-1)(2t+5), as in the textbook formula.
+    tied = np.count_nonzero(x[:, :, None] == x[:, None, :], axis=2)
+    ties = ((tied - 1) * (2 * tied + 5)).sum(axis=1)
+    var_s = (n * (n - 1) * (2 * n + 5) - ties) / 18
+    slope = np.median((xj - xi) / (t[:, j] - t[:, i]), axis=1)
+    intercept = np.median(x, axis=1) - np.median(t - t[:, :1], axis=1) * slope
+    pairs = 0.5 * n * (n - 1)
+    out = []
+    for row in range(x.shape[0]):
+        s_row = int(s[row])
+        var_row = float(var_s[row])
+        if s_row > 0:
+            z = (s_row - 1) / math.sqrt(var_row)
+        elif s_row < 0:
+            z = (s_row + 1) / math.sqrt(var_row)
+        else:
+            z = 0.0
+        significant = abs(z) > critical
+        if significant and z < 0:
+            trend = "decreasing"
+        elif significant and z > 0:
+            trend = "increasing"
+        else:
+            trend = "no trend"
+        out.append(
+            MannKendallResult(
+                trend=trend,
+                p_value=2 * (1 - _normal_cdf(abs(z))),
+                tau=s_row / pairs,
+                s=s_row,
+                var_s=var_row,
+                z=z,
+                sen_slope=float(slope[row]),
+                sen_intercept=float(intercept[row]),
+                n=n,
+            )
+        )
+    return out
+
+
+_SQRT_HALF = math.sqrt(0.5)
+
+
+def _normal_cdf(z: float) -> float:
+    """Standard normal CDF, from erf near 0 and from erfc in the tails (no cancellation)."""
+    x = z * _SQRT_HALF
+    if abs(x) < _SQRT_HALF:
+        return 0.5 + 0.5 * math.erf(x)
+    tail = 0.5 * math.erfc(abs(x))
+    return 1.0 - tail if x > 0 else tail
+
+
+def _normal_quantile(q: float) -> float:
+    return statistics.NormalDist().inv_cdf(q)
 
 
 # ---------------------------------------------------------- 6. direction judgement
@@ -491,6 +730,31 @@ def detect_suspected_breaks(
         gap = "" if p1 - p0 == 1 else f" (gap of {p1 - p0} years)"
         reason = f"{kind}: {v0:g} ({p0}) -> {v1:g} ({p1}){gap}, x{v1 / v0:.2f}; {why}"
         out.append(SuspectedBreak(p1, p0, v1 / v0, kind, reason))
+    return out
+
+
+def may_have_suspected_break(
+    values: np.ndarray, group_start: np.ndarray, min_factor: float = 3.0
+) -> np.ndarray:
+    """Per position of a flat array of many series: could :func:`detect_suspected_breaks`
+    flag the jump into it?  Only a jump past its floor (rule 1, ``|ln ratio| > ln
+    min_factor``) can be flagged, so a series with no ``True`` has no suspected break and
+    needs no detailed look.  The test is slightly generous (a 1e-9 margin against rounding
+    differences between numpy's and Python's log).
+
+    ``values`` holds observations only (no missing values), series after series, periods
+    increasing; ``group_start`` is ``True`` at the first position of each series.
+    """
+    values = np.asarray(values, dtype=float)
+    out = np.zeros(len(values), dtype=bool)
+    if len(values) < 2:
+        return out
+    before, after = values[:-1], values[1:]
+    usable = ~np.asarray(group_start, dtype=bool)[1:] & (before > 0) & (after > 0)
+    # a ratio that overflows (or underflows to 0) is a jump all the same
+    with np.errstate(over="ignore", under="ignore", divide="ignore"):
+        ratio = np.divide(after, before, out=np.ones_like(after), where=usable)
+        out[1:] = usable & (np.abs(np.log(ratio)) > math.log(min_factor) - 1e-9)
     return out
 
 

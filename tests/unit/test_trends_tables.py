@@ -481,3 +481,20 @@ def test_series_of_all_sources_are_assessed_once(con) -> None:
     assert not any(
         math.isnan(v) for (v,) in con.execute("SELECT value FROM trends.series").fetchall()
     )
+
+
+def test_a_failed_build_leaves_the_trend_tables_as_they_were(cat: Catalogue, tmp_path: Any) -> None:
+    connection = duckdb.connect(str(tmp_path / "build.duckdb"))
+    init_build(connection, cat, SnapshotStore(Paths(tmp_path / "data").raw_dir), Paths(tmp_path))
+    create_indicator_table(connection, IND01, B_FLAG + CAGR)
+    fill_wastewater(connection, cat)
+    build_trends(connection, cat)
+    before = connection.execute("SELECT * FROM trends.series ORDER BY ALL").fetchall()
+    # FR 2019 twice: an indicator table must hold one value per series key and period
+    create_indicator_table(connection, IND01, B_FLAG + CAGR + CAGR[2:3])
+    with pytest.raises(ValueError, match=r"drug_law_offences\|FR.* more than one value for"):
+        build_trends(connection, cat)
+    after = connection.execute("SELECT * FROM trends.series ORDER BY ALL").fetchall()
+    assert after == before
+    assert len(after) == len(B_FLAG) + len(CAGR)
+    connection.close()
