@@ -24,6 +24,7 @@ import openpyxl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from python_calamine import CalamineWorkbook
 
 from pipelines.catalogue import Catalogue, load_catalogue
 from pipelines.checks import ValidationReport
@@ -453,6 +454,14 @@ def test_the_datapackage_describes_every_export_with_its_schema(
     assert any(lic["name"] == "CC-BY-4.0" for lic in package["licenses"])
 
 
+def trimmed(row: tuple) -> tuple:
+    """A row as read back, without the empty cells a reader pads it with to the sheet's width."""
+    end = len(row)
+    while end and row[end - 1] is None:
+        end -= 1
+    return row[:end]
+
+
 def test_the_workbook_has_an_overview_indicator_sheets_with_labels_and_provenance(
     cat: Catalogue, paths: Paths
 ) -> None:
@@ -490,12 +499,60 @@ def test_the_workbook_has_an_overview_indicator_sheets_with_labels_and_provenanc
     assert {v["Snapshot sha256"] for v in values} == {sha}
     assert {v["Source"] for v in values} == {cat.dataset(CRIM).title}
 
-    provenance = list(book["Provenance"].iter_rows(values_only=True))
+    provenance = [trimmed(r) for r in book["Provenance"].iter_rows(values_only=True)]
     crim = next(r for r in provenance if r and r[0] == CRIM)
     assert crim[3:5] == ("fresh", sha)
     assert crim[9] == cat.dataset(CRIM).licence and crim[10] == cat.dataset(CRIM).attribution
     flags = provenance[provenance.index(("Flag", "Means")) + 1 :]
     assert flags == [("c", "confidential"), ("p", "provisional")]
+
+
+def test_the_workbook_reads_back_cell_by_cell_with_types_formats_and_widths(
+    cat: Catalogue, paths: Paths
+) -> None:
+    make_build(paths, cat, "r1")
+    path = publish_build(paths, "r1", cat).exports / "eudap-indicators.xlsx"
+    con = read_only(paths.published_warehouse)
+    try:
+        published = con.execute(
+            "SELECT geo, period, value, flags, snapshot_sha256, fetched_at "
+            "FROM indicators.ind01_organised_crime ORDER BY geo, period"
+        ).fetchall()
+    finally:
+        con.close()
+
+    book = openpyxl.load_workbook(path)  # not read-only: styles and column widths too
+    sheet = book["01 Organised crime"]
+    header = [c.value for c in sheet[3]]
+    assert header[:3] == ["Measure", "Country or area", "Year"] and len(header) == 17
+    assert all(c.font.b for c in sheet[3]) and not any(c.font.b for c in sheet[4])
+    rows = [dict(zip(header, row, strict=False)) for row in sheet.iter_rows(min_row=4)]
+    assert len(rows) == len(published) == 6
+    countries = {"AT": "Austria", "BE": "Belgium"}
+    for row, (geo, period, value, flags, sha, fetched) in zip(rows, published, strict=True):
+        assert row["Country or area"].value == countries[geo]
+        year = row["Year"]
+        assert (type(year.value), year.value, year.data_type) == (int, period, "n")
+        assert row["Value"].value == value and row["Value"].number_format == "General"
+        assert row["Flags"].value == flags and row["Snapshot sha256"].value == sha
+        stamp = row["Fetched at (UTC)"]
+        assert (stamp.value, stamp.is_date, stamp.number_format) == (
+            fetched,
+            True,
+            "yyyy-mm-dd h:mm:ss",
+        )
+    widths = sheet.column_dimensions
+    assert round(widths["A"].width) in (45, 46) and round(widths["C"].width) in (16, 17)
+    cells = [c for ws in book.worksheets for r in ws.iter_rows() for c in r]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]  # no text became a formula
+
+    calamine = CalamineWorkbook.from_path(str(path))  # a second, independent reader
+    assert calamine.sheet_names == book.sheetnames
+    read = calamine.get_sheet_by_name("01 Organised crime").to_python()[3:]
+    for cells, (geo, period, value, flags, sha, fetched) in zip(read, published, strict=True):
+        assert cells[1:3] == [countries[geo], period]
+        assert cells[7] == ("" if value is None else value) and cells[10] == (flags or "")
+        assert cells[14:16] == [sha, fetched]
 
 
 def test_a_failed_export_publishes_nothing(
