@@ -184,7 +184,8 @@ OVERVIEW_COLUMNS = [
     "Note",
 ]
 
-_HEADLINE = """
+# Each indicator's headline series: the first of its assessed series in this order.
+_HEADLINES = """
 WITH ranked AS (
     SELECT a.*, g.name AS geo_name, m.description AS measure_label,
            list_position(i.measures, a.measure) AS measure_rank,
@@ -193,14 +194,22 @@ WITH ranked AS (
     JOIN meta.indicators i USING (indicator_id)
     LEFT JOIN meta.geo g USING (geo)
     LEFT JOIN meta.measures m USING (indicator_id, measure)
-    WHERE a.indicator_id = ?
 )
 SELECT * FROM ranked
-ORDER BY geo_rank > 1, measure_rank, geo_rank,
-         substance IS NOT NULL, coalesce(sex, 'total') <> 'total', age IS NOT NULL,
-         breakdown IS NOT NULL, n_points DESC, latest_period DESC, series_id
-LIMIT 1
+QUALIFY row_number() OVER (
+    PARTITION BY indicator_id
+    ORDER BY geo_rank > 1, measure_rank, geo_rank,
+             substance IS NOT NULL, coalesce(sex, 'total') <> 'total', age IS NOT NULL,
+             breakdown IS NOT NULL, n_points DESC, latest_period DESC, series_id
+) = 1
 """
+
+
+def headlines(con: duckdb.DuckDBPyConnection) -> dict[int, dict]:
+    """Indicator id -> its headline series' assessment row (none without trends)."""
+    if not has_table(con, "trends", "assessment"):  # a build without trends (tests)
+        return {}
+    return {row["indicator_id"]: row for row in _rows(con, _HEADLINES)}
 
 
 def _member_states(con: duckdb.DuckDBPyConnection, table: str, measure: str | None) -> int:
@@ -211,7 +220,8 @@ def _member_states(con: duckdb.DuckDBPyConnection, table: str, measure: str | No
     ).fetchone()[0]
 
 
-def overview_row(con: duckdb.DuckDBPyConnection, ind: dict) -> list[Any]:
+def overview_row(con: duckdb.DuckDBPyConnection, ind: dict, head: dict[int, dict]) -> list[Any]:
+    """`head`: the headline series of every indicator (`headlines`)."""
     number, table = ind["indicator_id"], ind["table_name"]
     start = [number, ind["name_en"], POLARITY.get(ind["polarity"], ind["polarity"])]
     if not has_table(con, "trends", "assessment"):  # a build without trends (tests)
@@ -219,10 +229,9 @@ def overview_row(con: duckdb.DuckDBPyConnection, ind: dict) -> list[Any]:
     series = con.execute(
         "SELECT count(*) FROM trends.assessment WHERE indicator_id = ?", [number]
     ).fetchone()[0]
-    head = _rows(con, _HEADLINE, [number])
-    if not head:
+    if number not in head:
         return [*start, None, None, ind["unit"], *[None] * 8, 0, series, None]
-    h = head[0]
+    h = head[number]
     members = _member_states(con, table, h["measure"])
     if h["geo_rank"] <= 1:
         return [
@@ -419,8 +428,9 @@ def _write_sheets(con: duckdb.DuckDBPyConnection, book: Workbook, release_id: st
     ws.append([HEADLINE_RULE])
     ws.append([])
     ws.header(OVERVIEW_COLUMNS)
+    head = headlines(con)
     for ind in indicators:
-        ws.append(overview_row(con, ind))
+        ws.append(overview_row(con, ind, head))
 
     tables = {
         t
