@@ -87,7 +87,11 @@ def write_tables(con: duckdb.DuckDBPyConnection, folder: Path, release_id: str) 
         statements: list[str] = []
         for schema, name, columns in _published_columns(con):
             source = sources.get(f"{schema}.{name}")
-            if source and _link_exports(folder.parent / source, folder, f"{schema}.{name}"):
+            if (
+                source
+                and Path(source).name == source  # a release id, never a path
+                and _link_exports(folder.parent / source, folder, f"{schema}.{name}")
+            ):
                 linked.append(f"{schema}.{name}")
                 continue
             table = f'"{schema}"."{name}"'
