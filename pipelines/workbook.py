@@ -126,7 +126,8 @@ class Sheet:
 
 
 class Workbook:
-    """An XLSX file written sheet after sheet; its temporary files are removed however it ends."""
+    """An XLSX file written sheet after sheet, each row once (XlsxWriter keeps the rows in
+    temporary files under `tmpdir`; `write_workbook` removes it however the writing ends)."""
 
     def __init__(self, target: Path, tmpdir: str):
         options = {
@@ -143,6 +144,10 @@ class Workbook:
 
     def sheet(self, name: str, titles: list[str]) -> Sheet:
         return Sheet(self, name, titles)
+
+    def close(self) -> None:
+        """Write the file (nothing is written before)."""
+        self.book.close()
 
 
 ACRONYMS = {"nps": "NPS", "sdg": "SDG", "eu": "EU"}
@@ -410,7 +415,7 @@ def write_workbook(con: duckdb.DuckDBPyConnection, target: Path, release_id: str
     with tempfile.TemporaryDirectory(prefix="eudap-xlsx-") as tmpdir:
         book = Workbook(target, tmpdir)
         _write_sheets(con, book, release_id)
-        book.book.close()
+        book.close()
     return target
 
 

@@ -21,7 +21,7 @@ def write(tmp_path: Path, rows: list[list[object]]) -> Path:
     sheet.header(["Name", "Value"])
     for row in rows:
         sheet.append(row)
-    book.book.close()
+    book.close()
     return target
 
 
