@@ -10,6 +10,7 @@ leaves the published warehouse as it was.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.workbook import WORKBOOK_NAME, write_workbook
+from pipelines.workbook import WORKBOOK_NAME, has_table, write_workbook
 
 PUBLISHED_SCHEMAS = ("indicators", "trends", "meta")  # staging is not published
 MEDIA_TYPES = {
@@ -73,18 +74,77 @@ def _removed_on_failure(folder: Path) -> Iterator[None]:
         raise
 
 
-def write_tables(con: duckdb.DuckDBPyConnection, folder: Path, release_id: str) -> None:
+def write_tables(con: duckdb.DuckDBPyConnection, folder: Path, release_id: str) -> list[str]:
     """Parquet and CSV of every published table, and the workbook. A failure removes the
-    folder it created."""
+    folder it created.
+
+    A table this build copied from the published release (meta.input_keys.copied_from,
+    pipelines/reuse.py) holds that release's rows, so its two files are hard links to the
+    ones that release exported, when that release's folder has them. Returns those tables."""
     with _removed_on_failure(folder):
-        for schema, name in published_tables(con):
+        sources = _copied_from(con, release_id)
+        linked: list[str] = []
+        statements: list[str] = []
+        for schema, name, columns in _published_columns(con):
+            source = sources.get(f"{schema}.{name}")
+            if (
+                source
+                and Path(source).name == source  # a release id, never a path
+                and _link_exports(folder.parent / source, folder, f"{schema}.{name}")
+            ):
+                linked.append(f"{schema}.{name}")
+                continue
             table = f'"{schema}"."{name}"'
             parquet = sql_string(folder / f"{schema}.{name}.parquet")
-            con.execute(f"COPY {table} TO {parquet} (FORMAT parquet)")
+            statements.append(f"COPY {table} TO {parquet} (FORMAT parquet)")
             csv = sql_string(folder / f"{schema}.{name}.csv")
-            select = ", ".join(_csv_column(c, t) for c, t, _ in _columns(con, schema, name))
-            con.execute(f"COPY (SELECT {select} FROM {table}) TO {csv} (FORMAT csv, HEADER)")
+            select = ", ".join(_csv_column(c, t) for c, t in columns)
+            statements.append(f"COPY (SELECT {select} FROM {table}) TO {csv} (FORMAT csv, HEADER)")
+        if statements:
+            con.execute(";\n".join(statements))
         write_workbook(con, folder / WORKBOOK_NAME, release_id)
+    return linked
+
+
+def _published_columns(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, list[tuple]]]:
+    """Every published table (as `published_tables`) with its columns' names and types."""
+    schemas = ", ".join(f"'{s}'" for s in PUBLISHED_SCHEMAS)
+    return con.execute(
+        "SELECT t.schema_name, t.table_name, "
+        "list((c.column_name, c.data_type) ORDER BY c.column_index) "
+        "FROM duckdb_tables() t JOIN duckdb_columns() c USING (database_name, schema_name, "
+        "table_name) WHERE t.database_name = current_database() AND NOT t.temporary "
+        f"AND t.schema_name IN ({schemas}) GROUP BY ALL ORDER BY 1, 2"
+    ).fetchall()
+
+
+def _copied_from(con: duckdb.DuckDBPyConnection, release_id: str) -> dict[str, str]:
+    """Table -> the published release this build copied it from."""
+    if not has_table(con, "meta", "input_keys"):
+        return {}
+    return dict(
+        con.execute(
+            "SELECT table_name, copied_from FROM meta.input_keys "
+            "WHERE release_id = ? AND copied_from IS NOT NULL",
+            [release_id],
+        ).fetchall()
+    )
+
+
+def _link_exports(source: Path, folder: Path, stem: str) -> bool:
+    """Hard-link `stem`.parquet and .csv from the source release's folder; False (and nothing
+    linked) when it lacks either file or the file system refuses the link."""
+    names = [f"{stem}.parquet", f"{stem}.csv"]
+    if not all((source / n).is_file() and not (source / n).is_symlink() for n in names):
+        return False
+    try:
+        for n in names:
+            os.link(source / n, folder / n)
+    except OSError:
+        for n in names:
+            (folder / n).unlink(missing_ok=True)
+        return False
+    return True
 
 
 def _csv_column(column: str, data_type: str) -> str:

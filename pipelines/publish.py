@@ -114,10 +114,11 @@ def _record_release(con: duckdb.DuckDBPyConnection, release_id: str) -> tuple[di
     return states, summary
 
 
-def write_exports(con: duckdb.DuckDBPyConnection, folder: Path, release_id: str) -> None:
+def write_exports(con: duckdb.DuckDBPyConnection, folder: Path, release_id: str) -> list[str]:
     """Parquet and CSV of every published table and the monitoring workbook
-    (pipelines/exports.py); a failure removes the folder it created."""
-    write_tables(con, folder, release_id)
+    (pipelines/exports.py); a failure removes the folder it created. Returns the tables whose
+    files are hard links to the previous release's (copied tables: their rows are its rows)."""
+    return write_tables(con, folder, release_id)
 
 
 def _swap_symlink(link: Path, target: Path) -> None:

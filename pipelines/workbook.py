@@ -1,4 +1,5 @@
-"""The release's workbook for monitoring staff (XLSX, written with openpyxl).
+"""The release's workbook for monitoring staff (XLSX, written with XlsxWriter row by row in its
+constant-memory mode: memory stays flat in the number of cells).
 
 - Overview: the 12 indicators, each with a headline series (see `HEADLINE_RULE`) and its
   baseline, latest value, change and trend, and how many Member States report.
@@ -11,15 +12,15 @@
 
 from __future__ import annotations
 
+import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+import xlsxwriter
+from xlsxwriter.format import Format
+from xlsxwriter.utility import xl_rowcol_to_cell
 
 WORKBOOK_NAME = "eudap-indicators.xlsx"
 HEADLINE_RULE = (
@@ -51,7 +52,7 @@ FLAG_MEANINGS = {
 }
 SEX = {"total": "Total", "female": "Female", "male": "Male", "T": "Total", "F": "Female"}
 SEX |= {"M": "Male"}
-BOLD = Font(bold=True)
+DATETIME_FORMAT = "yyyy-mm-dd h:mm:ss"
 
 
 def flag_meaning(flags: str | None) -> str | None:
@@ -83,19 +84,70 @@ WIDE = {"Name", "Headline measure", "Geography", "Trend", "Note", "Measure", "So
 WIDE |= {"Country or area", "Bundled capture", "URL", "Licence", "Attribution", "Means"}
 
 
-def _widths(ws: WriteOnlyWorksheet, titles: list[str]) -> None:
-    """Column widths (set before the first row, as write-only sheets require)."""
-    for i, title in enumerate(titles, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = 45 if title in WIDE else 16
+class Sheet:
+    """One worksheet written top to bottom, a row at a time: a None cell stays empty, text is
+    always text (never a formula or a link), numbers are numbers (NaN and infinity, which Excel
+    cannot hold, show as the errors #NUM! and #DIV/0!), timestamps are dates shown as
+    DATETIME_FORMAT."""
+
+    def __init__(self, book: Workbook, name: str, titles: list[str]):
+        self.ws = book.book.add_worksheet(name)
+        self.book = book
+        self.row = 0
+        for i, title in enumerate(titles):
+            self.ws.set_column(i, i, 45 if title in WIDE else 16)
+
+    def append(self, values: list[Any]) -> None:
+        ws, row, stamp = self.ws, self.row, self.book.datetime
+        for col, value in enumerate(values):
+            if value is None:
+                continue
+            kind = type(value)
+            if kind is str:
+                failed = ws.write_string(row, col, value)
+            elif kind is int or kind is float:
+                failed = ws.write_number(row, col, value)
+            elif kind is datetime:
+                failed = ws.write_datetime(row, col, value, stamp)
+            elif kind is bool:
+                failed = ws.write_boolean(row, col, value)
+            else:
+                raise TypeError(self._where(col) + f"no cell type for {kind.__name__} {value!r}")
+            if failed:  # XlsxWriter returns -1 past the sheet's limits, -2 for too long a text
+                raise ValueError(self._where(col) + f"cannot be written (XlsxWriter {failed})")
+        self.row += 1
+
+    def header(self, titles: list[str]) -> None:
+        self.ws.write_row(self.row, 0, titles, self.book.bold)
+        self.row += 1
+
+    def _where(self, col: int) -> str:
+        return f"workbook cell {self.ws.name}!{xl_rowcol_to_cell(self.row, col)}: "
 
 
-def _header(ws: WriteOnlyWorksheet, titles: list[str]) -> None:
-    cells = []
-    for title in titles:
-        cell = WriteOnlyCell(ws, value=title)
-        cell.font = BOLD
-        cells.append(cell)
-    ws.append(cells)
+class Workbook:
+    """An XLSX file written sheet after sheet, each row once (XlsxWriter keeps the rows in
+    temporary files under `tmpdir`; `write_workbook` removes it however the writing ends)."""
+
+    def __init__(self, target: Path, tmpdir: str):
+        options = {
+            "constant_memory": True,
+            "tmpdir": tmpdir,
+            "nan_inf_to_errors": True,
+            "strings_to_numbers": False,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+        }
+        self.book = xlsxwriter.Workbook(str(target), options)
+        self.bold: Format = self.book.add_format({"bold": True})
+        self.datetime: Format = self.book.add_format({"num_format": DATETIME_FORMAT})
+
+    def sheet(self, name: str, titles: list[str]) -> Sheet:
+        return Sheet(self, name, titles)
+
+    def close(self) -> None:
+        """Write the file (nothing is written before)."""
+        self.book.close()
 
 
 ACRONYMS = {"nps": "NPS", "sdg": "SDG", "eu": "EU"}
@@ -137,7 +189,8 @@ OVERVIEW_COLUMNS = [
     "Note",
 ]
 
-_HEADLINE = """
+# Each indicator's headline series: the first of its assessed series in this order.
+_HEADLINES = """
 WITH ranked AS (
     SELECT a.*, g.name AS geo_name, m.description AS measure_label,
            list_position(i.measures, a.measure) AS measure_rank,
@@ -146,14 +199,22 @@ WITH ranked AS (
     JOIN meta.indicators i USING (indicator_id)
     LEFT JOIN meta.geo g USING (geo)
     LEFT JOIN meta.measures m USING (indicator_id, measure)
-    WHERE a.indicator_id = ?
 )
 SELECT * FROM ranked
-ORDER BY geo_rank > 1, measure_rank, geo_rank,
-         substance IS NOT NULL, coalesce(sex, 'total') <> 'total', age IS NOT NULL,
-         breakdown IS NOT NULL, n_points DESC, latest_period DESC, series_id
-LIMIT 1
+QUALIFY row_number() OVER (
+    PARTITION BY indicator_id
+    ORDER BY geo_rank > 1, measure_rank, geo_rank,
+             substance IS NOT NULL, coalesce(sex, 'total') <> 'total', age IS NOT NULL,
+             breakdown IS NOT NULL, n_points DESC, latest_period DESC, series_id
+) = 1
 """
+
+
+def headlines(con: duckdb.DuckDBPyConnection) -> dict[int, dict]:
+    """Indicator id -> its headline series' assessment row (none without trends)."""
+    if not has_table(con, "trends", "assessment"):  # a build without trends (tests)
+        return {}
+    return {row["indicator_id"]: row for row in _rows(con, _HEADLINES)}
 
 
 def _member_states(con: duckdb.DuckDBPyConnection, table: str, measure: str | None) -> int:
@@ -164,7 +225,8 @@ def _member_states(con: duckdb.DuckDBPyConnection, table: str, measure: str | No
     ).fetchone()[0]
 
 
-def overview_row(con: duckdb.DuckDBPyConnection, ind: dict) -> list[Any]:
+def overview_row(con: duckdb.DuckDBPyConnection, ind: dict, head: dict[int, dict]) -> list[Any]:
+    """`head`: the headline series of every indicator (`headlines`)."""
     number, table = ind["indicator_id"], ind["table_name"]
     start = [number, ind["name_en"], POLARITY.get(ind["polarity"], ind["polarity"])]
     if not has_table(con, "trends", "assessment"):  # a build without trends (tests)
@@ -172,10 +234,9 @@ def overview_row(con: duckdb.DuckDBPyConnection, ind: dict) -> list[Any]:
     series = con.execute(
         "SELECT count(*) FROM trends.assessment WHERE indicator_id = ?", [number]
     ).fetchone()[0]
-    head = _rows(con, _HEADLINE, [number])
-    if not head:
+    if number not in head:
         return [*start, None, None, ind["unit"], *[None] * 8, 0, series, None]
-    h = head[0]
+    h = head[number]
     members = _member_states(con, table, h["measure"])
     if h["geo_rank"] <= 1:
         return [
@@ -351,13 +412,19 @@ def _flags_in_use(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 # -- the workbook ---------------------------------------------------------------------------------
 def write_workbook(con: duckdb.DuckDBPyConnection, target: Path, release_id: str) -> Path:
-    wb = Workbook(write_only=True)
+    with tempfile.TemporaryDirectory(prefix="eudap-xlsx-") as tmpdir:
+        book = Workbook(target, tmpdir)
+        _write_sheets(con, book, release_id)
+        book.close()
+    return target
+
+
+def _write_sheets(con: duckdb.DuckDBPyConnection, book: Workbook, release_id: str) -> None:
     indicators = _rows(con, "SELECT * FROM meta.indicators ORDER BY indicator_id")
     release = _rows(con, "SELECT * FROM meta.releases WHERE release_id = ?", [release_id])
     sample = bool(release and release[0]["uses_sample_data"])
 
-    ws = wb.create_sheet("Overview")
-    _widths(ws, OVERVIEW_COLUMNS)
+    ws = book.sheet("Overview", OVERVIEW_COLUMNS)
     ws.append(
         [f"EU Drugs Action Plan 2021-2025: the 12 performance indicators, release {release_id}"]
     )
@@ -365,9 +432,10 @@ def write_workbook(con: duckdb.DuckDBPyConnection, target: Path, release_id: str
         ws.append(["Built from SAMPLE data: synthetic figures where no real file is bundled."])
     ws.append([HEADLINE_RULE])
     ws.append([])
-    _header(ws, OVERVIEW_COLUMNS)
+    ws.header(OVERVIEW_COLUMNS)
+    head = headlines(con)
     for ind in indicators:
-        ws.append(overview_row(con, ind))
+        ws.append(overview_row(con, ind, head))
 
     tables = {
         t
@@ -379,26 +447,22 @@ def write_workbook(con: duckdb.DuckDBPyConnection, target: Path, release_id: str
     for ind in indicators:
         if ind["table_name"] not in tables:
             continue
-        ws = wb.create_sheet(sheet_name(ind["indicator_id"], ind["short_name"]))
-        _widths(ws, INDICATOR_COLUMNS)
+        ws = book.sheet(sheet_name(ind["indicator_id"], ind["short_name"]), INDICATOR_COLUMNS)
         ws.append(
             [f"Indicator {ind['indicator_id']}: {ind['name_en']} (polarity {ind['polarity']})"]
         )
         ws.append([])
-        _header(ws, INDICATOR_COLUMNS)
+        ws.header(INDICATOR_COLUMNS)
         for row in indicator_rows(con, ind["table_name"]):
             ws.append(row)
 
-    ws = wb.create_sheet("Provenance")
-    _widths(ws, PROVENANCE_COLUMNS)
+    ws = book.sheet("Provenance", PROVENANCE_COLUMNS)
     ws.append([f"Where every number of release {release_id} comes from"])
     ws.append([])
-    _header(ws, PROVENANCE_COLUMNS)
+    ws.header(PROVENANCE_COLUMNS)
     for row in provenance_rows(con, release_id):
         ws.append(row)
     ws.append([])
-    _header(ws, ["Flag", "Means"])
+    ws.header(["Flag", "Means"])
     for flags in _flags_in_use(con):
         ws.append([flags, flag_meaning(flags)])
-    wb.save(target)
-    return target

@@ -24,9 +24,12 @@ import openpyxl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from python_calamine import CalamineWorkbook
 
+from pipelines import reuse
 from pipelines.catalogue import Catalogue, load_catalogue
 from pipelines.checks import ValidationReport
+from pipelines.exports import write_tables
 from pipelines.fetch import Fetcher
 from pipelines.geo import GeoResolver
 from pipelines.indicators import build_indicator
@@ -41,6 +44,7 @@ from pipelines.publish import (
 from pipelines.settings import Paths
 from pipelines.snapshots import SnapshotStore
 from pipelines.stage import create_table, stage_dataset, validate_table
+from pipelines.trends import TABLES as TREND_TABLES
 from pipelines.trends import build_trends
 from pipelines.warehouse import record_gate, record_release_dataset
 
@@ -453,6 +457,14 @@ def test_the_datapackage_describes_every_export_with_its_schema(
     assert any(lic["name"] == "CC-BY-4.0" for lic in package["licenses"])
 
 
+def trimmed(row: tuple) -> tuple:
+    """A row as read back, without the empty cells a reader pads it with to the sheet's width."""
+    end = len(row)
+    while end and row[end - 1] is None:
+        end -= 1
+    return row[:end]
+
+
 def test_the_workbook_has_an_overview_indicator_sheets_with_labels_and_provenance(
     cat: Catalogue, paths: Paths
 ) -> None:
@@ -490,12 +502,137 @@ def test_the_workbook_has_an_overview_indicator_sheets_with_labels_and_provenanc
     assert {v["Snapshot sha256"] for v in values} == {sha}
     assert {v["Source"] for v in values} == {cat.dataset(CRIM).title}
 
-    provenance = list(book["Provenance"].iter_rows(values_only=True))
+    provenance = [trimmed(r) for r in book["Provenance"].iter_rows(values_only=True)]
     crim = next(r for r in provenance if r and r[0] == CRIM)
     assert crim[3:5] == ("fresh", sha)
     assert crim[9] == cat.dataset(CRIM).licence and crim[10] == cat.dataset(CRIM).attribution
     flags = provenance[provenance.index(("Flag", "Means")) + 1 :]
     assert flags == [("c", "confidential"), ("p", "provisional")]
+
+
+def test_the_workbook_reads_back_cell_by_cell_with_types_formats_and_widths(
+    cat: Catalogue, paths: Paths
+) -> None:
+    make_build(paths, cat, "r1")
+    path = publish_build(paths, "r1", cat).exports / "eudap-indicators.xlsx"
+    con = read_only(paths.published_warehouse)
+    try:
+        published = con.execute(
+            "SELECT geo, period, value, flags, snapshot_sha256, fetched_at "
+            "FROM indicators.ind01_organised_crime ORDER BY geo, period"
+        ).fetchall()
+    finally:
+        con.close()
+
+    book = openpyxl.load_workbook(path)  # not read-only: styles and column widths too
+    sheet = book["01 Organised crime"]
+    header = [c.value for c in sheet[3]]
+    assert header[:3] == ["Measure", "Country or area", "Year"] and len(header) == 17
+    assert all(c.font.b for c in sheet[3]) and not any(c.font.b for c in sheet[4])
+    rows = [dict(zip(header, row, strict=False)) for row in sheet.iter_rows(min_row=4)]
+    assert len(rows) == len(published) == 6
+    countries = {"AT": "Austria", "BE": "Belgium"}
+    for row, (geo, period, value, flags, sha, fetched) in zip(rows, published, strict=True):
+        assert row["Country or area"].value == countries[geo]
+        year = row["Year"]
+        assert (type(year.value), year.value, year.data_type) == (int, period, "n")
+        assert row["Value"].value == value and row["Value"].number_format == "General"
+        assert row["Flags"].value == flags and row["Snapshot sha256"].value == sha
+        stamp = row["Fetched at (UTC)"]
+        assert (stamp.value, stamp.is_date, stamp.number_format) == (
+            fetched,
+            True,
+            "yyyy-mm-dd h:mm:ss",
+        )
+    widths = sheet.column_dimensions
+    assert round(widths["A"].width) in (45, 46) and round(widths["C"].width) in (16, 17)
+    cells = [c for ws in book.worksheets for r in ws.iter_rows() for c in r]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]  # no text became a formula
+
+    calamine = CalamineWorkbook.from_path(str(path))  # a second, independent reader
+    assert calamine.sheet_names == book.sheetnames
+    read = calamine.get_sheet_by_name("01 Organised crime").to_python()[3:]
+    for cells, (geo, period, value, flags, sha, fetched) in zip(read, published, strict=True):
+        assert cells[1:3] == [countries[geo], period]
+        assert cells[7] == ("" if value is None else value) and cells[10] == (flags or "")
+        assert cells[14:16] == [sha, fetched]
+
+
+def reuse_or_record_keys(paths: Paths, cat: Catalogue, release_id: str) -> bool:
+    """As the run's assets do for crim_off_cat, indicator 1 and the trend tables: record their
+    input keys, and copy indicator 1 and the trend tables from the published release when
+    their keys are the ones it recorded. Whether they were copied."""
+    store = SnapshotStore(paths.raw_dir)
+    con = duckdb.connect(str(paths.build_warehouse(release_id)))
+    try:
+        ds, ind = cat.dataset(CRIM), cat.indicators[1]
+        reuse.record_key(
+            con, release_id, reuse.staging_key(cat, ds, store.snapshots(CRIM), allow_sample=False)
+        )
+        upstream = [
+            reuse.build_key(con, release_id, cat.datasets[d].table) or "" for d in ind.datasets
+        ]
+        keys = [(reuse.indicator_key(ind, upstream), ind.table)]
+        keys += [
+            (reuse.trends_key(f"trends.{t.name}", cat, [keys[0][0].key]), f"trends.{t.name}")
+            for t in TREND_TABLES
+        ]
+        copied = reuse.tables_reuse(con, paths, release_id, keys)
+        if copied is None:
+            for key, _ in keys:
+                reuse.record_key(con, release_id, key)
+    finally:
+        con.close()
+    return copied is not None
+
+
+def test_a_copied_table_exports_as_hard_links_and_a_changed_one_is_rewritten(
+    cat: Catalogue, paths: Paths, tmp_path: Path
+) -> None:
+    make_build(paths, cat, "r1")
+    assert not reuse_or_record_keys(paths, cat, "r1")
+    publish_build(paths, "r1", cat)
+    make_build(paths, cat, "r2", tsv=None)  # no new snapshot: the same inputs
+    assert reuse_or_record_keys(paths, cat, "r2")
+
+    r2 = publish_build(paths, "r2", cat).exports
+
+    r1 = paths.exports_dir / "r1"
+    copied = ["indicators.ind01_organised_crime"] + [f"trends.{t.name}" for t in TREND_TABLES]
+    con = read_only(paths.published_warehouse)
+    fresh = tmp_path / "fresh" / "r2"  # what the copied tables export to, written anew
+    try:
+        assert write_tables(con, fresh, "r2") == []  # no r1 folder beside it to link from
+    finally:
+        con.close()
+    for table in copied:
+        for suffix in (".parquet", ".csv"):
+            name = table + suffix
+            assert (r2 / name).samefile(r1 / name), name
+            assert (r2 / name).read_bytes() == (fresh / name).read_bytes(), name
+    for meta in ("meta.releases", "meta.release_datasets", "meta.indicators"):
+        assert (r2 / f"{meta}.csv").stat().st_nlink == 1  # not copied: written by this release
+    package = json.loads((r2 / "datapackage.json").read_text(encoding="utf-8"))
+    sizes = {r["path"]: r["bytes"] for r in package["resources"]}
+    assert (
+        sizes["indicators.ind01_organised_crime.csv"]
+        == (r1 / "indicators.ind01_organised_crime.csv").stat().st_size
+    )
+
+    make_build(paths, cat, "r3", tsv=TSV_V2)  # a new snapshot: indicator 1 is rebuilt
+    assert not reuse_or_record_keys(paths, cat, "r3")
+    r3 = publish_build(paths, "r3", cat).exports
+
+    for table in copied:
+        for suffix in (".parquet", ".csv"):
+            name = table + suffix
+            assert not (r3 / name).samefile(r2 / name) and (r3 / name).stat().st_nlink == 1
+    with (r3 / "indicators.ind01_organised_crime.csv").open(encoding="utf-8") as fh:
+        at_2021 = [r for r in csv.DictReader(fh) if (r["geo"], r["period"]) == ("AT", "2021")]
+    assert [float(r["value"]) for r in at_2021] == [13.0]
+    assert (r1 / "indicators.ind01_organised_crime.csv").read_bytes() == (
+        r2 / "indicators.ind01_organised_crime.csv"
+    ).read_bytes()  # the earlier releases' files are untouched
 
 
 def test_a_failed_export_publishes_nothing(
