@@ -24,10 +24,9 @@ import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
-import pyarrow as pa
 
 from pipelines.attempts import REFUSAL_PHRASE
 from pipelines.catalogue import Dataset, Indicator, ReadLimits
@@ -39,19 +38,24 @@ from pipelines.parsers.detect import effective_format
 from pipelines.snapshots import Snapshot, SnapshotError
 from pipelines.sqlgates import validate_sql
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 BATCH_ROWS = 50_000
 State = Literal["fresh", "unchanged", "stale", "missing"]
-TAIL_COLUMNS: list[tuple[str, pa.DataType]] = [
-    ("period", pa.string()),
-    ("value", pa.float64()),
-    ("value_text", pa.string()),
-    ("flags", pa.string()),
-    ("note", pa.string()),
-    ("line", pa.int64()),
-    ("source_dataset", pa.string()),
-    ("snapshot_sha256", pa.string()),
+# Column types by their Arrow names (pyarrow is imported only where the Python parsers'
+# rows are batched: a file staged by the engine never loads it).
+TAIL_COLUMNS: list[tuple[str, str]] = [
+    ("period", "string"),
+    ("value", "double"),
+    ("value_text", "string"),
+    ("flags", "string"),
+    ("note", "string"),
+    ("line", "int64"),
+    ("source_dataset", "string"),
+    ("snapshot_sha256", "string"),
 ]
-DUCK_TYPES = {pa.string(): "VARCHAR", pa.float64(): "DOUBLE", pa.int64(): "BIGINT"}
+DUCK_TYPES = {"string": "VARCHAR", "double": "DOUBLE", "int64": "BIGINT"}
 
 
 @dataclass
@@ -103,15 +107,16 @@ def parse_file(ds: Dataset, path: Path) -> ParsedFile:
 RULE_COLUMNS = ["table_breadcrumb", "indicator_id", "measure", "unit", "role", "breakdown"]
 
 
-def staging_columns(ds: Dataset) -> list[tuple[str, pa.DataType]]:
-    cols: list[tuple[str, pa.DataType]] = []
+def staging_columns(ds: Dataset) -> list[tuple[str, str]]:
+    """(name, Arrow type name) of every column of the dataset's staging table."""
+    cols: list[tuple[str, str]] = []
     if ds.bulletin_rules:
-        cols += [(c, pa.string()) for c in RULE_COLUMNS]
+        cols += [(c, "string") for c in RULE_COLUMNS]
     for dim in ds.dimensions:
         if dim == ds.geo_dimension:
-            cols += [("geo_raw", pa.string()), ("geo", pa.string()), ("geo_level", pa.string())]
+            cols += [("geo_raw", "string"), ("geo", "string"), ("geo_level", "string")]
         else:
-            cols.append((dim, pa.string()))
+            cols.append((dim, "string"))
     return cols + TAIL_COLUMNS
 
 
@@ -189,8 +194,10 @@ def _batches(
     geo: GeoResolver,
     constants: dict[str, str | None],
 ) -> Iterator[pa.RecordBatch]:
+    import pyarrow as pa
+
     columns = staging_columns(ds)
-    schema = pa.schema(columns)
+    schema = pa.schema([(n, pa.type_for_alias(t)) for n, t in columns])
     names = [n for n, _ in columns]
     maps = ds.code_maps
     buffer: dict[str, list[Any]] = {n: [] for n in names}
