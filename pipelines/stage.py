@@ -32,7 +32,7 @@ from pipelines.attempts import REFUSAL_PHRASE
 from pipelines.catalogue import Dataset, Indicator, ReadLimits
 from pipelines.checks import ValidationReport, validate_frame
 from pipelines.geo import GeoResolver
-from pipelines.parsers import eurostat_sql
+from pipelines.parsers import eurostat_sql, sdmx_sql
 from pipelines.parsers.base import ParsedFile, ParseError
 from pipelines.parsers.detect import effective_format
 from pipelines.snapshots import Snapshot, SnapshotError
@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 BATCH_ROWS = 50_000
+# The formats DuckDB stages itself: format -> module with read_header() and insert().
+ENGINES: dict[str, Any] = {"eurostat_tsv": eurostat_sql, "sdmx_csv": sdmx_sql}
 State = Literal["fresh", "unchanged", "stale", "missing"]
 # Column types by their Arrow names (pyarrow is imported only where the Python parsers'
 # rows are batched: a file staged by the engine never loads it).
@@ -265,19 +267,22 @@ def _load_in_engine(
     path: Path,
     geo: GeoResolver,
 ) -> tuple[int, str, bool] | None:
-    """Stage a Eurostat TSV with DuckDB itself (parsers.eurostat_sql); None when the file
-    is one the Python parser must read (not UTF-8, a line the engine would split otherwise)."""
-    if ds.bulletin_rules or effective_format(ds.format, path) != "eurostat_tsv":
+    """Stage a Eurostat TSV or SDMX-CSV with DuckDB itself (parsers.eurostat_sql,
+    parsers.sdmx_sql); None when the file is one the Python parser must read (not UTF-8, a
+    line the engine would split otherwise, see those modules)."""
+    if ds.bulletin_rules:
         return None
-    header = eurostat_sql.read_header(path, parser_options(ds), ds.limits)
+    fmt = effective_format(ds.format, path)
+    engine = ENGINES.get(fmt)
+    if engine is None:
+        return None
+    header = engine.read_header(path, parser_options(ds), ds.limits)
     if header is None:
         return None
     check_layout(ds, header.parsed, path)
     create_table(con, table, ds)
     schema, name = table.split(".", 1)
-    rows = eurostat_sql.insert(
-        con, f"{_q(schema)}.{_q(name)}", ds, header, path, snap.meta.sha256, geo
-    )
+    rows = engine.insert(con, f"{_q(schema)}.{_q(name)}", ds, header, path, snap.meta.sha256, geo)
     if rows is None:
         return None
     return rows, member_key(header.parsed, snap), False
