@@ -27,7 +27,7 @@ import duckdb
 
 from pipelines.catalogue import ReadLimits
 from pipelines.enginemem import bounded_memory
-from pipelines.parsers import eurostat_sql, sdmx_csv
+from pipelines.parsers import csv_sql, eurostat_sql, sdmx_csv
 from pipelines.parsers.base import NUMBER_RE, READ_ERRORS, ParsedFile, read_error
 from pipelines.parsers.eurostat_sql import ENGINE_REFUSALS, GEO, LINES, _lit, _mapped, _q
 
@@ -36,19 +36,7 @@ if TYPE_CHECKING:
     from pipelines.geo import GeoResolver
 
 ERROR_MARK = "eudap-bad-record"
-# What SQL's trim strips here; any other character Python's str.strip() strips sends the
-# file to the Python parser (ODD).
-SPACE = " \t\r\x0c"
-ODD = (
-    "[\\x00\\x0b\\x1c-\\x1f\\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}"
-    "\\x{202f}\\x{205f}\\x{3000}]"
-)
 CODE_PREFIX = r"^[A-Z0-9][A-Z0-9_.\-]*"
-# A field as the csv module reads it: quoted (a doubled quote inside stands for one) or
-# free of quotes. A line with a quote that is not a sequence of such fields (a quote inside
-# a field, a field that runs on to the next line) sends the file to the Python parser.
-FIELD = '"(?:[^"]|"")*"|[^",]*'
-WELL_QUOTED = f"(?:{FIELD})(?:,(?:{FIELD}))*"
 
 
 @dataclass(frozen=True)
@@ -73,8 +61,7 @@ def read_header(path: Path, options: dict[str, Any], limits: ReadLimits) -> Head
     return Header(parsed, layout)
 
 
-def _strip(expr: str) -> str:
-    return f"trim({expr}, {_lit(SPACE)})"
+_strip = csv_sql.strip
 
 
 def _code(expr: str, both: bool) -> str:
@@ -144,7 +131,7 @@ def insert_sql(target: str, ds: Dataset, header: Header, sha256: str) -> str:
     ]
     number = _lit(NUMBER_RE.pattern)
     return (
-        _records_sql(header)
+        csv_sql.records_sql(",")
         + f""",
     fields AS (
         SELECT line, len(f) AS n, {field(lay.value)} AS text, {flag} AS flags0,
@@ -165,24 +152,6 @@ def insert_sql(target: str, ds: Dataset, header: Header, sha256: str) -> str:
     )
 
 
-def _records_sql(header: Header) -> str:
-    """The data records: every non-blank line after the header, split on commas."""
-    blank = f"(l IS NULL OR trim(l, {_lit(SPACE + ',')}) = '')"
-    return f"""
-    WITH first AS (SELECT min(line) AS header FROM {LINES} WHERE NOT {blank}),
-    records AS (
-        SELECT line, l,
-               CASE WHEN NOT contains(l, '"') THEN string_split(l, ',')
-                    ELSE list_transform(
-                        regexp_extract_all(',' || l, {_lit(",(" + FIELD + ")")}, 1),
-                        lambda x: CASE WHEN starts_with(x, '"')
-                                  THEN replace(substr(x, 2, length(x) - 2), '""', '"')
-                                  ELSE x END)
-               END AS f
-        FROM {LINES}, first WHERE line > first.header AND NOT {blank}
-    )"""
-
-
 def insert(
     con: duckdb.DuckDBPyConnection,
     target: str,
@@ -197,11 +166,7 @@ def insert(
     try:
         with bounded_memory(con):
             eurostat_sql.load_lines(con, path, ds.limits)
-            odd = con.execute(
-                f"SELECT bool_or(regexp_matches(l, {_lit(ODD)}) OR (contains(l, '\"') "
-                f"AND NOT regexp_full_match(l, {_lit(WELL_QUOTED)}))) FROM {LINES}"
-            ).fetchone()
-            if odd is None or odd[0]:
+            if not csv_sql.engine_reads(con, ",", ascii_only=False):
                 return None
             if ds.geo_dimension is not None:
                 eurostat_sql._geo_table(con, geo, ds.geo_codes)
@@ -227,7 +192,7 @@ def _raise_first_bad(con: duckdb.DuckDBPyConnection, path: Path, header: Header)
     rules find nothing wrong there (the caller falls back to the Python parser)."""
     lay = header.layout
     found = con.execute(
-        _records_sql(header)
+        csv_sql.records_sql(",")
         + f"""
         SELECT line, l FROM records
         WHERE len(f) <> {lay.width}

@@ -191,11 +191,12 @@ def test_the_1_0_codes_and_both_variants_keep_rows_line_numbers_and_notes(
         records = [records[0]] + [
             [f"{v}:Label" if i == 2 and v else v for i, v in enumerate(r)] for r in records[1:]
         ]
-    # blank lines, a line of commas, CRLF, a BOM, gzip: none of them in the real file
+    # blank lines (one of commas, one of empty quoted fields), CRLF, a BOM, gzip: none of
+    # them in the real file
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\r\n")
     writer.writerows(records[:3])
-    text.write("\r\n,,,,,,,,\r\n   \r\n")
+    text.write('\r\n,,,,,,,,\r\n"","",\r\n')
     writer.writerows(records[3:])
     source = tmp_path / "codes.csv.gz"
     source.write_bytes(gzip.compress(("\ufeff" + text.getvalue()).encode("utf-8")))
