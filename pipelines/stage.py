@@ -32,7 +32,7 @@ from pipelines.attempts import REFUSAL_PHRASE
 from pipelines.catalogue import Dataset, Indicator, ReadLimits
 from pipelines.checks import ValidationReport, validate_frame
 from pipelines.geo import GeoResolver
-from pipelines.parsers import eurostat_sql, sdmx_sql
+from pipelines.parsers import eurostat_sql, sdmx_sql, tabular_sql
 from pipelines.parsers.base import ParsedFile, ParseError
 from pipelines.parsers.detect import effective_format
 from pipelines.snapshots import Snapshot, SnapshotError
@@ -42,8 +42,14 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 BATCH_ROWS = 50_000
-# The formats DuckDB stages itself: format -> module with read_header() and insert().
-ENGINES: dict[str, Any] = {"eurostat_tsv": eurostat_sql, "sdmx_csv": sdmx_sql}
+# The formats DuckDB stages itself: format -> its SQL module and the name of the module's
+# header reader (every module stages with `insert`).
+ENGINES: dict[str, tuple[Any, str]] = {
+    "eurostat_tsv": (eurostat_sql, "read_header"),
+    "sdmx_csv": (sdmx_sql, "read_header"),
+    "tabular_csv": (tabular_sql, "read_header"),
+    "edr_csv": (tabular_sql, "read_edr_header"),
+}
 State = Literal["fresh", "unchanged", "stale", "missing"]
 # Column types by their Arrow names (pyarrow is imported only where the Python parsers'
 # rows are batched: a file staged by the engine never loads it).
@@ -267,22 +273,23 @@ def _load_in_engine(
     path: Path,
     geo: GeoResolver,
 ) -> tuple[int, str, bool] | None:
-    """Stage a Eurostat TSV or SDMX-CSV with DuckDB itself (parsers.eurostat_sql,
-    parsers.sdmx_sql); None when the file is one the Python parser must read (not UTF-8, a
-    line the engine would split otherwise, see those modules)."""
+    """Stage a delimited file with DuckDB itself (ENGINES: parsers.eurostat_sql, sdmx_sql,
+    tabular_sql); None when the file is one the Python parser must read (not UTF-8, a line
+    the engine would split otherwise, see those modules)."""
     if ds.bulletin_rules:
         return None
     fmt = effective_format(ds.format, path)
-    engine = ENGINES.get(fmt)
-    if engine is None:
+    if fmt not in ENGINES:
         return None
-    header = engine.read_header(path, parser_options(ds), ds.limits)
+    module, read_header = ENGINES[fmt]
+    header = getattr(module, read_header)(path, parser_options(ds), ds.limits)
     if header is None:
         return None
     check_layout(ds, header.parsed, path)
     create_table(con, table, ds)
     schema, name = table.split(".", 1)
-    rows = engine.insert(con, f"{_q(schema)}.{_q(name)}", ds, header, path, snap.meta.sha256, geo)
+    target = f"{_q(schema)}.{_q(name)}"
+    rows = module.insert(con, target, ds, header, path, snap.meta.sha256, geo)
     if rows is None:
         return None
     return rows, member_key(header.parsed, snap), False
