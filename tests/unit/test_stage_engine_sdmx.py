@@ -48,6 +48,14 @@ def geo(cat: Catalogue) -> GeoResolver:
     return GeoResolver(cat.geo)
 
 
+@pytest.fixture(autouse=True)
+def engine_for_any_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine reads these (small) files too: what is tested is what it does with them."""
+    for fmt in ["sdmx_csv"]:
+        module, reader, _ = stage_module.ENGINES[fmt]
+        monkeypatch.setitem(stage_module.ENGINES, fmt, (module, reader, 0))
+
+
 @pytest.fixture
 def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     connection = duckdb.connect(str(tmp_path / "build.duckdb"))
@@ -87,13 +95,13 @@ def stage_both(
         used.append(real_insert(*args, **kwargs))
         return used[-1]
 
-    monkeypatch.setattr(sdmx_sql, "insert", spy)
-    load_snapshot(con, TABLE, ds, snap, geo)
-    engine = con.execute(f"SELECT * FROM {TABLE} ORDER BY line, period").fetchall()
-    monkeypatch.setattr(stage_module, "_load_in_engine", lambda *args: None)
-    load_snapshot(con, TABLE, ds, snap, geo)
-    python = con.execute(f"SELECT * FROM {TABLE} ORDER BY line, period").fetchall()
-    monkeypatch.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sdmx_sql, "insert", spy)
+        load_snapshot(con, TABLE, ds, snap, geo)
+        engine = con.execute(f"SELECT * FROM {TABLE} ORDER BY line, period").fetchall()
+        mp.setattr(stage_module, "_load_in_engine", lambda *args: None)
+        load_snapshot(con, TABLE, ds, snap, geo)
+        python = con.execute(f"SELECT * FROM {TABLE} ORDER BY line, period").fetchall()
     return engine, python, bool(used) and used[-1] is not None
 
 

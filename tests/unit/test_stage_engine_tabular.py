@@ -53,6 +53,14 @@ def geo(cat: Catalogue) -> GeoResolver:
     return GeoResolver(cat.geo)
 
 
+@pytest.fixture(autouse=True)
+def engine_for_any_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine reads these (small) files too: what is tested is what it does with them."""
+    for fmt in ["tabular_csv", "edr_csv"]:
+        module, reader, _ = stage_module.ENGINES[fmt]
+        monkeypatch.setitem(stage_module.ENGINES, fmt, (module, reader, 0))
+
+
 @pytest.fixture
 def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     connection = duckdb.connect(str(tmp_path / "build.duckdb"))
@@ -207,3 +215,17 @@ def test_double_encoded_names_are_repaired_as_the_python_parser_repairs_them(
     assert engine == python
     staged = str(engine)
     assert "Plze\u0148" in staged and "T\u00fcrkiye" in staged and "Plze\u00c5" not in staged
+
+
+def test_a_small_table_is_left_to_the_python_parser_which_reads_it_faster(
+    cat: Catalogue, geo: GeoResolver, con, tmp_path, monkeypatch
+) -> None:
+    module, reader, _ = stage_module.ENGINES["edr_csv"]
+    monkeypatch.setitem(stage_module.ENGINES, "edr_csv", (module, reader, stage_module.SMALL_FILE))
+    source = an_edr_table_with_rows(cat)
+    assert source.stat().st_size < stage_module.SMALL_FILE
+    engine, python, by_engine = stage_both(
+        con, cat.dataset("euda.edr"), source, tmp_path, geo, monkeypatch
+    )
+    assert not by_engine
+    assert engine == python
