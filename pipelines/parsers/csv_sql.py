@@ -62,7 +62,13 @@ def records_sql(delimiter: str, *, first_line: int | None = None) -> str:
         "lambda x: CASE WHEN starts_with(x, '\"') "
         "THEN replace(substr(x, 2, length(x) - 2), '\"\"', '\"') ELSE x END) END"
     )
-    blank = f"NOT list_bool_or(list_transform(f, lambda x: {strip('x')} <> ''))"
+    # Without a quote, a line is blank when it is only delimiters and spaces (cheap); with
+    # one, when every field is empty after strip.
+    blank = (
+        f"CASE WHEN l IS NULL THEN true "
+        f"WHEN NOT contains(l, '\"') THEN trim(l, {_lit(SPACE + delimiter)}) = '' "
+        f"ELSE NOT list_bool_or(list_transform(f, lambda x: {strip('x')} <> '')) END"
+    )
     header = (
         f"SELECT {first_line} AS header"
         if first_line is not None

@@ -129,6 +129,7 @@ class _Layout:
         self.extras = [i for i in range(len(header)) if i not in taken]
         self.width = len(header)
         self.label_maps: dict[int, dict[str, str]] = {}
+        self.header_line = 1  # the physical line of the header record (set by read_layout)
 
     def variant(self, row: list[str]) -> str:
         if self.both:
@@ -275,8 +276,9 @@ def read_layout(
     encoding = encoding or options.get("encoding") or detect_encoding(path, limits=limits)
     records = _records(path, encoding, limits)
     try:
-        header = next(records, (1, []))[1]
+        header_line, header = next(records, (1, []))
         layout = _Layout(path, header)
+        layout.header_line = header_line
         first = next(records, None)
     finally:
         records.close()

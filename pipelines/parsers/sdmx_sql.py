@@ -71,7 +71,7 @@ def _code(expr: str, both: bool) -> str:
         return f"(CASE WHEN contains({expr}, ':') THEN {first} ELSE {expr} END)"
     labelled = _lit(CODE_PREFIX + r"\s*:")
     return (
-        f"(CASE WHEN regexp_matches({expr}, {labelled}) "
+        f"(CASE WHEN contains({expr}, ':') AND regexp_matches({expr}, {labelled}) "
         f"THEN regexp_extract({expr}, {_lit(CODE_PREFIX)}) ELSE {expr} END)"
     )
 
@@ -131,7 +131,7 @@ def insert_sql(target: str, ds: Dataset, header: Header, sha256: str) -> str:
     ]
     number = _lit(NUMBER_RE.pattern)
     return (
-        csv_sql.records_sql(",")
+        csv_sql.records_sql(",", first_line=lay.header_line)
         + f""",
     fields AS (
         SELECT line, len(f) AS n, {field(lay.value)} AS text, {flag} AS flags0,
@@ -192,7 +192,7 @@ def _raise_first_bad(con: duckdb.DuckDBPyConnection, path: Path, header: Header)
     rules find nothing wrong there (the caller falls back to the Python parser)."""
     lay = header.layout
     found = con.execute(
-        csv_sql.records_sql(",")
+        csv_sql.records_sql(",", first_line=lay.header_line)
         + f"""
         SELECT line, l FROM records
         WHERE len(f) <> {lay.width}
