@@ -6,8 +6,9 @@ included, as a user pays them) and its peak RSS comes from `wait4`, so each figu
 The workload is a generated Eurostat TSV in the layout of `hlth_cd_asdr2` (the real header
 `freq,unit,sex,age,icd10,geo\\TIME_PERIOD`, CRLF lines, values with a trailing space, `:` for
 missing, flags after the value; see ../shared/upstream/eurostat/estat_hlth_cd_asdr2_filtered.tsv).
-1x is 90,000 series x 24 years = 2.16 M cells, 10 % missing. Geography codes come from the
-bundled Eurostat GEO code list, so the geo gate accepts them.
+1x is 90,000 distinct series x 24 years = 2.16 M cells, 10 % missing. Every code is a real one
+(geography from the bundled Eurostat GEO code list, so the geo gate accepts them; see
+series_keys).
 
 Figures, in one table (also written to bench/results/latest.json):
   * parse + stage + gate of the 1x file against DuckDB's own read_csv + UNPIVOT + flag split,
@@ -15,10 +16,14 @@ Figures, in one table (also written to bench/results/latest.json):
   * peak RSS of parse + stage + gate at 1x and 4x;
   * the full build (sample mirror over a local HTTP server): cold, then warm with no upstream
     change, with the HTTP status counts of the warm run (conditional requests answer 304);
-  * the full offline build with the hlth_cd_asdr2 snapshot at 1x, 4x and 16x of a base size;
+  * the full offline build with the hlth_cd_asdr2 snapshot at 1x, 4x and 16x of one base size
+    (120,960 cells at 1x, 1.94 M at 16x; the same mix of series at every size);
   * analyst query latency (p50, p95) of every docs/sql-cookbook.md query;
   * start-up of the commands that do not run the graph, and whether they import Dagster/GX;
   * the test-suite duration (`BENCH_TESTS=0` skips it).
+
+`BENCH_ONLY=ingest` (or a comma-separated list of the names in PARTS: ingest, cold_warm,
+scaling, queries, tests) runs only those parts and prints their rows.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import json
 import os
 import random
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -38,6 +44,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,31 +57,58 @@ DATASET = "eurostat.hlth_cd_asdr2"
 HEADER_KEY = "freq,unit,sex,age,icd10,geo\\TIME_PERIOD"
 SERIES_1X = int(os.environ.get("BENCH_SERIES", "90000"))  # smaller only to try the bench out
 YEARS = 24
-# Age and cause codes of the real hlth_cd_asdr2 files; the bench's dataset filters only on
-# freq and unit, so every generated series is staged (the catalogue's own filters would
-# keep 1 of 20).
+# The full build's hlth_cd_asdr2 at 1x: 40 geographies x 126 series each (below) x YEARS =
+# 120,960 cells, ten times the real filtered request (../shared/upstream/eurostat); 16x is
+# 1.94 M cells, the ingest file's size.
+SCALE_SERIES_1X = int(os.environ.get("BENCH_SCALE_SERIES", str(40 * 126)))
+# Age and cause codes of the real hlth_cd_asdr2 files, sex codes the catalogue's gate takes.
+# With TOTAL and TOXICO (the catalogue's own filters) among them, 1 series in 42 is one the
+# indicator reads, at every size: the keys run geography by geography (see series_keys).
 AGES = ("TOTAL", "Y_LT65", "Y_GE65", "Y_LT15", "Y15-24", "Y25-49", "Y50-64")
 CAUSES = ("TOXICO", "A-R_V-Y", "F", "C", "I", "J")
 SEXES = ("T", "M", "F")
+UNIT_CODES = ROOT / "assets" / "reference" / "codelists" / "ESTAT_UNIT.tsv"
 
 
-def geo_codes() -> list[str]:
-    with GEO_CODES.open(encoding="utf-8", newline="") as fh:
+def codes(path: Path) -> list[str]:
+    """The codes of a bundled Eurostat code list (first column), in file order."""
+    with path.open(encoding="utf-8", newline="") as fh:
         rows = csv.reader(fh, delimiter="\t")
         next(rows)
         return [row[0] for row in rows if row and row[0]]
 
 
-def make_tsv(path: Path, series: int, *, causes: tuple[str, ...] = CAUSES, seed: int = 1) -> int:
-    """Write `series` series of YEARS years; returns the number of cells."""
+def geo_codes() -> list[str]:
+    return codes(GEO_CODES)
+
+
+def series_keys(series: int) -> list[tuple[str, str, str, str, str]]:
+    """`series` distinct keys (unit, sex, age, cause, geo), geography by geography, each
+    geography with every sex x age x cause, so that any prefix has the same mix. Past
+    the 539,028 keys of unit RT (126 x 4,278 geographies) the next codes of Eurostat's UNIT
+    list follow; every code is a real one, so the geo resolution and the gate's code checks
+    pass."""
+    units = ["RT"] + [u for u in codes(UNIT_CODES) if u != "RT"]
+    combos = list(itertools.product(SEXES, AGES, CAUSES))
+    keys = (
+        (unit, sex, age, cause, geo)
+        for unit in units
+        for geo in geo_codes()
+        for sex, age, cause in combos
+    )
+    chosen = list(itertools.islice(keys, series))
+    if len(chosen) < series:
+        raise SystemExit(f"bench: at most {len(chosen):,} distinct series, not {series:,}")
+    return chosen
+
+
+def make_tsv(path: Path, series: int, *, seed: int = 1) -> int:
+    """Write `series` distinct series of YEARS years; returns the number of cells."""
     rng = random.Random(seed)
-    geos = geo_codes()
     header = HEADER_KEY + "\t" + "\t".join(f"{2001 + y} " for y in range(YEARS)) + "\r\n"
-    keys = itertools.product(causes, SEXES, AGES, geos)
     with path.open("w", encoding="utf-8", newline="") as fh:
         fh.write(header)
-        for _ in range(series):
-            cause, sex, age, geo = next(keys)
+        for unit, sex, age, cause, geo in series_keys(series):
             cells = []
             for _ in range(YEARS):
                 r = rng.random()
@@ -83,7 +117,7 @@ def make_tsv(path: Path, series: int, *, causes: tuple[str, ...] = CAUSES, seed:
                 else:
                     flag = "p" if r > 0.97 else ("e" if r > 0.95 else "")
                     cells.append(f"{rng.uniform(0, 500):.2f} {flag}")
-            fh.write(f"A,RT,{sex},{age},{cause},{geo}\t" + "\t".join(cells) + "\r\n")
+            fh.write(f"A,{unit},{sex},{age},{cause},{geo}\t" + "\t".join(cells) + "\r\n")
     return series * YEARS
 
 
@@ -170,6 +204,17 @@ elif kind == "build":
                      instance=DagsterInstance.ephemeral())
     out["ok"] = report.ok
     out["rows"] = sum(int(d.get("rows") or 0) for d in report.datasets.values())
+elif kind == "build_offline":
+    # No download: the store's newest snapshots are staged (EUDAP_MIRROR, set by the bench
+    # to the sample mirror, lets the demo's sample snapshots of the other datasets stage).
+    from dagster import DagsterInstance
+    from pipelines.cli import execute
+    (data_dir,) = args
+    report = execute("bench", offline=True, data_dir=Path(data_dir),
+                     instance=DagsterInstance.ephemeral())
+    out["ok"] = report.ok
+    out["rows"] = sum(int(d.get("rows") or 0) for d in report.datasets.values())
+    out["asdr2"] = report.datasets["eurostat.hlth_cd_asdr2"]
 elif kind == "load_build_input":
     from pipelines.catalogue import load_catalogue
     from pipelines.fetch import Fetcher
@@ -295,40 +340,32 @@ def cold_warm(tmp: Path, table: dict[str, Any]) -> None:
 
 
 def scaling(tmp: Path, table: dict[str, Any]) -> Path:
-    """Full offline build with the hlth_cd_asdr2 snapshot at 1x, 4x, 16x of a base size.
+    """Full offline build with the hlth_cd_asdr2 snapshot at 1x, 4x, 16x of one base size
+    (SCALE_SERIES_1X series): every size has the same mix, the indicator's TOTAL/TOXICO
+    series among the others, so staging, gates, indicator and trends all grow with it.
 
-    The generated series match the catalogue's own filters (TOXICO, TOTAL age), so every row
-    reaches staging, the gates and the indicator; the base is one sex and 1/16 of the geography.
-    """
+    The demo's snapshots come from one demo build; each size gets a copy of that store, its
+    generated file loaded as the newest hlth_cd_asdr2 snapshot, and an offline build (a
+    build from the mirror would fetch the sample file again and stage that instead)."""
+    demo = tmp / "scaling_demo"
+    child("build", str(SAMPLE_MIRROR), str(demo))
     warehouse = Path()
-    n_geo = len(geo_codes())
     for scale in (1, 4, 16):
-        series = min(len(SEXES) * n_geo, 800 * scale)
         src = tmp / f"build_{scale}x.tsv"
-        cells = make_tsv_filtered(src, series)
+        cells = make_tsv(src, SCALE_SERIES_1X * scale)
         data = tmp / f"build_{scale}x"
-        child("build", str(SAMPLE_MIRROR), str(data))  # the demo's snapshots
+        shutil.copytree(demo / "raw", data / "raw")
         child("load_build_input", str(src), str(data / "raw"))
-        r = child("build", str(SAMPLE_MIRROR), str(data))
-        table[f"build_{scale}x"] = {"cells": cells, **r}
+        src.unlink()
+        r = child("build_offline", str(data), env={"EUDAP_MIRROR": str(SAMPLE_MIRROR)})
+        staged = r.pop("asdr2")
+        if staged.get("sample") or staged.get("state") not in ("fresh", "unchanged"):
+            raise SystemExit(
+                f"bench: the {scale}x build did not stage the generated file: {staged}"
+            )
+        table[f"build_{scale}x"] = {"cells": cells, "asdr2_rows": staged["rows"], **r}
         warehouse = data / "warehouse" / "warehouse.duckdb"
     return warehouse
-
-
-def make_tsv_filtered(path: Path, series: int) -> int:
-    """Series that pass the catalogue's filters of hlth_cd_asdr2 (A, RT, TOTAL, TOXICO)."""
-    rng = random.Random(series)
-    keys = itertools.product(geo_codes(), SEXES)
-    header = HEADER_KEY + "\t" + "\t".join(f"{2001 + y} " for y in range(YEARS)) + "\r\n"
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        fh.write(header)
-        for _ in range(series):
-            geo, sex = next(keys)
-            cells = [
-                ": " if rng.random() < 0.1 else f"{rng.uniform(0, 50):.2f} " for _ in range(YEARS)
-            ]
-            fh.write(f"A,RT,{sex},TOTAL,TOXICO,{geo}\t" + "\t".join(cells) + "\r\n")
-    return series * YEARS
 
 
 def cookbook_queries() -> list[str]:
@@ -410,36 +447,65 @@ def test_suite(table: dict[str, Any]) -> None:
 
 
 def render(t: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(measure, figure, target) rows."""
+    """(measure, figure, target) rows of the parts that ran."""
+    rows: list[tuple[str, str, str]] = []
+    if "eudap_1x" in t:
+        rows += _ingest_rows(t)
+    if "build_cold" in t:
+        rows += _cold_warm_rows(t)
+    if "build_1x" in t:
+        rows += _scaling_rows(t)
+    if "cookbook_queries" in t:
+        rows += _query_rows(t)
+    if "make_test" in t:
+        mt = t["make_test"]
+        rows.append(
+            (
+                "test suite (pytest -q)",
+                f"{mt['wall_s']:.0f} s, {mt['outcome']}" if "wall_s" in mt else mt["skipped"],
+                "< 120 s",
+            )
+        )
+    return rows
+
+
+def _ingest_rows(t: dict[str, Any]) -> list[tuple[str, str, str]]:
     e1, e4, d1, p1 = t["eudap_1x"], t["eudap_4x"], t["duckdb_1x"], t["pandas_1x"]
-    cold, warm = t["build_cold"], t["build_warm"]
-    b = [t[f"build_{s}x"] for s in (1, 4, 16)]
-    q = t["cookbook_queries"]
-    rows = [
+
+    def run(r: dict[str, Any]) -> str:
+        return f"{r['wall_s']:.1f} s (CPU {r['cpu_s']:.1f} s), {r['peak_rss_mb']:.0f} MB"
+
+    return [
         ("input (1x)", f"{e1['cells']:,} cells, {e1['mb']:.0f} MB TSV", ""),
+        ("DuckDB alone: read_csv + UNPIVOT + flags", run(d1), ""),
+        ("pandas script: read_csv + melt + split", run(p1), ""),
+        ("eudap parse + stage + gate (1x)", run(e1), ""),
         (
-            "DuckDB alone: read_csv + UNPIVOT + flags",
-            f"{d1['wall_s']:.1f} s, {d1['peak_rss_mb']:.0f} MB",
-            "",
+            "  eudap / DuckDB",
+            f"{e1['wall_s'] / d1['wall_s']:.2f}x (CPU {e1['cpu_s'] / d1['cpu_s']:.2f}x)",
+            "<= 1.5x",
         ),
         (
-            "pandas script: read_csv + melt + split",
-            f"{p1['wall_s']:.1f} s, {p1['peak_rss_mb']:.0f} MB",
-            "",
+            "  pandas / eudap",
+            f"{p1['wall_s'] / e1['wall_s']:.2f}x (CPU {p1['cpu_s'] / e1['cpu_s']:.2f}x)",
+            ">= 5x",
         ),
-        (
-            "eudap parse + stage + gate (1x)",
-            f"{e1['wall_s']:.1f} s, {e1['peak_rss_mb']:.0f} MB",
-            "",
-        ),
-        ("  eudap / DuckDB", f"{e1['wall_s'] / d1['wall_s']:.2f}x", "<= 1.5x"),
-        ("  pandas / eudap", f"{p1['wall_s'] / e1['wall_s']:.2f}x", ">= 5x"),
         (
             "peak RSS at 1x / 4x",
             f"{e1['peak_rss_mb']:.0f} MB / {e4['peak_rss_mb']:.0f} MB",
             "< 500 MB, flat",
         ),
-        ("time at 4x / 1x", f"{e4['wall_s'] / e1['wall_s']:.2f}x", "~4x"),
+        (
+            "time at 4x / 1x",
+            f"{e4['wall_s'] / e1['wall_s']:.2f}x (CPU {e4['cpu_s'] / e1['cpu_s']:.2f}x)",
+            "~4x",
+        ),
+    ]
+
+
+def _cold_warm_rows(t: dict[str, Any]) -> list[tuple[str, str, str]]:
+    cold, warm = t["build_cold"], t["build_warm"]
+    return [
         (
             "full build cold (HTTP mirror)",
             f"{cold['wall_s']:.1f} s, HTTP {cold['http_statuses']}",
@@ -451,16 +517,41 @@ def render(t: dict[str, Any]) -> list[tuple[str, str, str]]:
             "",
         ),
         ("  warm / cold", f"{warm['wall_s'] / cold['wall_s']:.0%}", "<= 10 %"),
+    ]
+
+
+def _scaling_rows(t: dict[str, Any]) -> list[tuple[str, str, str]]:
+    b = [t[f"build_{s}x"] for s in (1, 4, 16)]
+
+    def added(key: str) -> str:
+        extra_4, extra_16 = b[1][key] - b[0][key], b[2][key] - b[0][key]
+        return f"{extra_16 / extra_4:.1f}" if extra_4 > 0 else "n/a (4x not above 1x)"
+
+    return [
         (
             "full offline build at 1x / 4x / 16x",
-            " / ".join(f"{r['wall_s']:.1f} s ({r['cells']:,} cells)" for r in b),
+            " / ".join(
+                f"{r['wall_s']:.1f} s, CPU {r['cpu_s']:.1f} s ({r['asdr2_rows']:,} rows)" for r in b
+            ),
             "near-linear",
         ),
+        (
+            "  added time 16x-1x / 4x-1x",
+            f"wall {added('wall_s')}, CPU {added('cpu_s')}",
+            "5.0 if linear",
+        ),
+        ("  peak RSS 1x / 4x / 16x", " / ".join(f"{r['peak_rss_mb']:.0f} MB" for r in b), ""),
+    ]
+
+
+def _query_rows(t: dict[str, Any]) -> list[tuple[str, str, str]]:
+    q = t["cookbook_queries"]
+    rows = [
         (
             "cookbook query latency",
             f"p50 {q['p50_ms']:.1f} ms, p95 {q['p95_ms']:.1f} ms ({q['rows']} queries)",
             "",
-        ),
+        )
     ]
     py = t["startup_python"]
     rows.append(
@@ -486,32 +577,41 @@ def render(t: dict[str, Any]) -> list[tuple[str, str, str]]:
                 "no Dagster or GX",
             )
         )
-    mt = t["make_test"]
-    rows.append(
-        (
-            "test suite (pytest -q)",
-            f"{mt['wall_s']:.0f} s, {mt['outcome']}" if "wall_s" in mt else mt["skipped"],
-            "< 120 s",
-        )
-    )
     return rows
 
 
+def queries_and_startup(tmp: Path, table: dict[str, Any]) -> None:
+    """On the scaling part's 16x warehouse when it ran, else on a demo build."""
+    warehouse = tmp / "build_16x" / "warehouse" / "warehouse.duckdb"
+    if not warehouse.exists():
+        child("build", str(SAMPLE_MIRROR), str(tmp / "demo"))
+        warehouse = tmp / "demo" / "warehouse" / "warehouse.duckdb"
+    queries(tmp, warehouse, table)
+    startup(warehouse, table)
+
+
+# The parts of the bench, in order; BENCH_ONLY=<part>[,<part>...] runs only those.
+PARTS: dict[str, Callable[[Path, dict[str, Any]], object]] = {
+    "ingest": ingest,
+    "cold_warm": cold_warm,
+    "scaling": scaling,
+    "queries": queries_and_startup,
+    "tests": lambda _tmp, table: test_suite(table),
+}
+
+
 def main() -> int:
+    only = [p.strip() for p in os.environ.get("BENCH_ONLY", "").split(",") if p.strip()]
+    unknown = sorted(set(only) - set(PARTS))
+    if unknown:
+        raise SystemExit(f"BENCH_ONLY: unknown part {unknown}; the parts: {', '.join(PARTS)}")
     table: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="eudap-bench-") as tmp_dir:
-        tmp = Path(tmp_dir)
-        print("bench: ingest at 1x and 4x ...", file=sys.stderr)
-        ingest(tmp, table)
-        print("bench: full build over HTTP, cold then warm ...", file=sys.stderr)
-        cold_warm(tmp, table)
-        print("bench: full offline build at 1x, 4x, 16x ...", file=sys.stderr)
-        warehouse = scaling(tmp, table)
-        print("bench: cookbook queries and start-up ...", file=sys.stderr)
-        queries(tmp, warehouse, table)
-        startup(warehouse, table)
-    print("bench: test suite ...", file=sys.stderr)
-    test_suite(table)
+        for name, part in PARTS.items():
+            if only and name not in only:
+                continue
+            print(f"bench: {name} ...", file=sys.stderr)
+            part(Path(tmp_dir), table)
     rows = render(table)
     width = max(len(r[0]) for r in rows)
     fig = max(len(r[1]) for r in rows)
@@ -523,7 +623,8 @@ def main() -> int:
         json.dumps(
             {
                 "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "machine": {"cpus": os.cpu_count()},
+                "machine": {"cpus": os.cpu_count(), "load_avg": os.getloadavg()},
+                "parts": only or list(PARTS),
                 "table": [
                     dict(zip(("measure", "figure", "target"), r, strict=False)) for r in rows
                 ],

@@ -50,6 +50,7 @@ from pipelines.checks import (
     gate_suite,
     suite_path,
 )
+from pipelines.enginemem import bounded_memory
 from pipelines.settings import EXPECTATIONS_DIR
 
 CONDITION = {"row_condition", "condition_parser"}
@@ -432,7 +433,8 @@ def validate_sql(
     if rows == 0:
         # As validate_frame: an empty table only has to have the expected columns.
         return ValidationReport(suite_name, shown, 0, len(compiled), _absent_columns(compiled, tbl))
-    failures = [f for c in compiled if (f := _run(con, tbl, c)) is not None]
+    with bounded_memory(con):  # a uniqueness check's hash table grows with the table
+        failures = [f for c in compiled if (f := _run(con, tbl, c)) is not None]
     return ValidationReport(suite_name, shown, rows, len(compiled), failures)
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,22 @@ def file_name_values(rule: Mapping[str, Any], path: Path) -> dict[str, str]:
 def parse(path: Path, options: Mapping[str, Any], limits: ReadLimits | None = None) -> ParsedFile:
     """Recognise one EDR source-data table by its chapter and header, then read it with the
     matching rule's tabular options."""
+    return read_table(path, options, limits).parsed
+
+
+@dataclass
+class Table:
+    """One recognised table: the parsed file (rows still to read) and, unless its rule is
+    `unused`, how the generic parser reads it and what every row gets besides."""
+
+    parsed: ParsedFile
+    constants: dict[str, Any]
+    inner: tabular_csv.FilePlan | None = None
+    unit_column: str | None = None
+    reference_period: str | None = None
+
+
+def read_table(path: Path, options: Mapping[str, Any], limits: ReadLimits | None = None) -> Table:
     path = Path(path)
     limits = limits or ReadLimits()
     rules = list(options.get("rules", []))
@@ -160,7 +177,7 @@ def parse(path: Path, options: Mapping[str, Any], limits: ReadLimits | None = No
         "known_unused": constants["role"] == "unused",
     }
     if constants["role"] == "unused":
-        return ParsedFile(dimensions=staged, rows=iter(()), attributes=attributes)
+        return Table(ParsedFile(dimensions=staged, rows=iter(()), attributes=attributes), constants)
     # defaults for every EDR table; double-encoded names (`PlzeÅˆ`) are repaired only
     # where the repair round-trips, so correct text is never changed
     read = {
@@ -169,7 +186,7 @@ def parse(path: Path, options: Mapping[str, Any], limits: ReadLimits | None = No
         "repair_mojibake": True,
         **rule["read"],
     }
-    inner = tabular_csv.parse(path, read, limits)
+    inner, plan = tabular_csv.read_plan(path, read, limits)
     unknown = sorted(set(inner.dimensions) - set(staged))
     if unknown:
         raise ParseError(
@@ -179,8 +196,10 @@ def parse(path: Path, options: Mapping[str, Any], limits: ReadLimits | None = No
         )
     attributes.update(inner.attributes)
     period = options.get("reference_period") if rule.get("reference_period") else None
-    rows = _rows(inner.rows, constants, rule.get("unit_column"), period)
-    return ParsedFile(dimensions=staged, rows=rows, attributes=attributes)
+    unit_column = rule.get("unit_column")
+    rows = _rows(inner.rows, constants, unit_column, period)
+    parsed = ParsedFile(dimensions=staged, rows=rows, attributes=attributes)
+    return Table(parsed, constants, plan, unit_column, period)
 
 
 def _rows(

@@ -23,8 +23,6 @@ Python parser, so nothing that parses today stops parsing.
 from __future__ import annotations
 
 import codecs
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from pipelines.catalogue import ReadLimits
+from pipelines.enginemem import bounded_memory
 from pipelines.parsers import eurostat_tsv
 from pipelines.parsers.base import (
     GZIP_MAGIC,
@@ -55,8 +54,6 @@ ERROR_MARK = "eudap-bad-cell"
 SHOWN_LINES = 4  # bad lines named in an error (the first one in full)
 LINES = "_eudap_lines"
 GEO = "_eudap_geo"
-# What DuckDB may hold while it stages one file (see bounded_memory).
-STAGE_MEMORY = "128MB"
 # What the engine refuses in a file Python may read: a CSV error (a \x01 byte, which
 # admission refuses today but an older store may hold, splits a line), a text it will not
 # convert.
@@ -296,28 +293,6 @@ def insert(
     if ds.geo_dimension is not None:
         _resolve_rest(con, target, ds, geo)
     return int(inserted[0]) if inserted else 0
-
-
-@contextlib.contextmanager
-def bounded_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Hold DuckDB to STAGE_MEMORY while a file is staged, so that memory stays flat in the
-    file's size (the engine spills to the database's temp directory and evicts written
-    blocks). An in-memory database (tests, a scratch connection) is left as it is: it would
-    spill into the working directory."""
-    file_backed = con.execute(
-        "SELECT path IS NOT NULL FROM duckdb_databases() WHERE database_name = current_database()"
-    ).fetchone()
-    previous = con.execute("SELECT current_setting('memory_limit')").fetchone()
-    if not (file_backed and file_backed[0] and previous):
-        yield
-        return
-    con.execute(f"SET memory_limit = '{STAGE_MEMORY}'")
-    try:
-        yield
-    finally:
-        con.execute("RESET memory_limit")  # the default, exactly, when it was the default
-        if con.execute("SELECT current_setting('memory_limit')").fetchone() != previous:
-            con.execute(f"SET memory_limit = '{previous[0]}'")
 
 
 def _geo_table(con: duckdb.DuckDBPyConnection, geo: GeoResolver, mode: str) -> None:

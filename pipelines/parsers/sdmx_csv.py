@@ -129,6 +129,7 @@ class _Layout:
         self.extras = [i for i in range(len(header)) if i not in taken]
         self.width = len(header)
         self.label_maps: dict[int, dict[str, str]] = {}
+        self.header_line = 1  # the physical line of the header record (set by read_layout)
 
     def variant(self, row: list[str]) -> str:
         if self.both:
@@ -217,47 +218,67 @@ def _rows(
     records = _records(path, encoding, limits)
     next(records)  # header, already resolved
     for line, row in records:
-        if len(row) != layout.width:
-            raise ParseError(
-                path, RULE_RAGGED, f"{len(row)} fields, the header has {layout.width}", line
-            )
-        text = row[layout.value].strip()
-        flags = row[layout.flag].strip() if layout.flag is not None else ""
-        note = layout.note(row)
-        if not text and "c" not in flags and layout.confidential(row):
-            flags += "c"  # the TSV of the same data writes this cell `: c`
-        value = parse_number(text) if text else None
-        if text and value is None:
-            raise ParseError(path, RULE_VALUE, f"OBS_VALUE {text!r} is not a number", line)
-        if value is None and not flags and note is None:
-            continue
-        out: dict[str, Any] = {
-            name: _code(path, layout, name, i, row[i], line)
-            for name, i in zip(layout.names, layout.dims, strict=True)
-        }
-        out.update(
-            {
-                base.PERIOD: code_of(row[layout.time], layout.both),
-                base.VALUE: value,
-                base.VALUE_TEXT: None,
-                base.FLAGS: flags or None,
-                base.NOTE: note,
-                base.LINE: line,
-            }
+        out = row_of(path, layout, line, row)
+        if out is not None:
+            yield out
+
+
+def row_of(path: Path, layout: _Layout, line: int, row: list[str]) -> dict[str, Any] | None:
+    """The observation of one non-blank data record (None: an empty cell, no row); raises
+    the ParseError of a record that breaks a rule."""
+    if len(row) != layout.width:
+        raise ParseError(
+            path, RULE_RAGGED, f"{len(row)} fields, the header has {layout.width}", line
         )
-        yield out
+    text = row[layout.value].strip()
+    flags = row[layout.flag].strip() if layout.flag is not None else ""
+    note = layout.note(row)
+    if not text and "c" not in flags and layout.confidential(row):
+        flags += "c"  # the TSV of the same data writes this cell `: c`
+    value = parse_number(text) if text else None
+    if text and value is None:
+        raise ParseError(path, RULE_VALUE, f"OBS_VALUE {text!r} is not a number", line)
+    if value is None and not flags and note is None:
+        return None
+    out: dict[str, Any] = {
+        name: _code(path, layout, name, i, row[i], line)
+        for name, i in zip(layout.names, layout.dims, strict=True)
+    }
+    out.update(
+        {
+            base.PERIOD: code_of(row[layout.time], layout.both),
+            base.VALUE: value,
+            base.VALUE_TEXT: None,
+            base.FLAGS: flags or None,
+            base.NOTE: note,
+            base.LINE: line,
+        }
+    )
+    return out
 
 
 @guarded
 def parse(path: Path, options: Mapping[str, Any], limits: ReadLimits | None = None) -> ParsedFile:
     """Parse an SDMX-CSV file: header and first row now, observations lazily."""
+    return read_layout(path, options, limits)[0]
+
+
+def read_layout(
+    path: Path,
+    options: Mapping[str, Any],
+    limits: ReadLimits | None = None,
+    encoding: str | None = None,
+) -> tuple[ParsedFile, _Layout]:
+    """The file's header and first data row, resolved: (the parsed file, with its rows still
+    to read, and the column layout). `encoding` (else the option, else detected)."""
     path = Path(path)
     limits = limits or ReadLimits()
-    encoding = options.get("encoding") or detect_encoding(path, limits=limits)
+    encoding = encoding or options.get("encoding") or detect_encoding(path, limits=limits)
     records = _records(path, encoding, limits)
     try:
-        header = next(records, (1, []))[1]
+        header_line, header = next(records, (1, []))
         layout = _Layout(path, header)
+        layout.header_line = header_line
         first = next(records, None)
     finally:
         records.close()
@@ -286,6 +307,7 @@ def parse(path: Path, options: Mapping[str, Any], limits: ReadLimits | None = No
                 layout.label_maps = _label_maps(path, layout, line)
     if layout.extras:
         attributes["attribute_columns"] = [layout.ids[i] for i in layout.extras]
-    return ParsedFile(
+    parsed = ParsedFile(
         dimensions=layout.names, rows=_rows(path, encoding, layout, limits), attributes=attributes
     )
+    return parsed, layout

@@ -339,6 +339,23 @@ def read_header(
 @guarded
 def parse(path: Path, options: Mapping[str, Any], limits: ReadLimits | None = None) -> ParsedFile:
     """Read the header of a delimited file, check it against `options`, stream its rows."""
+    return read_plan(path, options, limits)[0]
+
+
+@dataclass(frozen=True)
+class FilePlan:
+    """A file's header resolved against its options (what `parse` reads the rows with)."""
+
+    opts: TabularOptions
+    plan: Plan
+    delimiter: str
+    encoding: str
+
+
+def read_plan(
+    path: Path, options: Mapping[str, Any], limits: ReadLimits | None = None
+) -> tuple[ParsedFile, FilePlan]:
+    """(the parsed file, its rows still to read; how its columns are read)."""
     path = Path(path)
     limits = limits or ReadLimits()
     opts = load_options(options, path)
@@ -351,11 +368,12 @@ def parse(path: Path, options: Mapping[str, Any], limits: ReadLimits | None = No
         "header": header,
         "value_columns": [v.header for v in plan.values],
     }
-    return ParsedFile(
+    parsed = ParsedFile(
         dimensions=opts.dimension_names(),
         rows=_rows(path, opts, plan, encoding, delimiter, limits),
         attributes=attributes,
     )
+    return parsed, FilePlan(opts, plan, delimiter, encoding)
 
 
 def _rows(
@@ -366,66 +384,96 @@ def _rows(
     delimiter: str,
     limits: ReadLimits,
 ) -> Iterator[dict[str, Any]]:
-    missing = set(opts.missing) | {""}
-    dim_missing = set(opts.dimension_missing) | {""}
-    text_values = set(opts.text_values)
-    text_pattern = re.compile(opts.text_pattern) if opts.text_pattern else None
-    if opts.repair_mojibake is True:
-        repair = set(opts.dimension_names())
-    else:
-        repair = set(opts.repair_mojibake or [])
-
+    cells = CellRules.of(opts)
     with open_text(path, encoding, limits) as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         next(reader, None)  # header, already checked
         last_line = reader.line_num
         for record in reader:
             line, last_line = last_line + 1, reader.line_num
-            if not any(cell.strip() for cell in record):
-                continue
-            if len(record) != plan.ncols:
-                raise ParseError(
-                    path, RULE_CELLS, f"{len(record)} cells, header has {plan.ncols}", line=line
-                )
-            dims: dict[str, Any] = {}
-            for name, i in plan.dimensions:
-                text = record[i].strip()
-                if text in dim_missing:
-                    dims[name] = None
-                else:
-                    dims[name] = repair_mojibake(text) if name in repair else text
-            if plan.dimensions and all(v is None for v in dims.values()):
-                raise ParseError(
-                    path, RULE_DIMENSIONS, "a record with values but no dimension", line=line
-                )
-            for column in plan.values:
-                text = record[column.index].strip()
-                if text in missing:
-                    continue
-                if opts.grouped_numbers and GROUPED_NUMBER.fullmatch(text):
-                    text = re.sub(r"[ \u00a0\u202f]", "", text)
-                number = parse_number(text)
-                if (
-                    number is None
-                    and text not in text_values
-                    and not (text_pattern and text_pattern.fullmatch(text))
-                ):
-                    raise ParseError(
-                        path, RULE_VALUE, f"column {column.header!r} holds {text!r}", line=line
-                    )
-                row = dict(dims)
-                if plan.melt_to is not None and plan.melt_to != MELT_TO_PERIOD:
-                    row[plan.melt_to] = column.label
-                row[PERIOD] = _period(record, column, plan, missing)
-                row[VALUE] = number
-                row[VALUE_TEXT] = text if number is None else None
-                row[FLAGS] = opts.zero_flag if number == 0 and opts.zero_flag else None
-                row[NOTE] = None
-                row[LINE] = line
-                yield row
+            yield from record_rows(path, opts, plan, cells, record, line)
 
 
-def _period(record: list[str], column: ValueColumn, plan: Plan, missing: set[str]) -> str | None:
+@dataclass(frozen=True)
+class CellRules:
+    """The options' cell sets, computed once per file."""
+
+    missing: frozenset[str]
+    dim_missing: frozenset[str]
+    text_values: frozenset[str]
+    text_pattern: re.Pattern[str] | None
+    repair: frozenset[str]
+
+    @classmethod
+    def of(cls, opts: TabularOptions) -> CellRules:
+        if opts.repair_mojibake is True:
+            repair = set(opts.dimension_names())
+        else:
+            repair = set(opts.repair_mojibake or [])
+        return cls(
+            frozenset(opts.missing) | {""},
+            frozenset(opts.dimension_missing) | {""},
+            frozenset(opts.text_values),
+            re.compile(opts.text_pattern) if opts.text_pattern else None,
+            frozenset(repair),
+        )
+
+
+def record_rows(
+    path: Path,
+    opts: TabularOptions,
+    plan: Plan,
+    cells: CellRules,
+    record: list[str],
+    line: int,
+) -> Iterator[dict[str, Any]]:
+    """The rows of one record (none for a blank one); raises the ParseError of a record
+    that breaks a rule."""
+    if not any(cell.strip() for cell in record):
+        return
+    if len(record) != plan.ncols:
+        raise ParseError(
+            path, RULE_CELLS, f"{len(record)} cells, header has {plan.ncols}", line=line
+        )
+    dims: dict[str, Any] = {}
+    for name, i in plan.dimensions:
+        text = record[i].strip()
+        if text in cells.dim_missing:
+            dims[name] = None
+        else:
+            dims[name] = repair_mojibake(text) if name in cells.repair else text
+    if plan.dimensions and all(v is None for v in dims.values()):
+        raise ParseError(path, RULE_DIMENSIONS, "a record with values but no dimension", line=line)
+    for column in plan.values:
+        text = record[column.index].strip()
+        if text in cells.missing:
+            continue
+        if opts.grouped_numbers and GROUPED_NUMBER.fullmatch(text):
+            text = re.sub(r"[ \u00a0\u202f]", "", text)
+        number = parse_number(text)
+        if (
+            number is None
+            and text not in cells.text_values
+            and not (cells.text_pattern and cells.text_pattern.fullmatch(text))
+        ):
+            raise ParseError(
+                path, RULE_VALUE, f"column {column.header!r} holds {text!r}", line=line
+            )
+        row = dict(dims)
+        if plan.melt_to is not None and plan.melt_to != MELT_TO_PERIOD:
+            row[plan.melt_to] = column.label
+        row[PERIOD] = _period(record, column, plan, cells.missing)
+        row[VALUE] = number
+        row[VALUE_TEXT] = text if number is None else None
+        row[FLAGS] = opts.zero_flag if number == 0 and opts.zero_flag else None
+        row[NOTE] = None
+        row[LINE] = line
+        yield row
+
+
+def _period(
+    record: list[str], column: ValueColumn, plan: Plan, missing: frozenset[str]
+) -> str | None:
     """The period of one value cell: the melted header, or its period column's cell."""
     if plan.melt_to == MELT_TO_PERIOD:
         return column.label
