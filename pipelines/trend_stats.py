@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 import numpy as np
-import pymannkendall
 
 __all__ = [
     "BOUNDARY_TOLERANCE",
@@ -344,6 +343,8 @@ def mann_kendall(
         return MannKendallResult("insufficient data", None, None, None, None, None, None, None, n)
     t = np.array([p for p, _ in obs], dtype=float)
     x = np.array([v for _, v in obs], dtype=float)
+    import pymannkendall  # imports scipy (1 s): only when a trend is tested
+
     res = pymannkendall.original_test(x, alpha=alpha)
 
     i, j = np.triu_indices(n, k=1)
