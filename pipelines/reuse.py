@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -104,8 +105,14 @@ def _key(
     return InputKey(table, kind, tuple(snapshots), catalogue, code, tuple(upstream), key)
 
 
+# The geo reference holds thousands of codes: dumped once per catalogue, not once per key.
+_GEO_JSON: weakref.WeakKeyDictionary[Catalogue, str] = weakref.WeakKeyDictionary()
+
+
 def _geo_json(cat: Catalogue) -> str:
-    return json.dumps([g.model_dump(mode="json") for g in cat.geo], sort_keys=True)
+    if cat not in _GEO_JSON:
+        _GEO_JSON[cat] = json.dumps([g.model_dump(mode="json") for g in cat.geo], sort_keys=True)
+    return _GEO_JSON[cat]
 
 
 def dataset_catalogue_sha256(cat: Catalogue, ds: Dataset) -> str:
