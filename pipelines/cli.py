@@ -265,7 +265,36 @@ def read_release(report: RunReport, paths: Paths) -> None:
             path == paths.published_warehouse and release is not None and not report.current_release
         )
         report.release_summary = release[0] if release else ""
+        if report.current_release:
+            report.warnings += _overdue_warnings(path, release_id)
         return
+
+
+def _overdue_warnings(warehouse: Path, release_id: str) -> list[dict[str, Any]]:
+    """A run that built nothing skipped Dagster's freshness checks: the datasets the
+    release holds that are overdue now, as the checks would have warned."""
+    import duckdb
+
+    from pipelines.catalogue import load_catalogue
+    from pipelines.nochange import overdue
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        fetched = dict(
+            con.execute(
+                "SELECT dataset, fetched_at FROM meta.release_datasets WHERE release_id = ?",
+                [release_id],
+            ).fetchall()
+        )
+    cat = load_catalogue()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    return [
+        {
+            "asset": f"staging/{cat.datasets[ds_id].asset_name}",
+            "check": "freshness_check",
+            "description": why,
+        }
+        for ds_id, why in overdue(cat, fetched, now).items()
+    ]
 
 
 def _nothing_changed(report: RunReport, result: Any) -> None:

@@ -143,6 +143,30 @@ def key_changes(planned: Mapping[str, InputKey], published: PublishedRelease) ->
     return changes
 
 
+def overdue(
+    cat: Catalogue, fetched_at: Mapping[str, datetime | None], now: datetime
+) -> dict[str, str]:
+    """dataset -> why it is overdue: the snapshot the release uses is older than its
+    catalogue entry's `expected_update_days` (None: no snapshot). What Dagster's freshness
+    checks (pipelines/freshness.py) say after a build; a night that builds nothing skips
+    them, so the CLI says it from the release instead. Times naive UTC."""
+    found: dict[str, str] = {}
+    for ds_id, fetched in sorted(fetched_at.items()):
+        ds = cat.datasets.get(ds_id)
+        if ds is None:
+            continue
+        if fetched is None:
+            found[ds_id] = "overdue: the release holds no snapshot of it"
+            continue
+        age = now - fetched
+        if age.days >= ds.expected_update_days:
+            found[ds_id] = (
+                f"overdue: the snapshot in use was fetched {fetched:%Y-%m-%d}, {age.days} days "
+                f"ago; its publisher updates every {ds.expected_update_days} days or sooner"
+            )
+    return found
+
+
 # -- reading what the decision needs ----------------------------------------------------------
 def read_published(paths: Paths) -> PublishedRelease | None:
     """The latest published release of the published warehouse, if any."""

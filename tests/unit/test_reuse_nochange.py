@@ -11,7 +11,7 @@ build file and attempt log.
 from __future__ import annotations
 
 import shutil
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -230,4 +230,22 @@ def test_the_published_release_and_this_runs_failures_are_read_from_real_files(
     assert nochange.run_fetch_problems(build_file, cat, store) == {
         refused: "HTTP 403",
         ASDR2: "timeout",
+    }
+
+
+def test_a_night_that_builds_nothing_still_finds_overdue_data(cat: Catalogue) -> None:
+    """Dagster's freshness checks are skipped with the build: the CLI reports from the
+    release which datasets are overdue now."""
+    ds = cat.dataset(ASDR2)
+    now = datetime(2026, 12, 1, 2, 0)
+    fresh = now - timedelta(days=ds.expected_update_days - 1)
+    old = now - timedelta(days=ds.expected_update_days)
+    assert nochange.overdue(cat, {ASDR2: fresh}, now) == {}
+    assert nochange.overdue(cat, {ASDR2: old}, now) == {
+        ASDR2: f"overdue: the snapshot in use was fetched {old:%Y-%m-%d}, "
+        f"{ds.expected_update_days} days ago; its publisher updates every "
+        f"{ds.expected_update_days} days or sooner"
+    }
+    assert nochange.overdue(cat, {ASDR2: None, "gone.dataset": old}, now) == {
+        ASDR2: "overdue: the release holds no snapshot of it"
     }
