@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -111,7 +110,11 @@ _GEO_JSON: weakref.WeakKeyDictionary[Catalogue, str] = weakref.WeakKeyDictionary
 
 def _geo_json(cat: Catalogue) -> str:
     if cat not in _GEO_JSON:
-        _GEO_JSON[cat] = json.dumps([g.model_dump(mode="json") for g in cat.geo], sort_keys=True)
+        from pydantic import TypeAdapter
+
+        from pipelines.catalogue import GeoEntry
+
+        _GEO_JSON[cat] = TypeAdapter(list[GeoEntry]).dump_json(cat.geo).decode()
     return _GEO_JSON[cat]
 
 
