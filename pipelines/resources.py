@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 from dagster import ConfigurableResource, DagsterRun, InitResourceContext
+from pydantic import Field
 
 from pipelines.runlock import find_leftovers, remove_leftovers, run_lock
 from pipelines.settings import Paths, data_dir_from_env
@@ -47,9 +48,12 @@ class EudapResource(ConfigurableResource):  # type: ignore[misc]
     duckdb_threads: int = 2
     duckdb_memory_limit: str = "4GB"
     run_lock_wait_seconds: float = RUN_LOCK_WAIT_SECONDS
-    # Build and publish even when nothing changed since the published release
-    # (pipelines/nochange.py); tables whose inputs did not change are still copied from it.
-    rebuild: bool = False
+    rebuild: bool = Field(
+        default=False,
+        description="Build and publish even when nothing changed since the published release "
+        "(by default such a run builds nothing: pipelines/nochange.py); tables whose inputs "
+        "did not change are still copied from it.",
+    )
 
     @contextlib.contextmanager
     def yield_for_execution(self, context: InitResourceContext) -> Iterator[Any]:
