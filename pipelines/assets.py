@@ -10,17 +10,20 @@ warehouse/published      atomic publish of the fully checked build
 
 The logic lives in Dagster-free modules (fetch, stage, indicators, trends, publish; the
 writes to the build in warehouse) so the CLI, tests and assets share it; this module only
-wires it into Dagster, with the catalogue the graph was built from.
+wires it into Dagster, with the catalogue the graph was built from. What only a step needs
+(staging, the build's meta tables, coverage, publish: pandas, pyarrow, matplotlib, openpyxl)
+is imported by that step, so that loading the code location costs Dagster and the
+catalogue only.
 """
 
 import duckdb
-import pandas as pd
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetObservation,
     AssetsDefinition,
     AssetSpec,
     DataVersion,
@@ -30,21 +33,15 @@ from dagster import (
     multi_asset,
 )
 
-from pipelines import coverage, reuse
 from pipelines import indicators as indicator_tables
-from pipelines import publish as publishing
+from pipelines import reuse
 from pipelines import trends as trend_tables
 from pipelines.catalogue import Catalogue, Dataset, Indicator
 from pipelines.checks import ValidationReport
-from pipelines.fetch import FetchOutcome
 from pipelines.freshness import last_updated
-from pipelines.geo import GeoResolver
-from pipelines.inbox import take_in_mirror, take_in_store
-from pipelines.meta import fetch_problem, init_build, published_snapshot, published_use
 from pipelines.redact import redact_text
 from pipelines.resources import EudapResource, run_downloads
 from pipelines.settings import PROJECT_ROOT
-from pipelines.stage import stage_dataset, validate_table
 from pipelines.warehouse import (
     geo_other_codes,
     head,
@@ -155,6 +152,8 @@ def _raw_asset(ds: Dataset) -> AssetsDefinition:
         ],
     )
     def _fetch(context: AssetExecutionContext, eudap: EudapResource):
+        from pipelines.fetch import FetchOutcome
+
         try:
             fetcher = eudap.fetcher()
             if ds.local_file:
@@ -205,6 +204,8 @@ def intake_asset(cat: Catalogue) -> AssetsDefinition:
         "that downloads also takes in its mirror's inbox (the demo's Bulletin tables).",
     )
     def _intake(context: AssetExecutionContext, eudap: EudapResource) -> MaterializeResult:
+        from pipelines.inbox import take_in_mirror, take_in_store
+
         intake = take_in_store(eudap.paths, cat)
         if run_downloads(context.run):
             mirrored = take_in_mirror(cat, eudap.fetcher())
@@ -235,16 +236,53 @@ def meta_asset(cat: Catalogue) -> AssetsDefinition:
         kinds={"duckdb"},
         deps=[META_INTAKE] + [raw_key(ds) for ds in cat.datasets.values() if ds.downloads],
         description="Creates the run's build file with reference tables (indicators, datasets, "
-        "geo), every snapshot's provenance, and the release history so far.",
+        "geo), every snapshot's provenance, and the release history so far. When nothing "
+        "changed since the published release (same snapshots, catalogue and code, no failed "
+        "download), it builds nothing and every later step is skipped: the release stays "
+        "current (pipelines/nochange.py).",
+        output_required=False,
     )
-    def _meta(context: AssetExecutionContext, eudap: EudapResource) -> MaterializeResult:
-        with eudap.build(build_id(context)) as con:
+    def _meta(context: AssetExecutionContext, eudap: EudapResource):
+        from pipelines import nochange
+        from pipelines.meta import init_build
+
+        bid = build_id(context)
+        build_file = eudap.paths.build_warehouse(bid)
+        decision, planned = nochange.decide_run(
+            cat,
+            eudap.paths,
+            eudap.store(),
+            build_file,
+            allow_sample=eudap.sample_run(),
+            rebuild=eudap.rebuild,
+        )
+        if not decision.build:
+            build_file.unlink(missing_ok=True)  # this run's fetch log: in the attempt log too
+            assert decision.release is not None
+            context.log.info(decision.message)
+            context.instance.add_run_tags(
+                context.run_id, {nochange.RUN_TAG: decision.release.release_id}
+            )
+            yield AssetObservation(
+                asset_key=META_BUILD,
+                metadata={
+                    nochange.MESSAGE_KEY: decision.message,
+                    "release_id": decision.release.release_id,
+                    "published_at": decision.release.published_at.isoformat(),
+                    "release_key": planned[reuse.RELEASE_TABLE].key,
+                },
+            )
+            return  # no materialization: every step downstream is skipped
+        with eudap.build(bid) as con:
             init_build(con, cat, eudap.store(), eudap.paths)
+            reuse.record_key(con, bid, planned[reuse.RELEASE_TABLE])
             snapshots = con.execute("SELECT count(*) FROM meta.snapshots").fetchone()[0]
-        return MaterializeResult(
+        yield MaterializeResult(
             metadata={
-                "build_file": str(eudap.paths.build_warehouse(build_id(context))),
+                "build_file": str(build_file),
                 "snapshots": snapshots,
+                "why_built": MetadataValue.md("\n".join(f"- {r}" for r in decision.reasons)),
+                "release_key": planned[reuse.RELEASE_TABLE].key,
             }
         )
 
@@ -287,6 +325,10 @@ def _staging_asset(cat: Catalogue, ds: Dataset) -> AssetsDefinition:
         ],
     )
     def _stage(context: AssetExecutionContext, eudap: EudapResource):
+        from pipelines.geo import GeoResolver
+        from pipelines.meta import fetch_problem, published_snapshot, published_use
+        from pipelines.stage import stage_dataset, validate_table
+
         geo = GeoResolver(cat.geo)
         bid = build_id(context)
         snapshots = eudap.store().snapshots(ds.id)
@@ -388,6 +430,8 @@ def _indicator_asset(cat: Catalogue, ind: Indicator) -> AssetsDefinition:
         check_specs=[gate_spec(key, suite)],
     )
     def _indicator(context: AssetExecutionContext, eudap: EudapResource):
+        from pipelines.stage import validate_table
+
         bid = build_id(context)
         ds_tables = [cat.datasets[ds_id].table for ds_id in ind.datasets]
         with eudap.build(bid) as con:
@@ -453,6 +497,8 @@ def trend_assets(cat: Catalogue) -> list[AssetsDefinition]:
         can_subset=False,
     )
     def _trends(context: AssetExecutionContext, eudap: EudapResource):
+        from pipelines.stage import validate_table
+
         bid = build_id(context)
         ind_tables = [
             i.table for i in cat.indicator_list() if indicator_tables.sql_path(i).exists()
@@ -523,6 +569,10 @@ def coverage_asset(cat: Catalogue) -> AssetsDefinition:
         ],
     )
     def _coverage(context: AssetExecutionContext, eudap: EudapResource):
+        import pandas as pd
+
+        from pipelines import coverage
+
         with eudap.build(build_id(context)) as con:
             cells = coverage.build_coverage(con)
             substances = coverage.build_substances(con, cat)
@@ -587,6 +637,8 @@ def publish_asset(cat: Catalogue) -> AssetsDefinition:
         "the previous release as warehouse.previous.duckdb; writes Parquet exports.",
     )
     def _publish(context: AssetExecutionContext, eudap: EudapResource) -> MaterializeResult:
+        from pipelines import publish as publishing
+
         release = publishing.publish_build(eudap.paths, build_id(context), cat)
         return MaterializeResult(
             metadata={

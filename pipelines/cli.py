@@ -64,6 +64,9 @@ class RunReport:
     skipped_publish_reason: str = ""
     inbox_taken: list[str] = field(default_factory=list)
     inbox_rejected: list[str] = field(default_factory=list)
+    # a run that built nothing (pipelines/nochange.py): why, and the release that stays current
+    nothing_changed: str = ""
+    current_release: str = ""
 
     @property
     def problems(self) -> list[str]:
@@ -77,7 +80,7 @@ class RunReport:
         for ds, info in sorted(self.datasets.items()):
             if info["state"] in ("stale", "missing"):
                 out.append(f"{ds} is {info['state']}: {info['reason']}")
-        if not self.published:
+        if not self.published and not self.nothing_changed:
             out.append(
                 "nothing was published: the previous release stays in place"
                 + (f" ({self.skipped_publish_reason})" if self.skipped_publish_reason else "")
@@ -99,9 +102,11 @@ def execute(
     instance: Any = None,
     wait_seconds: float = 0.0,
     view: Callable[[int], RunView] | None = None,
+    rebuild: bool = False,
 ) -> RunReport:
     """Run the full job once, holding the run lock. `select` limits which datasets are
-    downloaded; `view` makes the progress display, given the number of assets to build.
+    downloaded; `view` makes the progress display, given the number of assets to build;
+    `rebuild` builds and publishes even when nothing changed since the published release.
     Raises UsageError for a request that cannot run (before anything is built), RunLockBusy
     when another run holds the lock after `wait_seconds`."""
     check_run_request(mirror, select)
@@ -109,7 +114,9 @@ def execute(
     run_id = str(uuid.uuid4())  # Dagster's run id format; known before the lock is taken
     with run_lock(paths, run_id, mode, wait_seconds) as acquired:
         _note_dead_holder(acquired)
-        return _execute_locked(mode, run_id, paths, mirror, offline, select, instance, view)
+        return _execute_locked(
+            mode, run_id, paths, mirror, offline, select, instance, view, rebuild
+        )
 
 
 def check_run_request(mirror: str, select: list[str] | None) -> None:
@@ -159,6 +166,7 @@ def _execute_locked(
     select: list[str] | None,
     instance: Any,
     view: Callable[[int], RunView] | None,
+    rebuild: bool = False,
 ) -> RunReport:
     ensure_dagster_home()
     from dagster import DagsterInstance
@@ -169,7 +177,7 @@ def _execute_locked(
     from pipelines.schedules import selection
 
     cat = load_catalogue()
-    resource = EudapResource(data_dir=str(paths.data_dir), mirror=mirror)
+    resource = EudapResource(data_dir=str(paths.data_dir), mirror=mirror, rebuild=rebuild)
     intake = take_in_inbox(paths, cat)  # files downloaded by hand come first
     defs = build_definitions(cat, resource)
     job = defs.resolve_job_def("nightly")
@@ -191,6 +199,7 @@ def _execute_locked(
         )
     report = RunReport(run_id=result.run_id, started_at=started, mode=mode)
     report.inbox_taken, report.inbox_rejected = intake.taken, intake.rejected
+    _nothing_changed(report, result)
     read_release(report, paths)
     _collect(report, result)
     report.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -208,9 +217,12 @@ def take_in_inbox(paths: Paths, cat: Any) -> Any:
 def read_release(report: RunReport, paths: Paths) -> None:
     """The datasets and release of the run, as the warehouse records them
     (meta.release_datasets, meta.releases): the published warehouse when the run published,
-    else the run's build file (a run that failed before publishing), else nothing."""
+    else the run's build file (a run that failed before publishing), else nothing. A run
+    that built nothing: the release that stays current, each dataset unchanged since (or
+    stale or missing, as published)."""
     import duckdb
 
+    release_id = report.current_release or report.run_id
     for path in (paths.published_warehouse, paths.build_warehouse(report.run_id)):
         if not path.exists():
             continue
@@ -224,15 +236,20 @@ def read_release(report: RunReport, paths: Paths) -> None:
             rows = con.execute(
                 "SELECT dataset, state, reason, snapshot_sha256, staged_rows, is_sample, capture "
                 "FROM meta.release_datasets WHERE release_id = ? ORDER BY dataset",
-                [report.run_id],
+                [release_id],
             ).fetchall()
             release = con.execute(
                 "SELECT summary FROM meta.releases WHERE release_id = ? "
                 "AND published_at IS NOT NULL",
-                [report.run_id],
+                [release_id],
             ).fetchone()
         if not rows and release is None:
             continue  # the published warehouse of an earlier release
+        if report.current_release:  # as published; what was fresh then is unchanged since
+            rows = [
+                (row[0], "unchanged", None, *row[3:]) if row[1] in ("fresh", "unchanged") else row
+                for row in rows
+            ]
         report.datasets = {
             ds: {
                 "state": state,
@@ -244,9 +261,52 @@ def read_release(report: RunReport, paths: Paths) -> None:
             }
             for ds, state, reason, sha, staged, sample, capture in rows
         }
-        report.published = path == paths.published_warehouse and release is not None
-        report.release_summary = release[0] if report.published and release else ""
+        report.published = (
+            path == paths.published_warehouse and release is not None and not report.current_release
+        )
+        report.release_summary = release[0] if release else ""
+        if report.current_release:
+            report.warnings += _overdue_warnings(path, release_id)
         return
+
+
+def _overdue_warnings(warehouse: Path, release_id: str) -> list[dict[str, Any]]:
+    """A run that built nothing skipped Dagster's freshness checks: the datasets the
+    release holds that are overdue now, as the checks would have warned."""
+    import duckdb
+
+    from pipelines.catalogue import load_catalogue
+    from pipelines.nochange import overdue
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        fetched = dict(
+            con.execute(
+                "SELECT dataset, fetched_at FROM meta.release_datasets WHERE release_id = ?",
+                [release_id],
+            ).fetchall()
+        )
+    cat = load_catalogue()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    return [
+        {
+            "asset": f"staging/{cat.datasets[ds_id].asset_name}",
+            "check": "freshness_check",
+            "description": why,
+        }
+        for ds_id, why in overdue(cat, fetched, now).items()
+    ]
+
+
+def _nothing_changed(report: RunReport, result: Any) -> None:
+    """Whether meta/build found nothing changed (its observation says so): then nothing
+    was built and the published release stays current."""
+    from pipelines.nochange import MESSAGE_KEY
+
+    for event in result.get_asset_observation_events():
+        metadata = event.asset_observation_data.asset_observation.metadata
+        if MESSAGE_KEY in metadata:
+            report.nothing_changed = str(metadata[MESSAGE_KEY].value)
+            report.current_release = str(metadata["release_id"].value)
 
 
 def _collect(report: RunReport, result: Any) -> None:
@@ -319,7 +379,9 @@ class _Redacting(io.TextIOBase):
 
 
 def _print_report(report: RunReport, *, quiet: bool = False) -> int:
-    if report.ok:
+    if report.ok and report.nothing_changed:
+        print(f"OK: {report.nothing_changed}")
+    elif report.ok:
         print(f"OK: published release {report.run_id}: {report.release_summary}")
     else:
         problems = report.problems
@@ -331,6 +393,8 @@ def _print_report(report: RunReport, *, quiet: bool = False) -> int:
                 f"Published release {report.run_id} anyway, from last good snapshots: "
                 f"{report.release_summary}"
             )
+        elif report.nothing_changed:
+            print(f"Nothing built: {report.nothing_changed}")
     if quiet:
         return EXIT_OK if report.ok else EXIT_FAILED
     for taken in report.inbox_taken:
@@ -373,7 +437,7 @@ def run_and_report(args: argparse.Namespace, mode: str, **options: Any) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    status = run_and_report(args, "demo", mirror=str(SAMPLE_MIRROR_DIR))
+    status = run_and_report(args, "demo", mirror=str(SAMPLE_MIRROR_DIR), rebuild=args.rebuild)
     if output_style(args) == "full":
         print(
             f"Built from the bundled mirror {SAMPLE_MIRROR_DIR}, no network: real publisher "
@@ -398,6 +462,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         mirror=mirror,
         offline=args.offline,
         select=args.select,
+        rebuild=args.rebuild,
     )
 
 
@@ -549,6 +614,16 @@ def add_wait_option(command: argparse.ArgumentParser) -> None:
     )
 
 
+def add_rebuild_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="build and publish a new release even when nothing changed since the published "
+        "one (by default such a run builds nothing and the release stays current); tables "
+        "whose inputs did not change are still copied from it",
+    )
+
+
 def add_output_options(command: argparse.ArgumentParser) -> None:
     shown = command.add_mutually_exclusive_group()
     shown.add_argument(
@@ -577,9 +652,11 @@ def parser() -> argparse.ArgumentParser:
     )
     add_wait_option(demo)
     add_output_options(demo)
+    add_rebuild_option(demo)
     run = sub.add_parser("run", help="fetch, stage, gate and publish (the nightly job)")
     add_wait_option(run)
     add_output_options(run)
+    add_rebuild_option(run)
     run.add_argument(
         "--mirror",
         help="folder or http(s) URL laid out as <mirror>/<host>/<path> "

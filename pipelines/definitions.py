@@ -7,6 +7,7 @@ from dagster import Definitions, in_process_executor
 from pipelines.assets import all_assets
 from pipelines.catalogue import Catalogue, load_catalogue
 from pipelines.freshness import freshness_checks
+from pipelines.nochange import quiet_skipped_gate_notices
 from pipelines.notify import run_failure_notice
 from pipelines.resources import EudapResource
 from pipelines.schedules import nightly_job, nightly_schedule, offline_job, source_jobs
@@ -17,6 +18,7 @@ def build_definitions(
     cat: Catalogue | None = None, resource: EudapResource | None = None
 ) -> Definitions:
     cat = cat or load_catalogue()
+    quiet_skipped_gate_notices()  # a night that builds nothing skips every step after meta/build
     nightly = nightly_job(cat)
     return Definitions(
         assets=all_assets(cat),

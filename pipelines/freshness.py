@@ -9,6 +9,9 @@ fetched (a publisher that has not updated keeps the old snapshot, so its age gro
 dataset staged from no snapshot carries the start of the epoch: overdue, whatever the
 window. The check runs after its staging asset in every job (a warning, never blocking) and
 shows on the asset in the Dagster UI; `eudap status` lists its failures with the last run.
+A night with nothing changed builds nothing (pipelines/nochange.py): the checks are skipped
+with the staging assets, and the CLI reports overdue data from the release instead
+(`nochange.overdue`).
 
 Dagster 1.13 also offers `FreshnessPolicy.time_window`, but it only reads the time of the
 last materialization, which here is the time of the last run.

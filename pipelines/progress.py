@@ -85,6 +85,8 @@ class RunView:
         self._materialized: set[str] = set()
         self._checks: dict[str, list[str]] = {}  # step -> "check asset" it evaluated
         self._warnings: dict[str, list[str]] = {}  # step -> its failed non-blocking checks
+        self._notes: dict[str, str] = {}  # step -> what it observed (meta/build: nothing changed)
+        self._skipped: list[str] = []  # steps skipped: their upstream built nothing
 
     def __enter__(self) -> RunView:
         set_download_listener(self.download)
@@ -93,7 +95,9 @@ class RunView:
 
     def __exit__(self, *exc: object) -> None:
         set_download_listener(None)
-        not_run = [step for step in self._planned if step not in self._ran]
+        if self._skipped:
+            self.skipped(self._skipped)
+        not_run = [s for s in self._planned if s not in self._ran and s not in self._skipped]
         if not_run:
             self.not_run(not_run)
         self.close()
@@ -120,13 +124,22 @@ class RunView:
             self.step_started(step)
         elif kind == "STEP_SUCCESS":
             warnings = self._warnings.pop(step, [])
-            note = "; ".join(f"warning: {w}" for w in warnings)
+            notes = [self._notes.pop(step)] if step in self._notes else []
+            note = "; ".join(notes + [f"warning: {w}" for w in warnings])
             self.step_finished(step, self._elapsed(step), ok=True, note=note)
         elif kind == "STEP_FAILURE":
             error = event.step_failure_data.error if event.step_failure_data else None
             error = error.cause if error and error.cause else error  # the user code's own
             note = error.message.strip().splitlines()[0] if error and error.message else ""
             self.step_finished(step, self._elapsed(step), ok=False, note=redact_text(note))
+        elif kind == "STEP_SKIPPED":
+            self._skipped.append(step)
+        elif kind == "ASSET_OBSERVATION":
+            from pipelines.nochange import MESSAGE_KEY
+
+            metadata = event.asset_observation_data.asset_observation.metadata
+            if MESSAGE_KEY in metadata:
+                self._notes[step] = redact_text(str(metadata[MESSAGE_KEY].value))
         elif kind == "ASSET_MATERIALIZATION_PLANNED" and step not in self._planned:
             self._planned.append(step)
         elif kind == "ASSET_MATERIALIZATION":
@@ -177,6 +190,9 @@ class RunView:
     def not_run(self, steps: list[str]) -> None:
         """Steps the run never started: an upstream step or blocking gate failed."""
 
+    def skipped(self, steps: list[str]) -> None:
+        """Steps Dagster skipped: their upstream built nothing (nothing changed)."""
+
     def download(self, dataset: str, done: int, total: int | None) -> None:
         pass
 
@@ -225,6 +241,9 @@ class LineView(RunView):
             file=self.stream,
             flush=True,
         )
+
+    def skipped(self, steps: list[str]) -> None:
+        print(skipped_line(steps), file=self.stream, flush=True)
 
 
 class LiveView(RunView):
@@ -299,6 +318,9 @@ class LiveView(RunView):
             highlight=False,
         )
 
+    def skipped(self, steps: list[str]) -> None:
+        self.console.print(f"[dim]- {escape(skipped_line(steps))}[/]", highlight=False)
+
     def download(self, dataset: str, done: int, total: int | None) -> None:
         task = self.downloads.get(dataset)
         if task is None:
@@ -313,6 +335,16 @@ class LiveView(RunView):
 
     def error(self, message: str) -> None:
         self.console.print(f"[red]error:[/] {escape(message)}", markup=True, highlight=False)
+
+
+def skipped_line(steps: list[str]) -> str:
+    """`skipped, nothing to build: 41 steps (13 stage, 13 check, ...)`."""
+    layers: dict[str, int] = {}
+    for step in steps:
+        word = "check" if step.startswith("freshness_check") else step_label(step).split()[0]
+        layers[word] = layers.get(word, 0) + 1
+    kinds = ", ".join(f"{n} {word}" for word, n in layers.items())
+    return f"skipped, nothing to build: {len(steps)} steps ({kinds})"
 
 
 def choose_view(total_assets: int, *, quiet: bool, force: bool) -> RunView:

@@ -11,17 +11,19 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import requests
 from dagster import ConfigurableResource, DagsterRun, InitResourceContext
+from pydantic import Field
 
-from pipelines.fetch import Fetcher, FetchError, FetchPolicy, Mirror, MirrorLocationError
 from pipelines.runlock import find_leftovers, remove_leftovers, run_lock
 from pipelines.settings import Paths, data_dir_from_env
 from pipelines.snapshots import SnapshotStore
 from pipelines.warehouse import open_build
+
+if TYPE_CHECKING:  # imported when used: loading the code location needs no HTTP stack
+    from pipelines.fetch import Fetcher
 
 # A Dagster-launched run (the schedule, the UI) waits this long for a CLI run to end.
 RUN_LOCK_WAIT_SECONDS = 3 * 3600.0
@@ -46,6 +48,12 @@ class EudapResource(ConfigurableResource):  # type: ignore[misc]
     duckdb_threads: int = 2
     duckdb_memory_limit: str = "4GB"
     run_lock_wait_seconds: float = RUN_LOCK_WAIT_SECONDS
+    rebuild: bool = Field(
+        default=False,
+        description="Build and publish even when nothing changed since the published release "
+        "(by default such a run builds nothing: pipelines/nochange.py); tables whose inputs "
+        "did not change are still copied from it.",
+    )
 
     @contextlib.contextmanager
     def yield_for_execution(self, context: InitResourceContext) -> Iterator[Any]:
@@ -80,6 +88,8 @@ class EudapResource(ConfigurableResource):  # type: ignore[misc]
         return SnapshotStore(self.paths.raw_dir)
 
     def fetcher(self) -> Fetcher:
+        from pipelines.fetch import Fetcher, FetchPolicy, Mirror
+
         location = self.mirror or os.environ.get("EUDAP_MIRROR", "")
         return Fetcher(
             self.store(),
@@ -96,6 +106,10 @@ class EudapResource(ConfigurableResource):  # type: ignore[misc]
         staging goes on from the last good real snapshots, and the downloads that needed
         the mirror have failed with their own reasons.
         """
+        import requests
+
+        from pipelines.fetch import FetchError, Mirror, MirrorLocationError
+
         location = self.mirror or os.environ.get("EUDAP_MIRROR", "")
         if not location:
             return False

@@ -12,6 +12,10 @@ Every gated table of a build gets an input key (meta.input_keys), a sha256 over
 * for an indicator its datasets' keys, for the trend tables every indicator's and
   every read dataset's key.
 
+The release as a whole has a key too (row `release`, kind `release`): over every table's
+key, every file of the catalogue folder and the code. A run whose release key and
+downloads show nothing new builds nothing (pipelines/nochange.py).
+
 A table whose key equals the key the published release recorded for it, whose gate passed
 there and (staging) whose state there was fresh or unchanged, is copied from the published
 warehouse (ATTACH read-only, CREATE TABLE AS SELECT) instead of being staged or computed and
@@ -24,15 +28,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
-from collections.abc import Iterator, Sequence
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
 
-from pipelines.settings import EXPECTATIONS_DIR, PROJECT_ROOT, SQL_DIR, Paths
+from pipelines.settings import ASSETS_DIR, EXPECTATIONS_DIR, PROJECT_ROOT, SQL_DIR, Paths
 from pipelines.warehouse import run_sql_file
 
 if TYPE_CHECKING:
@@ -47,7 +52,7 @@ COPIED_PREFIX = "copied from release "
 @dataclass(frozen=True)
 class InputKey:
     table: str
-    kind: str  # staging | indicator | trends
+    kind: str  # staging | indicator | trends | release
     snapshots: tuple[str, ...]  # "<sha256>@<fetched_at>", newest first
     catalogue_sha256: str
     code_sha256: str
@@ -99,8 +104,18 @@ def _key(
     return InputKey(table, kind, tuple(snapshots), catalogue, code, tuple(upstream), key)
 
 
+# The geo reference holds thousands of codes: dumped once per catalogue, not once per key.
+_GEO_JSON: weakref.WeakKeyDictionary[Catalogue, str] = weakref.WeakKeyDictionary()
+
+
 def _geo_json(cat: Catalogue) -> str:
-    return json.dumps([g.model_dump(mode="json") for g in cat.geo], sort_keys=True)
+    if cat not in _GEO_JSON:
+        from pydantic import TypeAdapter
+
+        from pipelines.catalogue import GeoEntry
+
+        _GEO_JSON[cat] = TypeAdapter(list[GeoEntry]).dump_json(cat.geo).decode()
+    return _GEO_JSON[cat]
 
 
 def dataset_catalogue_sha256(cat: Catalogue, ds: Dataset) -> str:
@@ -418,3 +433,66 @@ def tables_reuse(
             )
             copied[key.table] = (rows, summary)
     return copied
+
+
+# -- the release as a whole -------------------------------------------------------------------
+RELEASE_TABLE = "release"  # the meta.input_keys row of the release itself (kind `release`)
+
+
+@cache
+def catalogue_files_sha256(root: Path = ASSETS_DIR) -> str:
+    """The whole catalogue: every file of its folder (assets/: entries, reference lists, code
+    lists, curated files), so that what no table key covers (headline checks, dictionary,
+    scorecard) is covered too."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def planned_keys(
+    cat: Catalogue, snapshots: Mapping[str, Sequence[Snapshot]], *, allow_sample: bool
+) -> dict[str, InputKey]:
+    """The input key of every gated table this build would make, from the snapshots in the
+    store (dataset id -> its snapshots, newest first), as the staging, indicator and trend
+    steps compute them, and the key of the release as a whole (`RELEASE_TABLE`): over every
+    table's key, the whole catalogue and the code."""
+    from pipelines import indicators as indicator_tables
+    from pipelines.trends import TABLES
+
+    keys: dict[str, InputKey] = {}
+    for ds in cat.datasets.values():
+        keys[ds.table] = staging_key(cat, ds, snapshots.get(ds.id, ()), allow_sample=allow_sample)
+    built = [i for i in cat.indicator_list() if indicator_tables.sql_path(i).exists()]
+    for ind in built:
+        upstream = [keys[cat.datasets[ds_id].table].key for ds_id in ind.datasets]
+        keys[ind.table] = indicator_key(ind, upstream)
+    read = sorted({ds_id for spec in TABLES for ds_id in spec.reads})
+    inputs = [i.table for i in built] + [cat.dataset(ds_id).table for ds_id in read]
+    upstream = [keys[t].key for t in inputs]
+    for spec in TABLES:
+        table = f"trends.{spec.name}"
+        keys[table] = trends_key(table, cat, upstream)
+    every = [f"{table}={key.key}" for table, key in sorted(keys.items())]
+    keys[RELEASE_TABLE] = _key(
+        RELEASE_TABLE, "release", (), catalogue_files_sha256(cat.root), every
+    )
+    return keys
+
+
+def published_keys(con: duckdb.DuckDBPyConnection, release_id: str) -> dict[str, InputKey]:
+    """The input keys a release recorded (meta.input_keys of `con`), by table."""
+    try:
+        rows = con.execute(
+            "SELECT table_name, kind, snapshots, catalogue_sha256, code_sha256, upstream_keys, "
+            "input_key FROM meta.input_keys WHERE release_id = ?",
+            [release_id],
+        ).fetchall()
+    except duckdb.Error:
+        return {}  # a release from before meta.input_keys
+    return {
+        table: InputKey(table, kind, tuple(snaps or ()), cat, code, tuple(up or ()), key)
+        for table, kind, snaps, cat, code, up, key in rows
+    }

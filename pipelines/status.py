@@ -74,10 +74,15 @@ def print_status(paths: Paths) -> int:
         print("No run recorded yet.")
         return 0
     verdict = "OK" if run.get("ok") else "FAILED"
-    print(
-        f"Last run {run['run_id']} ({run.get('mode')}) {run.get('started_at')} -> {verdict}"
-        + ("" if run.get("published") else ", nothing published")
+    outcome = (
+        ""
+        if run.get("published")
+        else f": {run['nothing_changed']}"
+        if run.get("nothing_changed")
+        else ", nothing published"
     )
+    started = run.get("started_at")
+    print(f"Last run {run['run_id']} ({run.get('mode')}) {started} -> {verdict}{outcome}")
     for problem in run.get("problems", []):
         print(f"  - {problem}")
     for w in run.get("warnings", []):

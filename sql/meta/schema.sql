@@ -119,7 +119,7 @@ CREATE TABLE IF NOT EXISTS meta.gate_results (
 CREATE TABLE IF NOT EXISTS meta.input_keys (
     release_id VARCHAR NOT NULL,
     table_name VARCHAR NOT NULL,
-    kind VARCHAR NOT NULL,             -- staging | indicator | trends
+    kind VARCHAR NOT NULL,             -- staging | indicator | trends | release (the whole release)
     snapshots VARCHAR[],               -- staging: every snapshot staging considered, "<sha256>@<fetched_at>"
     catalogue_sha256 VARCHAR NOT NULL, -- the catalogue entry (validated model) it is built by
     code_sha256 VARCHAR NOT NULL,      -- every file of pipelines/, sql/ and expectations/

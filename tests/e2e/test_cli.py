@@ -379,7 +379,8 @@ def run_id_of(res: Result) -> str:
 @pytest.fixture(scope="module")
 def concurrent_runs(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> ConcurrentRuns:
     """A data folder holding one real snapshot whose value cell is an HTML payload; then three
-    `eudap run --offline` on it: the first, and once it holds the lock, two more at once."""
+    `eudap run --offline` on it: the first, and once it holds the lock, two more at once (the
+    one that waits with --rebuild)."""
     base = tmp_path_factory.mktemp("e2e_concurrent")
     env = environment(base)
     key = edr_gps_current_key()
@@ -414,7 +415,8 @@ def concurrent_runs(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
             break
         time.sleep(0.1)
     assert holder, "the first run never took the run lock"
-    second, waiting = start(), start("--wait", str(TIMEOUT))
+    # the waiting run would find nothing changed (pipelines/nochange.py): it rebuilds
+    second, waiting = start(), start("--wait", str(TIMEOUT), "--rebuild")
     return ConcurrentRuns(
         env,
         first=finish(first),

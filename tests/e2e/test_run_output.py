@@ -122,6 +122,30 @@ def test_demo_progress_is_one_line_per_step_on_stderr_when_it_is_no_terminal(
     assert "\x1b[" not in res.err  # no terminal codes in a log
 
 
+def test_a_second_demo_with_nothing_changed_builds_nothing_and_says_so(
+    json_demo: tuple[dict, Result],
+) -> None:
+    env, first = json_demo
+    release = json.loads(first.out)["run_id"]
+    before = published(env).read_bytes()
+    res = eudap(env, "demo", "--json")
+    assert res.code == 0, res.out + res.err
+    summary = json.loads(res.out)
+    assert summary["ok"] is True and summary["problems"] == []
+    assert summary["published"] is False and summary["current_release"] == release
+    assert summary["nothing_changed"].startswith(f"nothing changed since release {release} (")
+    assert summary["nothing_changed"].endswith("datasets unchanged; release stays current")
+    assert {i["state"] for i in summary["datasets"].values()} == {"unchanged"}
+    assert published(env).read_bytes() == before
+    lines = res.err.splitlines()
+    (meta,) = [line for line in lines if " meta build: ok " in line]
+    assert meta.endswith(summary["nothing_changed"]), meta
+    assert lines[-1].startswith("skipped, nothing to build: "), lines
+    assert not any(" stage " in line or " publish" in line for line in lines[:-1]), lines
+    status = eudap(env, "status")
+    assert f"-> OK: {summary['nothing_changed']}" in status.out, status.out
+
+
 def test_quiet_prints_only_the_outcome_and_the_problems(
     json_demo: tuple[dict, Result], tmp_path: Path
 ) -> None:

@@ -4,13 +4,16 @@ published release, not staged or computed and validated again (pipelines/reuse.p
 Builds from the bundled sample mirror (a folder: no network) on one temp data folder:
 
 1. cold: everything is staged and computed;
-2. warm, nothing changed: every staging, indicator and trend table is copied
+2. warm, nothing changed: nothing is built (pipelines/nochange.py): the published warehouse
+   stays byte-identical and the run ends OK saying since which release nothing changed;
+3. the same with a rebuild asked for: every staging, indicator and trend table is copied
    (meta.input_keys.copied_from, state `unchanged`, the reason says so) and holds exactly
    the values of the first release; the gate record carries the published verdicts;
-3. one snapshot changed (the mirror's hlth_cd_asdr2 file has one value changed, so the run
+4. one snapshot changed (the mirror's hlth_cd_asdr2 file has one value changed, so the run
    downloads a new snapshot): only that dataset, the indicator reading it and the trend
    tables are rebuilt, and the staged value is the new one;
-4. another code version: everything is rebuilt.
+5. the download of that file fails: the run builds and publishes it stale;
+6. another code version: everything is rebuilt.
 
 Publish refuses a copied table whose recorded key is not its source release's; a changed
 catalogue entry changes the dataset's key.
@@ -27,7 +30,7 @@ from dagster import DagsterInstance
 
 from pipelines import reuse
 from pipelines.catalogue import load_catalogue
-from pipelines.cli import execute
+from pipelines.cli import RunReport, execute
 from pipelines.settings import PROJECT_ROOT, Paths
 from pipelines.snapshots import SnapshotStore
 
@@ -39,13 +42,16 @@ def mirror_of(data: Path) -> Path:
     return data / "mirror"
 
 
-def build(data: Path) -> None:
+def build(data: Path, *, rebuild: bool = False, ok: bool = True) -> RunReport:
     instance = DagsterInstance.ephemeral()
     try:
-        report = execute("bench", mirror=str(mirror_of(data)), data_dir=data, instance=instance)
+        report = execute(
+            "bench", mirror=str(mirror_of(data)), data_dir=data, instance=instance, rebuild=rebuild
+        )
     finally:
         instance.dispose()
-    assert report.ok
+    assert report.ok == ok, report.problems
+    return report
 
 
 def latest(con: duckdb.DuckDBPyConnection) -> str:
@@ -58,7 +64,8 @@ def keys(paths: Paths) -> dict[str, str | None]:
     """table -> the release it was copied from (None: rebuilt), in the published release."""
     with duckdb.connect(str(paths.published_warehouse), read_only=True) as con:
         rows = con.execute(
-            "SELECT table_name, copied_from FROM meta.input_keys WHERE release_id = ?",
+            "SELECT table_name, copied_from FROM meta.input_keys WHERE release_id = ? "
+            "AND kind <> 'release'",
             [latest(con)],
         ).fetchall()
     return dict(rows)
@@ -89,8 +96,20 @@ def test_nothing_twice(built: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyP
     with duckdb.connect(str(paths.published_warehouse), read_only=True) as con:
         release_1 = latest(con)
 
-    # 2. nothing changed: everything copied, identical values, published verdicts
-    build(paths.data_dir)
+    # 2. nothing changed: nothing built, the published warehouse untouched
+    published = paths.published_warehouse.read_bytes()
+    noop = build(paths.data_dir)
+    assert paths.published_warehouse.read_bytes() == published
+    assert not noop.published and noop.current_release == release_1
+    assert noop.nothing_changed.startswith(f"nothing changed since release {release_1} (")
+    assert noop.nothing_changed.endswith(
+        f": {len(cat.datasets)} datasets unchanged; release stays current"
+    )
+    assert {info["state"] for info in noop.datasets.values()} == {"unchanged"}
+    assert not paths.build_warehouse(noop.run_id).exists()
+
+    # 3. a rebuild asked for: everything copied, identical values, published verdicts
+    assert build(paths.data_dir, rebuild=True).published
     second = keys(paths)
     assert set(second) == set(first)
     assert all(v == release_1 for v in second.values()), second
@@ -124,7 +143,7 @@ def test_nothing_twice(built: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyP
     tampered.unlink()
     assert len(problems) == 1 and "staging.eurostat_hlth_cd_asdr2" in problems[0], problems
 
-    # 3. one snapshot changed: only that dataset and what reads it are rebuilt
+    # 4. one snapshot changed: only that dataset and what reads it are rebuilt
     (mirrored,) = (mirror_of(paths.data_dir) / "ec.europa.eu").rglob("hlth_cd_asdr2/*/*")
     lines = mirrored.read_text(encoding="utf-8").splitlines(keepends=True)
     row = next(i for i, line in enumerate(lines[1:], 1) if any(c.isdigit() for c in line))
@@ -154,7 +173,14 @@ def test_nothing_twice(built: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyP
         ).fetchone()
     assert hits == 1
 
-    # 4. another code version: everything rebuilt
+    # 5. its download fails: built and published, the dataset stale
+    mirrored.unlink()
+    stale = build(paths.data_dir, ok=False)
+    assert stale.published and stale.datasets[ASDR2]["state"] == "stale"
+    assert stale.problems == [f"{ASDR2} is stale: {stale.datasets[ASDR2]['reason']}"]
+    mirrored.write_text("".join(lines), encoding="utf-8")
+
+    # 6. another code version: everything rebuilt
     reuse.code_sha256.cache_clear()
     monkeypatch.setattr(reuse, "code_sha256", lambda: "another code version")
     build(paths.data_dir)

@@ -447,32 +447,18 @@ def test_a_killed_run_leaves_the_published_warehouse_intact(story: Story) -> Non
     assert extra["published_sha_before_kill"] == story.steps["first"].warehouse_sha
 
 
-def test_the_run_after_a_killed_run_publishes_a_complete_warehouse(story: Story) -> None:
-    step = story.steps["unchanged"]
+def test_the_run_after_a_killed_run_keeps_the_complete_release(story: Story) -> None:
+    """Nothing changed upstream: the run builds nothing (pipelines/nochange.py), so the
+    killed run's half-built file is never published and the first release stays current.
+    The `.incoming` snapshot is no snapshot: had it counted, its dataset's key would have
+    changed and the run would have built."""
+    step, first = story.steps["unchanged"], story.steps["first"]
     assert step.report.ok, step.report.problems
-    assert step.report.published
-    with step.connect() as con:
-        assert len(indicator_tables(con)) == INDICATOR_TABLES
-        (marker_cols,) = con.execute(
-            "SELECT count(*) FROM information_schema.columns "
-            "WHERE table_name = 'ind01_organised_crime' AND column_name = 'marker'"
-        ).fetchone()
-        assert marker_cols == 0, "the killed run's build file was published"
-        (release,) = con.execute(
-            "SELECT release_id FROM meta.releases ORDER BY published_at DESC LIMIT 1"
-        ).fetchone()
-        assert release == step.report.run_id
-        # the .incoming snapshot is no snapshot: neither listed nor used
-        listed = con.execute(
-            "SELECT count(*) FROM meta.snapshots WHERE sha256 = ?", [step.extra["incoming_sha"]]
-        ).fetchone()
-        assert listed == (0,)
-        (used,) = con.execute(
-            "SELECT snapshot_sha256 FROM meta.release_datasets "
-            "WHERE release_id = ? AND dataset = ?",
-            [step.report.run_id, GATE_DATASET],
-        ).fetchone()
-    assert used == step.report.datasets[GATE_DATASET]["snapshot_sha256"]
+    assert not step.report.published and step.report.current_release == first.report.run_id
+    assert step.printed.startswith(f"OK: nothing changed since release {first.report.run_id}")
+    assert step.warehouse_sha == first.warehouse_sha
+    used = step.report.datasets[GATE_DATASET]["snapshot_sha256"]
+    assert used == first.report.datasets[GATE_DATASET]["snapshot_sha256"]
     assert used != step.extra["incoming_sha"]
     # the half-written folder of the dead writer was never used, and the next run removed it
     # (its writer's PID is not alive: see pipelines/runlock.py)
@@ -516,11 +502,9 @@ def test_second_run_writes_no_snapshot_and_everything_is_unchanged(story: Story)
     first = story.steps["first"].report.datasets
     for ds_id, info in step.report.datasets.items():
         assert info["snapshot_sha256"] == first[ds_id]["snapshot_sha256"], ds_id
-    with step.connect() as con:
-        states = release_states(con, step.report.run_id)
-    assert states == dict.fromkeys(story.cat.datasets, "unchanged")
-    # the first release was kept as the previous one
-    assert step.previous_sha == story.steps["first"].warehouse_sha
+    # nothing built: the first release stays published, byte for byte, and no release moved
+    assert step.warehouse_sha == story.steps["first"].warehouse_sha
+    assert step.previous_sha == story.steps["first"].previous_sha
 
 
 # --------------------------------------------- 3. an HTML page and a gate-failing file

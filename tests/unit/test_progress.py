@@ -11,12 +11,14 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetKey,
+    AssetObservation,
     DagsterInstance,
     Definitions,
     asset,
     asset_check,
 )
 
+from pipelines.nochange import MESSAGE_KEY
 from pipelines.progress import LineView, LiveView, QuietView, RunView, download_progress
 
 SECRET = "https://example.org/f.tsv?token=s3cr3t"
@@ -121,3 +123,60 @@ def test_a_broken_display_stops_displaying_and_the_run_goes_on(
     err = capsys.readouterr().err
     assert "note: progress display stopped: ValueError: cannot draw" in err
     assert err.count("progress display stopped") == 1  # said once, then silent
+
+
+# A night with nothing to build: meta/build observes why and yields no output; Dagster skips
+# every step after it (as pipelines/assets.py meta_asset).
+NOTHING = "nothing changed since release r1 (2026-11-30 02:15 UTC): 1 datasets unchanged"
+
+
+@asset(key=AssetKey(["meta", "build"]), output_required=False)
+def meta_build():  # noqa: ANN201 - a generator asset
+    yield AssetObservation(asset_key=AssetKey(["meta", "build"]), metadata={MESSAGE_KEY: NOTHING})
+
+
+@asset(key=AssetKey(["staging", "eurostat_z"]), deps=[meta_build])
+def staging_z() -> None:
+    raise AssertionError("skipped: never runs")
+
+
+@asset(key=AssetKey(["warehouse", "published"]), deps=[staging_z])
+def published() -> None:
+    raise AssertionError("skipped: never runs")
+
+
+NOTHING_JOB = Definitions(
+    assets=[meta_build, staging_z, published]
+).resolve_implicit_global_asset_job_def()
+
+
+def run_nothing(view: RunView) -> None:
+    with DagsterInstance.ephemeral() as instance:
+        run_id = "6f1b2a34-0000-4000-8000-000000000002"
+        instance.add_event_listener(run_id, view.on_event)
+        with view:
+            result = NOTHING_JOB.execute_in_process(
+                instance=instance,
+                run_id=run_id,
+                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            )
+        assert result.success
+        assert result.is_node_skipped("staging__eurostat_z")
+
+
+def test_a_night_with_nothing_to_build_says_why_and_counts_the_skipped_steps() -> None:
+    out = io.StringIO()
+    run_nothing(LineView(3, out))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("[0/3] meta build: ok (") and lines[0].endswith(f"s): {NOTHING}")
+    assert lines[1] == "skipped, nothing to build: 2 steps (1 stage, 1 publish)"
+    live = io.StringIO()
+    run_nothing(LiveView(3, live))
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", live.getvalue())
+    assert "nothing changed since release r1" in text  # rich wraps the rest
+    assert "skipped, nothing to build: 2 steps" in text
+    assert "not run" not in text
+    quiet = io.StringIO()
+    run_nothing(QuietView(3, quiet))
+    assert quiet.getvalue() == ""
