@@ -10,7 +10,8 @@ Dagster's `multi_or_in_process_executor`, with two additions:
   whole run: each step's process finds its run holding it and goes on
   (resources.EudapResource.yield_for_execution).
 
-Multiprocess is the default (as many processes as cores; `max_concurrent` sets it):
+Multiprocess is the default (as many processes as cores; `max_concurrent` sets it; step
+processes are forked from a `forkserver` that imported the code location once):
 
     execution:
       config:
@@ -62,19 +63,24 @@ class _RunLockedExecutor(Executor):  # type: ignore[misc]
             yield from self._inner.execute(plan_context, execution_plan)
 
 
-def with_one_build_writer(config: dict[str, Any]) -> dict[str, Any]:
-    """The executor config with the one-writer limit added to a multiprocess mode."""
+def effective_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The executor config a run gets: in multiprocess mode, the one-writer limit is added
+    and, unless the config says otherwise, step processes are forked from a server that
+    imported the code location's module once (`forkserver`: Dagster preloads the module the
+    job was loaded from), not started afresh (`spawn`: each step would import Dagster and the
+    project again, seconds per step)."""
     if "multiprocess" not in config:
         return config
     mode = dict(config["multiprocess"] or {})
     limits = [lim for lim in mode.get("tag_concurrency_limits") or [] if lim != ONE_BUILD_WRITER]
     mode["tag_concurrency_limits"] = [*limits, ONE_BUILD_WRITER]
+    mode.setdefault("start_method", {"forkserver": {}})
     return {**config, "multiprocess": mode}
 
 
 def run_executor(resource: EudapResource) -> ExecutorDefinition:
     def _create(init_context: InitExecutorContext) -> Executor:
-        config = with_one_build_writer(dict(init_context.executor_config))
+        config = effective_config(dict(init_context.executor_config))
         create = multi_or_in_process_executor.executor_creation_fn
         assert create is not None
         inner = create(init_context._replace(executor_config=config))

@@ -32,7 +32,7 @@ def run_downloads(run: DagsterRun | None) -> bool:
     launched whole, by a schedule or a sensor: any job but build_offline)."""
     if run is None:
         return False
-    if run.asset_selection is not None:
+    if run.asset_selection:  # execute_in_process of a whole job records an empty one
         return any(key.path[0] == "raw" for key in run.asset_selection)
     return run.job_name != "build_offline"
 
