@@ -4,6 +4,7 @@ raw/<dataset>            download into the snapshot store (non-blocking check: d
 meta/build               the run's build file: schemas, reference tables, snapshot provenance
 staging/<dataset>        newest snapshot that passes the gate (blocking check: gate;
                          non-blocking check: current, which fails when the data are stale)
+meta/staged              loads what the staging steps left in the run's build folder
 indicators/<table>       one long table per indicator (blocking check: gate)
 trends/<table>           trend series and assessments (blocking check: gate)
 warehouse/published      atomic publish of the fully checked build
@@ -11,9 +12,14 @@ warehouse/published      atomic publish of the fully checked build
 The logic lives in Dagster-free modules (fetch, stage, indicators, trends, publish; the
 writes to the build in warehouse) so the CLI, tests and assets share it; this module only
 wires it into Dagster, with the catalogue the graph was built from. What only a step needs
-(staging, the build's meta tables, coverage, publish: pandas, pyarrow, matplotlib, openpyxl)
-is imported by that step, so that loading the code location costs Dagster and the
-catalogue only.
+(staging, the build's meta tables, coverage, publish: pandas, pyarrow, xlsxwriter) is
+imported by that step, so that loading the code location costs Dagster and the catalogue
+only.
+
+Downloads and staging may run side by side (the multiprocess executor): they never write the
+build file, but the run's build folder (pipelines/parts.py), which meta/build and meta/staged
+load. Every step that writes the build file carries the op tag WRITES_BUILD: the executor
+runs one of them at a time (pipelines/executor.py).
 """
 
 import duckdb
@@ -34,10 +40,11 @@ from dagster import (
 )
 
 from pipelines import indicators as indicator_tables
-from pipelines import reuse
+from pipelines import parts, reuse
 from pipelines import trends as trend_tables
 from pipelines.catalogue import Catalogue, Dataset, Indicator
 from pipelines.checks import ValidationReport
+from pipelines.executor import WRITES_BUILD
 from pipelines.freshness import last_updated
 from pipelines.redact import redact_text
 from pipelines.resources import EudapResource, run_downloads
@@ -52,6 +59,7 @@ from pipelines.warehouse import (
 
 META_BUILD = AssetKey(["meta", "build"])
 META_INTAKE = AssetKey(["meta", "intake"])
+META_STAGED = AssetKey(["meta", "staged"])
 PUBLISHED = AssetKey(["warehouse", "published"])
 PREVIEW_ROWS = 10
 
@@ -164,8 +172,10 @@ def _raw_asset(ds: Dataset) -> AssetsDefinition:
             where = redact_text(str(ds.resolved_url() or ds.local_file or ds.id))
             reason = redact_text(f"{ds.id}: download failed: {type(exc).__name__}: {exc}")
             outcomes = [FetchOutcome(ds.id, "failed", None, reason, where, 0)]
-        with eudap.build(build_id(context)) as con:
+        bid = build_id(context)
+        with parts.scratch(eudap.paths, bid) as con:
             record_fetches(con, ds.id, outcomes)
+            parts.write_step(con, parts.step_folder(eudap.paths, bid, parts.RAW, ds.asset_name))
         failures = [o.reason or "" for o in outcomes if o.status in ("failed", "refused")]
         for reason in failures:
             context.log.error(reason)
@@ -236,11 +246,13 @@ def meta_asset(cat: Catalogue) -> AssetsDefinition:
         kinds={"duckdb"},
         deps=[META_INTAKE] + [raw_key(ds) for ds in cat.datasets.values() if ds.downloads],
         description="Creates the run's build file with reference tables (indicators, datasets, "
-        "geo), every snapshot's provenance, and the release history so far. When nothing "
+        "geo), every snapshot's provenance, the release history so far, and this run's "
+        "download outcomes (meta.fetch_log, from the run's build folder). When nothing "
         "changed since the published release (same snapshots, catalogue and code, no failed "
         "download), it builds nothing and every later step is skipped: the release stays "
         "current (pipelines/nochange.py).",
         output_required=False,
+        op_tags=WRITES_BUILD,
     )
     def _meta(context: AssetExecutionContext, eudap: EudapResource):
         from pipelines import nochange
@@ -248,16 +260,19 @@ def meta_asset(cat: Catalogue) -> AssetsDefinition:
 
         bid = build_id(context)
         build_file = eudap.paths.build_warehouse(bid)
+        raw_parts = eudap.paths.build_parts(bid) / parts.RAW
         decision, planned = nochange.decide_run(
             cat,
             eudap.paths,
             eudap.store(),
-            build_file,
+            raw_parts,
             allow_sample=eudap.sample_run(),
             rebuild=eudap.rebuild,
         )
         if not decision.build:
-            build_file.unlink(missing_ok=True)  # this run's fetch log: in the attempt log too
+            # this run's fetch log goes with the build folder: the attempt log keeps it
+            build_file.unlink(missing_ok=True)
+            parts.remove(eudap.paths, bid)
             assert decision.release is not None
             context.log.info(decision.message)
             context.instance.add_run_tags(
@@ -275,6 +290,8 @@ def meta_asset(cat: Catalogue) -> AssetsDefinition:
             return  # no materialization: every step downstream is skipped
         with eudap.build(bid) as con:
             init_build(con, cat, eudap.store(), eudap.paths)
+            con.execute("DELETE FROM meta.fetch_log")  # this run's: all from the build folder
+            parts.load_steps(con, raw_parts)
             reuse.record_key(con, bid, planned[reuse.RELEASE_TABLE])
             snapshots = con.execute("SELECT count(*) FROM meta.snapshots").fetchone()[0]
         yield MaterializeResult(
@@ -334,8 +351,18 @@ def _staging_asset(cat: Catalogue, ds: Dataset) -> AssetsDefinition:
         snapshots = eudap.store().snapshots(ds.id)
         allow_sample = eudap.sample_run()
         key = reuse.staging_key(cat, ds, snapshots, allow_sample=allow_sample)
-        with eudap.build(bid) as con:
-            problem = fetch_problem(con, ds.id)
+        with parts.read_build(eudap.paths, bid) as build:
+            problem = fetch_problem(build, ds.id)
+            published_sha = published_snapshot(build, ds.id)
+            published = published_use(build, ds.id)
+        # staged in a scratch database of its own, left in the run's build folder for
+        # meta/staged: staging steps may run side by side (see pipelines/parts.py)
+        with parts.scratch(
+            eudap.paths,
+            bid,
+            threads=eudap.duckdb_threads,
+            memory_limit=eudap.duckdb_memory_limit,
+        ) as con:
             # a failed download is reported by staging (state stale): never skipped
             copied = (
                 None if problem else reuse.staging_reuse(con, eudap.paths, bid, ds, key, snapshots)
@@ -349,10 +376,10 @@ def _staging_asset(cat: Catalogue, ds: Dataset) -> AssetsDefinition:
                     ds,
                     snapshots,
                     geo,
-                    published_sha=published_snapshot(con, ds.id),
+                    published_sha=published_sha,
                     fetch_problem=problem,
                     allow_sample=allow_sample,
-                    published=published_use(con, ds.id),
+                    published=published,
                 )
                 record_release_dataset(con, bid, result)
                 report = result.report or validate_table(con, ds.table, ds)
@@ -361,6 +388,7 @@ def _staging_asset(cat: Catalogue, ds: Dataset) -> AssetsDefinition:
                 gate = gate_result(report)
             table_preview = preview(con, ds.table)
             unknown_geo = geo_other_codes(con, ds.table, ds.geo_dimension)
+            parts.write_step(con, parts.step_folder(eudap.paths, bid, parts.STAGING, ds.asset_name))
         reason = redact_text(result.reason or "")
         if result.state in ("stale", "missing"):
             context.log.warning(f"{ds.id}: {result.state}: {reason}")
@@ -406,6 +434,35 @@ def _staging_asset(cat: Catalogue, ds: Dataset) -> AssetsDefinition:
     return _stage
 
 
+def staged_asset(cat: Catalogue) -> AssetsDefinition:
+    @asset(
+        key=META_STAGED,
+        group_name="meta",
+        kinds={"duckdb", "parquet"},
+        deps=[staging_key(ds) for ds in cat.datasets.values()],
+        description="Loads into the run's build file what the staging steps left in the "
+        "run's build folder (they may run side by side and never write the build file): each "
+        "staging table, and what staging recorded (meta.release_datasets, meta.gate_results, "
+        "meta.input_keys).",
+        op_tags=WRITES_BUILD,
+    )
+    def _staged(context: AssetExecutionContext, eudap: EudapResource) -> MaterializeResult:
+        bid = build_id(context)
+        with eudap.build(bid) as con:
+            loaded = parts.load_steps(con, eudap.paths.build_parts(bid) / parts.STAGING)
+        return MaterializeResult(
+            metadata={
+                "tables": len(loaded),
+                "rows": MetadataValue.md(
+                    "\n".join(f"- {table}: {rows:,}" for table, rows in loaded.items())
+                    or "_nothing staged_"
+                ),
+            }
+        )
+
+    return _staged
+
+
 # -- indicators -------------------------------------------------------------------------------
 def indicator_assets(cat: Catalogue) -> list[AssetsDefinition]:
     return [
@@ -423,11 +480,12 @@ def _indicator_asset(cat: Catalogue, ind: Indicator) -> AssetsDefinition:
         key=key,
         group_name="indicators",
         kinds={"duckdb", "sql"},
-        deps=[staging_key(cat.datasets[ds_id]) for ds_id in ind.datasets],
+        deps=[META_STAGED] + [staging_key(cat.datasets[ds_id]) for ds_id in ind.datasets],
         description=f"Indicator {ind.number}: {ind.name_en} / {ind.name_nl}. "
         f"Polarity: {ind.polarity}. Built by sql/indicators/{ind.table_name}.sql",
         metadata={"indicator": ind.number, "table": ind.table, "polarity": ind.polarity},
         check_specs=[gate_spec(key, suite)],
+        op_tags=WRITES_BUILD,
     )
     def _indicator(context: AssetExecutionContext, eudap: EudapResource):
         from pipelines.stage import validate_table
@@ -488,13 +546,14 @@ def trend_assets(cat: Catalogue) -> list[AssetsDefinition]:
     specs = trend_tables.TABLES
     # One multi-asset (it cannot be subset): every table waits for all that any of them reads.
     staged = sorted({ds_id for spec in specs for ds_id in spec.reads})
-    deps = ind_keys + [staging_key(cat.dataset(ds_id)) for ds_id in staged]
+    deps = [META_STAGED, *ind_keys] + [staging_key(cat.dataset(ds_id)) for ds_id in staged]
 
     @multi_asset(
         name="trends",
         specs=[trend_spec(spec, deps) for spec in specs],
         check_specs=[gate_spec(AssetKey(["trends", s.name]), f"trends.{s.name}") for s in specs],
         can_subset=False,
+        op_tags=WRITES_BUILD,
     )
     def _trends(context: AssetExecutionContext, eudap: EudapResource):
         from pipelines.stage import validate_table
@@ -567,6 +626,7 @@ def coverage_asset(cat: Catalogue) -> AssetsDefinition:
                 "the tolerance from a computed value of the same definition, geography and year",
             )
         ],
+        op_tags=WRITES_BUILD,
     )
     def _coverage(context: AssetExecutionContext, eudap: EudapResource):
         import pandas as pd
@@ -635,11 +695,13 @@ def publish_asset(cat: Catalogue) -> AssetsDefinition:
         "rename, once every blocking gate upstream has passed (read back from the build's "
         "own gate record, meta.gate_results, even when publish is re-executed alone); keeps "
         "the previous release as warehouse.previous.duckdb; writes Parquet exports.",
+        op_tags=WRITES_BUILD,
     )
     def _publish(context: AssetExecutionContext, eudap: EudapResource) -> MaterializeResult:
         from pipelines import publish as publishing
 
         release = publishing.publish_build(eudap.paths, build_id(context), cat)
+        parts.remove(eudap.paths, build_id(context))  # the build folder: all loaded
         return MaterializeResult(
             metadata={
                 "release_id": release.release_id,
@@ -660,6 +722,7 @@ def all_assets(cat: Catalogue) -> list[AssetsDefinition]:
         *raw_assets(cat),
         meta_asset(cat),
         *staging_assets(cat),
+        staged_asset(cat),
         *indicator_assets(cat),
         *trend_assets(cat),
         coverage_asset(cat),

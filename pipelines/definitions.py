@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dagster import Definitions, in_process_executor
+from dagster import Definitions
 
 from pipelines.assets import all_assets
 from pipelines.catalogue import Catalogue, load_catalogue
+from pipelines.executor import run_executor
 from pipelines.freshness import freshness_checks
 from pipelines.nochange import quiet_skipped_gate_notices
 from pipelines.notify import run_failure_notice
@@ -20,15 +21,17 @@ def build_definitions(
     cat = cat or load_catalogue()
     quiet_skipped_gate_notices()  # a night that builds nothing skips every step after meta/build
     nightly = nightly_job(cat)
+    resource = resource or EudapResource()
     return Definitions(
         assets=all_assets(cat),
         asset_checks=freshness_checks(cat),
         jobs=[nightly, offline_job(cat), *source_jobs(cat)],
         schedules=[nightly_schedule(nightly)],
         sensors=[inbox_sensor(), run_failure_notice],
-        resources={"eudap": resource or EudapResource()},
-        # One process writes the run's build file at a time (DuckDB allows one writer).
-        executor=in_process_executor,
+        resources={"eudap": resource},
+        # Multiprocess; one step at a time writes the run's build file (DuckDB allows one
+        # writer): see pipelines/executor.py. The CLI runs in process (execute_in_process).
+        executor=run_executor(resource),
     )
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines import parts
 from pipelines.attempts import last_attempt
 from pipelines.catalogue import Catalogue
 from pipelines.reuse import RELEASE_TABLE, InputKey, planned_keys, published_keys
@@ -212,17 +213,18 @@ def _fetch_problems(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return {}
 
 
-def run_fetch_problems(build_file: Path, cat: Catalogue, store: SnapshotStore) -> dict[str, str]:
-    """The datasets whose download failed or was refused: in this run's build file (its
-    fetch log, when the downloads wrote one), or as the last attempt of their attempt log."""
+def run_fetch_problems(raw_parts: Path, cat: Catalogue, store: SnapshotStore) -> dict[str, str]:
+    """The datasets whose download failed or was refused: in this run's fetch log (what its
+    download steps left in the run's build folder, `raw_parts`: pipelines/parts.py), or as
+    the last attempt of their attempt log."""
     problems: dict[str, str] = {}
     for ds in cat.datasets.values():
         attempt = last_attempt(store, ds.id)
         if attempt and attempt.get("outcome") in FAILED_OUTCOMES:
             problems[ds.id] = "; ".join(attempt.get("reasons") or []) or attempt["outcome"]
-    if build_file.exists():
-        with duckdb.connect(str(build_file), read_only=True) as con:
-            problems.update(_fetch_problems(con))
+    with duckdb.connect() as con:
+        parts.load_steps(con, raw_parts)
+        problems.update(_fetch_problems(con))
     return problems
 
 
@@ -230,7 +232,7 @@ def decide_run(
     cat: Catalogue,
     paths: Paths,
     store: SnapshotStore,
-    build_file: Path,
+    raw_parts: Path,
     *,
     allow_sample: bool,
     rebuild: bool,
@@ -238,7 +240,7 @@ def decide_run(
     """This run's decision and its planned keys, after its intake and downloads."""
     snapshots = {ds_id: store.snapshots(ds_id) for ds_id in cat.datasets}
     planned = planned_keys(cat, snapshots, allow_sample=allow_sample)
-    problems = run_fetch_problems(build_file, cat, store)
+    problems = run_fetch_problems(raw_parts, cat, store)
     return decide(planned, read_published(paths), problems, rebuild=rebuild), planned
 
 

@@ -17,7 +17,7 @@ import duckdb
 from dagster import ConfigurableResource, DagsterRun, InitResourceContext
 from pydantic import Field
 
-from pipelines.runlock import find_leftovers, remove_leftovers, run_lock
+from pipelines.runlock import held_by_run, hold_for_run
 from pipelines.settings import Paths, data_dir_from_env
 from pipelines.snapshots import SnapshotStore
 from pipelines.warehouse import open_build
@@ -34,7 +34,7 @@ def run_downloads(run: DagsterRun | None) -> bool:
     launched whole, by a schedule or a sensor: any job but build_offline)."""
     if run is None:
         return False
-    if run.asset_selection is not None:
+    if run.asset_selection:  # execute_in_process of a whole job records an empty one
         return any(key.path[0] == "raw" for key in run.asset_selection)
     return run.job_name != "build_offline"
 
@@ -59,25 +59,21 @@ class EudapResource(ConfigurableResource):  # type: ignore[misc]
     def yield_for_execution(self, context: InitResourceContext) -> Iterator[Any]:
         """A whole Dagster run holds the run lock (see pipelines/runlock.py); at its start
         it removes what dead runs left behind (the inbox is taken in by the first asset,
-        meta/intake). The CLI already holds the lock: re-entrant. A sensor's evaluation (no
-        run) takes nothing."""
+        meta/intake). The CLI already holds the lock: re-entrant. The step processes of a
+        multiprocess run go on under the lock their run holds (pipelines/executor.py). A
+        sensor's evaluation (no run) takes nothing."""
         run = context.dagster_run
         if run is None:  # a sensor's evaluation, not a run: it writes nothing
             yield self
             return
         run_id = run.root_run_id or run.run_id
+        if held_by_run(self.paths, run_id):  # a step of a multiprocess run: its run holds it
+            yield self
+            return
         command = run.tags.get("eudap/mode") or "dagster"
-        with run_lock(self.paths, run_id, command, self.run_lock_wait_seconds) as acquired:
-            leftovers = find_leftovers(self.paths, current_build=run_id)
-            if leftovers:
-                context.log.warning(
-                    f"removing {len(leftovers)} leftovers of runs that are over "
-                    f"({sum(item.bytes for item in leftovers):,} bytes): "
-                    + ", ".join(f"{item.path} ({item.why})" for item in leftovers)
-                )
-                remove_leftovers(leftovers)
-            if acquired and acquired.stale:
-                context.log.warning(f"the lock's last holder died: {acquired.stale.describe()}")
+        with hold_for_run(
+            self.paths, run_id, command, self.run_lock_wait_seconds, context.log.warning
+        ):
             yield self
 
     @property

@@ -27,7 +27,7 @@ import re
 import shutil
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -160,6 +160,34 @@ def run_lock(
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
+def held_by_run(paths: Paths, run_id: str) -> bool:
+    """Whether another live process of run `run_id` holds the lock: the process that runs
+    the steps of a multiprocess run (pipelines/executor.py) holds it for the whole run, and
+    each step's process goes on under it."""
+    holder = live_holder(paths)
+    return holder is not None and holder.run_id == run_id and holder.pid != os.getpid()
+
+
+@contextlib.contextmanager
+def hold_for_run(
+    paths: Paths, run_id: str, command: str, wait_seconds: float, warn: Callable[[str], None]
+) -> Iterator[None]:
+    """Hold the run lock for a run (re-entrant: the CLI already holds it) and, at its
+    start, remove what dead runs left behind; `warn` says what was removed."""
+    with run_lock(paths, run_id, command, wait_seconds) as acquired:
+        leftovers = find_leftovers(paths, current_build=run_id)
+        if leftovers:
+            warn(
+                f"removing {len(leftovers)} leftovers of runs that are over "
+                f"({sum(item.bytes for item in leftovers):,} bytes): "
+                + ", ".join(f"{item.path} ({item.why})" for item in leftovers)
+            )
+            remove_leftovers(leftovers)
+        if acquired and acquired.stale:
+            warn(f"the lock's last holder died: {acquired.stale.describe()}")
+        yield
+
+
 # -- leftovers ----------------------------------------------------------------------------------
 _PID_NAMES = (
     re.compile(r"^\.download-(\d+)-"),  # fetch: a download being written
@@ -204,10 +232,14 @@ def find_leftovers(paths: Paths, current_build: str) -> list[Leftover]:
     Only meaningful while holding the run lock (no other run is alive then)."""
     found: list[Leftover] = []
     keep_build = paths.build_warehouse(current_build).name
+    keep_parts = paths.build_parts(current_build).name
     if paths.warehouse_dir.is_dir():
         for build in paths.warehouse_dir.glob("build-*.duckdb*"):
             if not build.name.startswith(keep_build):
                 found.append(Leftover(build, _size(build), "build file of a run that is over"))
+        for parts in paths.warehouse_dir.glob("build-*.parts"):
+            if parts.name != keep_parts:
+                found.append(Leftover(parts, _size(parts), "build folder of a run that is over"))
     for root in (paths.raw_dir, paths.warehouse_dir):
         if not root.is_dir():
             continue

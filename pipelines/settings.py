@@ -57,6 +57,11 @@ class Paths:
     def build_warehouse(self, run_id: str) -> Path:
         return self.warehouse_dir / f"build-{run_id}.duckdb"
 
+    def build_parts(self, run_id: str) -> Path:
+        """The run's build folder: what its steps hand to the one step that writes the
+        build file (see pipelines/parts.py)."""
+        return self.warehouse_dir / f"build-{run_id}.parts"
+
     @property
     def failure_log(self) -> Path:
         """Where the run-failure sensor appends a line per failed run (pipelines/notify.py)."""

@@ -20,6 +20,7 @@ DAGSTER_MODULES = {
     "notify.py",
     "freshness.py",
     "definitions.py",
+    "executor.py",
     "cli.py",
 }
 

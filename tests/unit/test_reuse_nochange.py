@@ -17,13 +17,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines import nochange, reuse
+from pipelines import nochange, parts, reuse
 from pipelines.attempts import record_attempt
 from pipelines.catalogue import Catalogue, load_catalogue
 from pipelines.fetch import FetchOutcome
 from pipelines.settings import ASSETS_DIR, Paths
 from pipelines.snapshots import Snapshot, SnapshotMeta, SnapshotStore
-from pipelines.warehouse import open_build, record_fetches, run_sql_file
+from pipelines.warehouse import record_fetches, run_sql_file
 
 ASDR2 = "eurostat.hlth_cd_asdr2"
 PUBLISHED_AT = datetime(2026, 11, 30, 2, 15)
@@ -221,13 +221,14 @@ def test_the_published_release_and_this_runs_failures_are_read_from_real_files(
     assert published.fetch_problems == {ASDR2: "HTTP 503"}
 
     store = SnapshotStore(paths.raw_dir)
-    build_file = paths.build_warehouse("run2")
-    assert nochange.run_fetch_problems(build_file, cat, store) == {}
+    raw_parts = paths.build_parts("run2") / parts.RAW
+    assert nochange.run_fetch_problems(raw_parts, cat, store) == {}
     refused = "eurostat.sdg_16_10"
     record_attempt(store, refused, [FetchOutcome(refused, "refused", None, "HTTP 403", "u", 1)], [])
-    with open_build(paths, "run2") as con:
+    with parts.scratch(paths, "run2") as con:  # as a download step leaves its fetch log
         record_fetches(con, ASDR2, [FetchOutcome(ASDR2, "failed", None, "timeout", "u", 1)])
-    assert nochange.run_fetch_problems(build_file, cat, store) == {
+        parts.write_step(con, parts.step_folder(paths, "run2", parts.RAW, "asdr2"))
+    assert nochange.run_fetch_problems(raw_parts, cat, store) == {
         refused: "HTTP 403",
         ASDR2: "timeout",
     }

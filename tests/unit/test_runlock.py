@@ -23,7 +23,7 @@ from pipelines.catalogue import load_catalogue
 from pipelines.definitions import build_definitions
 from pipelines.fetch import Fetcher
 from pipelines.resources import EudapResource
-from pipelines.runlock import RunLockBusy, read_holder, run_lock
+from pipelines.runlock import RunLockBusy, held_by_run, read_holder, run_lock
 from pipelines.settings import PROJECT_ROOT, Paths
 from pipelines.snapshots import SnapshotStore
 
@@ -121,6 +121,18 @@ def test_the_lock_is_reentrant_within_one_process(paths: Paths) -> None:
     assert read_holder(paths.run_lock) is None
 
 
+def test_a_step_process_recognises_the_lock_its_own_run_holds(
+    paths: Paths, holder: subprocess.Popen[str]
+) -> None:
+    # the holder stands for the process running a multiprocess run's steps
+    assert held_by_run(paths, "run-first")
+    assert not held_by_run(paths, "run-second")
+    holder.communicate("\n", timeout=TIMEOUT)  # the run ends: nobody holds it
+    assert not held_by_run(paths, "run-first")
+    with run_lock(paths, "run-first", "run"):  # held by this very process: not another's
+        assert not held_by_run(paths, "run-first")
+
+
 def test_load_exits_busy_while_a_run_holds_the_lock(
     paths: Paths,
     holder: subprocess.Popen[str],
@@ -195,9 +207,12 @@ def test_a_run_removes_what_dead_runs_left_and_keeps_what_live_ones_own(paths: P
             paths.warehouse_dir / "build-killed.duckdb",
             paths.warehouse_dir / "build-killed.duckdb.wal",
             paths.warehouse_dir / f".warehouse.previous.duckdb.tmp-{dead}",
+            paths.warehouse_dir / "build-killed.parts" / "staging" / "x" / "tables.json",
+            paths.build_parts(run_id) / "staging" / f".x.tmp-{dead}" / "tables.json",
         ]
         planted_kept = [
             snapshot / "kept.tsv",
+            paths.build_parts(run_id) / "staging" / "earlier_step" / "tables.json",
             folder / f".download-{live.pid}-a1b2c3",
             folder / f".incoming-2026-01-02-{live.pid}-0123456789ab",
         ]

@@ -1,0 +1,96 @@
+"""The executor of the jobs launched by Dagster (the UI, the schedule, the sensors).
+
+Dagster's `multi_or_in_process_executor`, with two additions:
+
+- one writer at a time: every step that opens the run's build file to write carries the op
+  tag `eudap/writes: build` (assets.WRITES_BUILD), and the multiprocess mode always limits
+  that tag to one step at a time, whatever the run's config says. The steps that run side by
+  side (downloads, staging) write the run's build folder instead (pipelines/parts.py);
+- the run lock (pipelines/runlock.py) is held by the process that runs the steps, for the
+  whole run: each step's process finds its run holding it and goes on
+  (resources.EudapResource.yield_for_execution).
+
+Multiprocess is the default (as many processes as cores; `max_concurrent` sets it; step
+processes are forked from a `forkserver` that imported the code location once):
+
+    execution:
+      config:
+        multiprocess:
+          max_concurrent: 2
+
+The CLI runs the job with `execute_in_process`, which uses Dagster's in-process executor,
+not this one (on a small machine, one process pays Dagster's start-up once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from dagster import Executor, ExecutorDefinition, InitExecutorContext, multi_or_in_process_executor
+
+from pipelines.resources import EudapResource
+from pipelines.runlock import hold_for_run
+
+WRITES_BUILD = {"eudap/writes": "build"}
+ONE_BUILD_WRITER = {"key": "eudap/writes", "value": "build", "limit": 1}
+
+
+class _RunLockedExecutor(Executor):  # type: ignore[misc]
+    """Runs the wrapped executor while holding the run lock."""
+
+    def __init__(self, inner: Executor, resource: EudapResource):
+        self._inner = inner
+        self._resource = resource
+
+    @property
+    def retries(self) -> Any:
+        return self._inner.retries
+
+    @property
+    def step_dependency_config(self) -> Any:
+        return self._inner.step_dependency_config
+
+    def execute(self, plan_context: Any, execution_plan: Any) -> Iterator[Any]:
+        run = plan_context.dagster_run
+        with hold_for_run(
+            self._resource.paths,
+            run.root_run_id or run.run_id,
+            run.tags.get("eudap/mode") or "dagster",
+            self._resource.run_lock_wait_seconds,
+            plan_context.log.warning,
+        ):
+            yield from self._inner.execute(plan_context, execution_plan)
+
+
+def effective_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The executor config a run gets: in multiprocess mode, the one-writer limit is added
+    and, unless the config says otherwise, step processes are forked from a server that
+    imported the code location's module once (`forkserver`: Dagster preloads the module the
+    job was loaded from), not started afresh (`spawn`: each step would import Dagster and the
+    project again, seconds per step)."""
+    if "multiprocess" not in config:
+        return config
+    mode = dict(config["multiprocess"] or {})
+    limits = [lim for lim in mode.get("tag_concurrency_limits") or [] if lim != ONE_BUILD_WRITER]
+    mode["tag_concurrency_limits"] = [*limits, ONE_BUILD_WRITER]
+    mode.setdefault("start_method", {"forkserver": {}})
+    return {**config, "multiprocess": mode}
+
+
+def run_executor(resource: EudapResource) -> ExecutorDefinition:
+    def _create(init_context: InitExecutorContext) -> Executor:
+        config = effective_config(dict(init_context.executor_config))
+        create = multi_or_in_process_executor.executor_creation_fn
+        assert create is not None
+        inner = create(init_context._replace(executor_config=config))
+        return _RunLockedExecutor(inner, resource)
+
+    return ExecutorDefinition(
+        name="eudap",
+        config_schema=multi_or_in_process_executor.config_schema,
+        requirements=multi_or_in_process_executor.get_requirements,
+        executor_creation_fn=_create,
+        description="Dagster's multi_or_in_process_executor (multiprocess by default), one "
+        "step at a time writing the build file, under the run lock for the whole run.",
+    )
