@@ -30,6 +30,7 @@ SLOW_FIRST = [
     "tests/integration/test_pipeline_http.py",
     "tests/integration/test_pipeline_faults.py",
     "tests/e2e/test_cli.py",
+    "tests/e2e/test_cli_concurrent.py",
     "tests/integration/test_nothing_twice.py",
     "tests/conformance/test_pipeline_conformance.py",
     "tests/integration/test_refusal_and_inbox.py",
