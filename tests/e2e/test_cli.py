@@ -2,21 +2,19 @@
 
 Every command runs in a subprocess with `EUDAP_DATA_DIR` and `DAGSTER_HOME` pointing into a
 temporary folder (telemetry off), so nothing touches the repository's data/ or ~/.dagster.
-Full builds are slow, so the demo is built once per module and the commands that only read
-it share it; one more run (an HTML page in a copy of the sample mirror) publishes while an
-analyst's read-only connection stays open.
+Full builds are slow, so the demo is built once per test session (tests/conftest.py) and the
+commands that only read it share it; one more run (an HTML page in a copy of the sample
+mirror) publishes while an analyst's read-only connection stays open. Two runs at once:
+tests/e2e/test_cli_concurrent.py.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import subprocess
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -350,119 +348,7 @@ def test_html_upstream_fails_naming_the_dataset_while_a_reader_keeps_its_view(
     assert state == "stale" and "HTML" in reason
 
 
-# ------------------------------------------------ two runs at once; a hostile CSV cell
-XSS = "<img src=x onerror=alert(1)>"
-XSS_DATASET = "euda.edr"  # its gps-current table, loaded by hand
-
-
 def edr_gps_current_key() -> str:
     """The mirror path of the EDR gps-current table, as discovery finds it."""
     keys = mirror_download_keys(load_catalogue().dataset("euda.edr"), SAMPLE_DIR)
     return next(k for k in keys if "gps-current" in k)
-
-
-@dataclass(frozen=True)
-class ConcurrentRuns:
-    env: dict[str, str]
-    first: Result
-    second: Result  # started while the first holds the lock, without --wait
-    waiting: Result  # started at the same moment, with --wait
-    first_run_id: str  # as the lock recorded it while the first run held it
-
-
-def run_id_of(res: Result) -> str:
-    lines = [line for line in res.out.splitlines() if line.startswith("Run ")]
-    assert lines, res.out
-    return lines[-1].split()[1].rstrip(";")
-
-
-@pytest.fixture(scope="module")
-def concurrent_runs(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> ConcurrentRuns:
-    """A data folder holding one real snapshot whose value cell is an HTML payload; then three
-    `eudap run --offline` on it: the first, and once it holds the lock, two more at once (the
-    one that waits with --rebuild)."""
-    base = tmp_path_factory.mktemp("e2e_concurrent")
-    env = environment(base)
-    key = edr_gps_current_key()
-    lines = (sample_dir / key).read_text(encoding="utf-8-sig").splitlines()
-    cells = lines[1].split(",")
-    cells[3] = f'"{XSS}"'  # "Prevalence (%)"
-    hostile = base / key.rsplit("/", 1)[-1]  # the collection knows a table by its name
-    hostile.write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
-    loaded = eudap(env, "load", XSS_DATASET, str(hostile))
-    assert loaded.code == 0, loaded.out + loaded.err
-
-    def start(*extra: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [str(EUDAP), "run", "--offline", *extra],
-            env=env,
-            cwd=str(base),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-
-    def finish(proc: subprocess.Popen[str]) -> Result:
-        out, err = proc.communicate(timeout=TIMEOUT)
-        return Result(proc.returncode, out, err)
-
-    lock = Path(env["EUDAP_DATA_DIR"]) / "warehouse" / "run.lock"
-    first = start()
-    holder = ""
-    for _ in range(TIMEOUT * 10):  # until the first run has recorded itself in the lock
-        holder = lock.read_text(encoding="utf-8") if lock.exists() else ""
-        if holder or first.poll() is not None:
-            break
-        time.sleep(0.1)
-    assert holder, "the first run never took the run lock"
-    # the waiting run would find nothing changed (pipelines/nochange.py): it rebuilds
-    second, waiting = start(), start("--wait", str(TIMEOUT), "--rebuild")
-    return ConcurrentRuns(
-        env,
-        first=finish(first),
-        second=finish(second),
-        waiting=finish(waiting),
-        first_run_id=json.loads(holder)["run_id"],
-    )
-
-
-def releases_of(env: dict[str, str]) -> list[str]:
-    with duckdb.connect(str(published(env)), read_only=True) as con:
-        rows = con.execute("SELECT release_id FROM meta.releases ORDER BY 1").fetchall()
-    return [r for (r,) in rows]
-
-
-def test_a_second_run_exits_busy_naming_the_running_one(concurrent_runs: ConcurrentRuns) -> None:
-    first, second = concurrent_runs.first, concurrent_runs.second
-    assert "Published release" in first.out, first.out + first.err
-    assert second.code == 75, second.out + second.err
-    assert second.first_line.startswith("FAILED: another run is going"), second.out
-    assert f"run {concurrent_runs.first_run_id}" in second.first_line
-    assert "PID " in second.first_line and "since " in second.first_line
-    assert "Published" not in second.out and "Traceback" not in second.out + second.err
-
-
-def test_a_waiting_run_publishes_after_the_first_and_both_releases_are_kept(
-    concurrent_runs: ConcurrentRuns,
-) -> None:
-    first, waiting = concurrent_runs.first, concurrent_runs.waiting
-    assert "Published release" in waiting.out, waiting.out + waiting.err
-    assert run_id_of(first) == concurrent_runs.first_run_id
-    assert sorted([run_id_of(first), run_id_of(waiting)]) == releases_of(concurrent_runs.env)
-
-
-def test_a_hostile_cell_in_a_quarantine_reason_reaches_the_report_escaped(
-    concurrent_runs: ConcurrentRuns,
-) -> None:
-    env = concurrent_runs.env
-    with duckdb.connect(str(published(env)), read_only=True) as con:
-        (reason,) = con.execute(
-            "SELECT reason FROM meta.release_datasets WHERE dataset = ? "
-            "ORDER BY release_id LIMIT 1",
-            [XSS_DATASET],
-        ).fetchone()
-    assert XSS in reason  # the payload really travelled into the quarantine reason
-    report = Path(env["EUDAP_DATA_DIR"]) / "warehouse" / "exports" / "current" / "report.html"
-    html = report.read_text(encoding="utf-8")
-    assert "&lt;img src=x onerror=alert(1)&gt;" in html
-    assert "<img" not in html and "onerror=alert(1)>" not in html

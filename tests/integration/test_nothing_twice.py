@@ -3,7 +3,7 @@ published release, not staged or computed and validated again (pipelines/reuse.p
 
 Builds from the bundled sample mirror (a folder: no network) on one temp data folder:
 
-1. cold: everything is staged and computed;
+1. cold: everything is staged and computed (a copy of the session's demo, tests/conftest.py);
 2. warm, nothing changed: nothing is built (pipelines/nochange.py): the published warehouse
    stays byte-identical and the run ends OK saying since which release nothing changed;
 3. the same with a rebuild asked for: every staging, indicator and trend table is copied
@@ -26,6 +26,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from console import Result, copy_demo_data
 from dagster import DagsterInstance
 
 from pipelines import reuse
@@ -77,10 +78,11 @@ def table_rows(paths: Paths, table: str) -> list[tuple]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Paths:
-    data = tmp_path_factory.mktemp("nothing_twice")
+def built(demo: tuple[dict, Result], tmp_path_factory: pytest.TempPathFactory) -> Paths:
+    """A cold build of the sample mirror: the session's demo, copied."""
+    data = tmp_path_factory.mktemp("nothing_twice") / "data"
+    copy_demo_data(demo, data)
     shutil.copytree(SAMPLE, mirror_of(data))
-    build(data)
     return Paths(data)
 
 

@@ -1,9 +1,11 @@
 """Refusal and inbox, end to end: the whole job against the sample mirror over HTTP.
 
-1. a good run from the mirror; 2. the mirror answers every EUDA path with 403: the run
-exits 1, publishes from the last good snapshots (EUDA datasets `stale`, the reason naming
-the 403) and tells the user about the inbox; 3. a file dropped into the inbox before
-`run --offline` is published and moved to inbox/done/; an unknown file is rejected.
+1. a good build from the mirror: a copy of the session's demo (tests/conftest.py; a first run
+over HTTP is tests/integration/test_pipeline_http.py's); 2. the mirror answers every EUDA
+path with 403: the run exits 1, publishes from the last good snapshots (EUDA datasets
+`stale`, the reason naming the 403) and tells the user about the inbox; 3. a file dropped
+into the inbox before `run --offline` is published and moved to inbox/done/; an unknown
+file is rejected.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 import duckdb
+from console import Result, copy_demo_data
 from dagster import DagsterInstance
 from helpers import serve_directory
 from pytest_httpserver import HTTPServer
@@ -43,17 +46,17 @@ def run(mode: str, data_dir: Path, mirror: str = "") -> tuple[RunReport, int, st
     return report, status, out.getvalue()
 
 
-def test_refused_run_then_inbox(httpserver: HTTPServer, tmp_path: Path) -> None:
+def test_refused_run_then_inbox(
+    demo: tuple[dict, Result], httpserver: HTTPServer, tmp_path: Path
+) -> None:
     mirror_root = tmp_path / "mirror"
     shutil.copytree(SAMPLE_MIRROR_DIR, mirror_root)
     data_dir = tmp_path / "data"
-    serve_directory(httpserver, mirror_root)
     url = httpserver.url_for("/").rstrip("/")
 
-    good, status, _ = run("run", data_dir, url)
-    assert good.published, good.problems
+    copy_demo_data(demo, data_dir)  # the good build, published (asserted there)
+    assert Paths(data_dir).published_warehouse.is_file()
 
-    httpserver.clear()
     httpserver.expect_request(re.compile(r"^/www\.euda\.europa\.eu/.*")).respond_with_data(
         "<html><head><title>Just a moment...</title></head></html>", 403
     )

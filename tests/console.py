@@ -7,6 +7,7 @@ temporary folder (telemetry off), so nothing touches the repository's data/ or ~
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -63,3 +64,11 @@ def eudap(env: dict[str, str], *args: str) -> Result:
 
 def published(env: dict[str, str]) -> Path:
     return Path(env["EUDAP_DATA_DIR"]) / "warehouse" / "warehouse.duckdb"
+
+
+def copy_demo_data(demo: tuple[dict[str, str], Result], data_dir: Path) -> None:
+    """A copy of the published demo's data folder (tests/conftest.py `demo`) at `data_dir`,
+    to build on: the demo itself stays one release that every worker reads."""
+    env, res = demo
+    assert res.code == 0, res.out + res.err  # the demo published
+    shutil.copytree(env["EUDAP_DATA_DIR"], data_dir, symlinks=True)
