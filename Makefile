@@ -44,14 +44,13 @@ demo: $(STAMP) tree-before
 run: $(STAMP)
 	$(VENV)/bin/eudap run
 
-# Three pytest-xdist workers on two cores (PYTEST_WORKERS=0 runs in one process): the tests wait
-# on subprocesses, servers and Chromium often enough that a third worker finished the suite
-# sooner than two (measured on the 2-core machine). The tests of one file run in the same
-# worker, so a module's build is made once (the session's demo once in all: see
+# Two pytest-xdist workers, one per core (PYTEST_WORKERS=0 runs in one process; on the idle
+# 2-core machine two finished the suite in 327 s, three in 363 s). The tests of one file run
+# in the same worker, so a module's build is made once (the session's demo once in all: see
 # tests/conftest.py). The files with full builds go out first (--no-loadscope-reorder keeps the
 # order tests/conftest.py gives them), so no long build starts when the rest is done. The tests'
 # own bytecode is cached (in ignored __pycache__ folders) even under PYTHONDONTWRITEBYTECODE.
-PYTEST_WORKERS ?= 3
+PYTEST_WORKERS ?= 2
 test: $(STAMP) $(CHROMIUM) tree-before
 	env -u PYTHONDONTWRITEBYTECODE $(VENV)/bin/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 	@$(MAKE) --no-print-directory check-clean
