@@ -15,18 +15,26 @@ import duckdb
 
 # What DuckDB may hold while it stages one file or runs one gate.
 STAGE_MEMORY = "128MB"
+# DuckDB's temp_directory of an in-memory database that did not set one: relative to the
+# working directory.
+IN_MEMORY_DEFAULT_TEMP = ".tmp"
 
 
 @contextlib.contextmanager
 def bounded_memory(con: duckdb.DuckDBPyConnection, limit: str = STAGE_MEMORY) -> Iterator[None]:
-    """Hold DuckDB to `limit` for the block, then restore the connection's own limit. An
-    in-memory database (tests, a scratch connection) is left as it is: it would spill into
-    the working directory."""
-    file_backed = con.execute(
-        "SELECT path IS NOT NULL FROM duckdb_databases() WHERE database_name = current_database()"
-    ).fetchone()
+    """Hold DuckDB to `limit` for the block, then restore the connection's own limit.
+
+    A database file spills into `<file>.tmp`; an in-memory database spills only where its
+    `temp_directory` was set (a staging step's scratch database spills into the run's build
+    folder: pipelines/parts.py). An in-memory database left with the default is left as it
+    is (tests): it would spill into the working directory."""
+    file_backed, temp_directory = con.execute(
+        "SELECT path IS NOT NULL, current_setting('temp_directory') FROM duckdb_databases() "
+        "WHERE database_name = current_database()"
+    ).fetchone() or (False, "")
     previous = con.execute("SELECT current_setting('memory_limit')").fetchone()
-    if not (file_backed and file_backed[0] and previous):
+    spills_aside = file_backed or temp_directory not in ("", IN_MEMORY_DEFAULT_TEMP)
+    if not (spills_aside and previous):
         yield
         return
     con.execute(f"SET memory_limit = '{limit}'")

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.enginemem import bounded_memory
 from pipelines.settings import Paths
 from pipelines.warehouse import run_sql_file
 
@@ -61,6 +62,7 @@ def scratch(
     """A step's own database: in memory, with the build's schemas and meta tables; what
     does not fit in `memory_limit` spills into the build folder."""
     spill = paths.build_parts(build_id) / f".scratch.tmp-{os.getpid()}"
+    spill.parent.mkdir(parents=True, exist_ok=True)  # DuckDB creates one level only
     config = {"threads": threads, "memory_limit": memory_limit, "temp_directory": str(spill)}
     con = duckdb.connect(config=config)
     try:
@@ -112,15 +114,17 @@ def write_step(con: duckdb.DuckDBPyConnection, folder: Path) -> list[str]:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     entries = []
-    for schema, name in _tables(con):
-        table = f"{_q(schema)}.{_q(name)}"
-        if schema == "meta" and con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0:
-            continue
-        file = f"{schema}.{name}.parquet"
-        con.execute(f"COPY (SELECT * FROM {table}) TO {_literal(str(tmp / file))} (FORMAT parquet)")
-        entries.append(
-            {"schema": schema, "table": name, "file": file, "columns": _columns(con, schema, name)}
-        )
+    with bounded_memory(con):  # a large staged table is written out spilling, not held
+        for schema, name in _tables(con):
+            table = f"{_q(schema)}.{_q(name)}"
+            if schema == "meta" and not con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]:
+                continue
+            file = f"{schema}.{name}.parquet"
+            con.execute(
+                f"COPY (SELECT * FROM {table}) TO {_literal(str(tmp / file))} (FORMAT parquet)"
+            )
+            columns = _columns(con, schema, name)
+            entries.append({"schema": schema, "table": name, "file": file, "columns": columns})
     (tmp / MANIFEST).write_text(json.dumps({"tables": entries}, indent=1), encoding="utf-8")
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(tmp, folder)
