@@ -1,5 +1,5 @@
 """The SQL shared by the delimited-text formats DuckDB stages (sdmx_sql, tabular_sql): a
-file read one line per row (`eurostat_sql.load_lines`, so `line` is the physical line),
+file read one line per row (`eurostat_sql.lines`, so `line` is the physical line),
 each line split into its fields as Python's csv module splits it, and the test that sends a
 file the engine would read otherwise to the Python parser.
 

@@ -23,6 +23,9 @@ Python parser, so nothing that parses today stops parsing.
 from __future__ import annotations
 
 import codecs
+import contextlib
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,7 +55,11 @@ CHUNK = 1 << 20
 SPACE = " \t\x0b\x0c\r"
 ERROR_MARK = "eudap-bad-cell"
 SHOWN_LINES = 4  # bad lines named in an error (the first one in full)
-LINES = "_eudap_lines"
+LINES_DB = "_eudap_lines_db"
+LINES = f"{LINES_DB}.lines"
+# DuckDB runs a scan on one thread per row group (122,880 rows by default): a file has fewer
+# lines than that, so LINES is kept in small row groups for the INSERT to use every thread.
+LINES_ROW_GROUP = 8192
 GEO = "_eudap_geo"
 # What the engine refuses in a file Python may read: a CSV error (a \x01 byte, which
 # admission refuses today but an older store may hold, splits a line), a text it will not
@@ -131,22 +138,31 @@ def _q(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def load_lines(con: duckdb.DuckDBPyConnection, path: Path, limits: ReadLimits) -> None:
-    """The file as table LINES (line, l): one row per physical line, in file order, NULL
-    for an empty line. The numbering is one single-threaded pass (`parallel=false`: the
-    scan, and so `row_number()`, follows the file's order); everything after it reads this
-    table in parallel."""
+@contextlib.contextmanager
+def lines(con: duckdb.DuckDBPyConnection, path: Path, limits: ReadLimits) -> Iterator[None]:
+    """The file as table LINES (line, l) for the block: one row per physical line, in file
+    order, NULL for an empty line. The numbering is one single-threaded pass
+    (`parallel=false`: the scan, and so `row_number()`, follows the file's order); everything
+    after it reads LINES in parallel, from a scratch database file of small row groups in a
+    temporary folder (removed after the block)."""
     max_line = max(limits.max_line_bytes + 64, 2_097_152)
     with path.open("rb") as fh:  # by content: a snapshot's name need not end in .gz
         compression = "gzip" if fh.read(2) == GZIP_MAGIC else "none"
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE {LINES} AS
-        SELECT row_number() OVER () AS line, l
-        FROM read_csv({_lit(str(path))}, columns={{'l': 'VARCHAR'}}, delim='\x01',
-                      header=false, quote='', escape='', auto_detect=false,
-                      compression='{compression}', max_line_size={max_line},
-                      parallel=false)
-    """)
+    with tempfile.TemporaryDirectory(prefix="eudap-lines-") as folder:
+        db = Path(folder) / "lines.duckdb"
+        con.execute(f"ATTACH {_lit(str(db))} AS {LINES_DB} (ROW_GROUP_SIZE {LINES_ROW_GROUP})")
+        try:
+            con.execute(f"""
+                CREATE TABLE {LINES} AS
+                SELECT row_number() OVER () AS line, l
+                FROM read_csv({_lit(str(path))}, columns={{'l': 'VARCHAR'}}, delim='\x01',
+                              header=false, quote='', escape='', auto_detect=false,
+                              compression='{compression}', max_line_size={max_line},
+                              parallel=false)
+            """)
+            yield
+        finally:
+            con.execute(f"DETACH DATABASE IF EXISTS {LINES_DB}")
 
 
 def _cells_sql(header: Header, geo_key: str | None = None) -> str:
@@ -248,11 +264,11 @@ def count_rows(path: Path, header: Header, limits: ReadLimits) -> int | None:
     line breaks a rule or the engine refuses the file (the Python parser then judges it)."""
     con = duckdb.connect()
     try:
-        load_lines(con, path, limits)
-        row = con.execute(
-            _cells_sql(header) + "SELECT count(*) FILTER (WHERE NOT (v = ':' AND f = '')), "
-            "coalesce(bool_or(bad), false) FROM judged"
-        ).fetchone()
+        with lines(con, path, limits):
+            row = con.execute(
+                _cells_sql(header) + "SELECT count(*) FILTER (WHERE NOT (v = ':' AND f = '')), "
+                "coalesce(bool_or(bad), false) FROM judged"
+            ).fetchone()
     except ENGINE_REFUSALS:
         return None
     finally:
@@ -273,22 +289,53 @@ def insert(
 ) -> int | None:
     """Stage the file into `target` (created, empty); the row count, or None when the Python
     parser must do it. Raises ParseError naming the first bad line."""
+    return stage_lines(
+        con,
+        target,
+        ds,
+        path,
+        geo,
+        statement=lambda: insert_sql(target, ds, header, sha256),
+        error_mark=ERROR_MARK,
+        raise_first_bad=lambda: _raise_first_bad(con, path, header),
+    )
+
+
+def stage_lines(
+    con: duckdb.DuckDBPyConnection,
+    target: str,
+    ds: Dataset,
+    path: Path,
+    geo: GeoResolver,
+    *,
+    statement: Callable[[], str | None],
+    error_mark: str,
+    raise_first_bad: Callable[[], None],
+) -> int | None:
+    """The engine's staging of a delimited file, for every format (this module, sdmx_sql,
+    tabular_sql): the file as LINES, then `statement()` — the format's one INSERT, or None
+    when the engine would read the file otherwise than Python — with GEO for a geo
+    dimension, under the staging memory bound. A cell that breaks a rule fails the INSERT
+    through `error(error_mark)`; `raise_first_bad` then raises the Python parser's error for
+    the first bad line (it returns when Python finds nothing wrong there). None: the Python
+    parser must stage the file."""
     try:
-        with bounded_memory(con):
-            load_lines(con, path, ds.limits)
+        with bounded_memory(con), lines(con, path, ds.limits):
+            sql = statement()
+            if sql is None:
+                return None
             if ds.geo_dimension is not None:
                 _geo_table(con, geo, ds.geo_codes)
             try:
-                inserted = con.execute(insert_sql(target, ds, header, sha256)).fetchone()
+                inserted = con.execute(sql).fetchone()
             except duckdb.InvalidInputException as exc:
-                if ERROR_MARK not in str(exc):
+                if error_mark not in str(exc):
                     raise
-                _raise_first_bad(con, path, header)
+                raise_first_bad()
                 return None
     except ENGINE_REFUSALS:
         return None  # bytes the engine reads otherwise than Python (see module docstring)
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {LINES}")
         con.execute(f"DROP TABLE IF EXISTS {GEO}")
     if ds.geo_dimension is not None:
         _resolve_rest(con, target, ds, geo)

@@ -7,7 +7,7 @@ header and the first data row (`sdmx_csv.read_layout`, so every header error is 
 and the error of the first bad record (`sdmx_csv.row_of` on that line's text).
 
 The engine takes a file whose records are its lines: the file is read one line per row
-(`eurostat_sql.load_lines`, so `line` is the physical line) and each line is split into
+(`eurostat_sql.lines`, so `line` is the physical line) and each line is split into
 its fields (on commas; with a regular expression where the line has quoted fields). A file
 that needs more than that is left to the Python parser: a quote the csv module would read
 otherwise (inside a field, or a quoted field that runs on to the next line), a NUL byte,
@@ -26,10 +26,9 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from pipelines.catalogue import ReadLimits
-from pipelines.enginemem import bounded_memory
 from pipelines.parsers import csv_sql, eurostat_sql, sdmx_csv
 from pipelines.parsers.base import NUMBER_RE, READ_ERRORS, ParsedFile, read_error
-from pipelines.parsers.eurostat_sql import ENGINE_REFUSALS, GEO, LINES, _lit, _mapped, _q
+from pipelines.parsers.eurostat_sql import GEO, _lit, _mapped, _q
 
 if TYPE_CHECKING:
     from pipelines.catalogue import Dataset
@@ -163,28 +162,22 @@ def insert(
 ) -> int | None:
     """Stage the file into `target` (created, empty); the row count, or None when the Python
     parser must do it. Raises ParseError naming the first bad record."""
-    try:
-        with bounded_memory(con):
-            eurostat_sql.load_lines(con, path, ds.limits)
-            if not csv_sql.engine_reads(con, ",", ascii_only=False):
-                return None
-            if ds.geo_dimension is not None:
-                eurostat_sql._geo_table(con, geo, ds.geo_codes)
-            try:
-                inserted = con.execute(insert_sql(target, ds, header, sha256)).fetchone()
-            except duckdb.InvalidInputException as exc:
-                if ERROR_MARK not in str(exc):
-                    raise
-                _raise_first_bad(con, path, header)
-                return None
-    except ENGINE_REFUSALS:
-        return None  # bytes the engine reads otherwise than Python
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {LINES}")
-        con.execute(f"DROP TABLE IF EXISTS {GEO}")
-    if ds.geo_dimension is not None:
-        eurostat_sql._resolve_rest(con, target, ds, geo)
-    return int(inserted[0]) if inserted else 0
+
+    def statement() -> str | None:
+        if not csv_sql.engine_reads(con, ",", ascii_only=False):
+            return None
+        return insert_sql(target, ds, header, sha256)
+
+    return eurostat_sql.stage_lines(
+        con,
+        target,
+        ds,
+        path,
+        geo,
+        statement=statement,
+        error_mark=ERROR_MARK,
+        raise_first_bad=lambda: _raise_first_bad(con, path, header),
+    )
 
 
 def _raise_first_bad(con: duckdb.DuckDBPyConnection, path: Path, header: Header) -> None:

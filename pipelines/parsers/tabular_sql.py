@@ -26,10 +26,9 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from pipelines.catalogue import ReadLimits
-from pipelines.enginemem import bounded_memory
 from pipelines.parsers import csv_sql, edr_csv, eurostat_sql, tabular_csv
 from pipelines.parsers.base import NUMBER_RE, READ_ERRORS, ParsedFile, read_error
-from pipelines.parsers.eurostat_sql import ENGINE_REFUSALS, GEO, LINES, _lit, _mapped, _q
+from pipelines.parsers.eurostat_sql import GEO, _lit, _mapped, _q
 
 if TYPE_CHECKING:
     from pipelines.catalogue import Dataset
@@ -239,30 +238,22 @@ def insert(
 ) -> int | None:
     """Stage the file into `target` (created, empty); the row count, or None when the Python
     parser must do it. Raises ParseError naming the first bad record."""
-    try:
-        with bounded_memory(con):
-            eurostat_sql.load_lines(con, path, ds.limits)
-            if not csv_sql.engine_reads(con, header.file.delimiter, ascii_only=False):
-                return None
-            repairs = _repairs(con, header)
-            if ds.geo_dimension is not None:
-                eurostat_sql._geo_table(con, geo, ds.geo_codes)
-            try:
-                sql = insert_sql(target, ds, header, sha256, repairs)
-                inserted = con.execute(sql).fetchone()
-            except duckdb.InvalidInputException as exc:
-                if ERROR_MARK not in str(exc):
-                    raise
-                _raise_first_bad(con, path, ds, header)
-                return None
-    except ENGINE_REFUSALS:
-        return None  # bytes or a pattern the engine reads otherwise than Python
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {LINES}")
-        con.execute(f"DROP TABLE IF EXISTS {GEO}")
-    if ds.geo_dimension is not None:
-        eurostat_sql._resolve_rest(con, target, ds, geo)
-    return int(inserted[0]) if inserted else 0
+
+    def statement() -> str | None:
+        if not csv_sql.engine_reads(con, header.file.delimiter, ascii_only=False):
+            return None
+        return insert_sql(target, ds, header, sha256, _repairs(con, header))
+
+    return eurostat_sql.stage_lines(
+        con,
+        target,
+        ds,
+        path,
+        geo,
+        statement=statement,
+        error_mark=ERROR_MARK,
+        raise_first_bad=lambda: _raise_first_bad(con, path, ds, header),
+    )
 
 
 def _repairs(con: duckdb.DuckDBPyConnection, header: Header) -> dict[str, str]:
