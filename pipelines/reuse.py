@@ -77,18 +77,24 @@ def _sha(*parts: str) -> str:
     return h.hexdigest()
 
 
-@cache
-def code_sha256() -> str:
-    """The code version: a hash of every file of pipelines/, sql/ and expectations/."""
+def files_sha256(root: Path, folders: Sequence[Path]) -> str:
+    """A hash of every file below `folders` (bytecode left out): each file's path relative
+    to `root` and its content's sha256, in path order."""
     h = hashlib.sha256()
-    for folder in (PROJECT_ROOT / "pipelines", SQL_DIR, EXPECTATIONS_DIR):
+    for folder in folders:
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             if "__pycache__" in path.parts or path.suffix == ".pyc":
                 continue
-            h.update(path.relative_to(PROJECT_ROOT).as_posix().encode())
+            h.update(path.relative_to(root).as_posix().encode())
             h.update(b"\0")
             h.update(hashlib.sha256(path.read_bytes()).digest())
     return h.hexdigest()
+
+
+@cache
+def code_sha256() -> str:
+    """The code version: a hash of every file of pipelines/, sql/ and expectations/."""
+    return files_sha256(PROJECT_ROOT, [PROJECT_ROOT / "pipelines", SQL_DIR, EXPECTATIONS_DIR])
 
 
 def _key(
@@ -444,12 +450,7 @@ def catalogue_files_sha256(root: Path = ASSETS_DIR) -> str:
     """The whole catalogue: every file of its folder (assets/: entries, reference lists, code
     lists, curated files), so that what no table key covers (headline checks, dictionary,
     scorecard) is covered too."""
-    h = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        h.update(path.relative_to(root).as_posix().encode())
-        h.update(b"\0")
-        h.update(hashlib.sha256(path.read_bytes()).digest())
-    return h.hexdigest()
+    return files_sha256(root, [root])
 
 
 def planned_keys(
