@@ -11,7 +11,9 @@ Dagster's `multi_or_in_process_executor`, with two additions:
   (resources.EudapResource.yield_for_execution).
 
 Multiprocess is the default (as many processes as cores; `max_concurrent` sets it; step
-processes are forked from a `forkserver` that imported the code location once):
+processes are forked from a `forkserver` that imported, once, the code location and what every
+step process imports next: Dagster's instance and storage, and the modules the steps import
+lazily (STEP_MODULES)):
 
     execution:
       config:
@@ -28,12 +30,41 @@ from collections.abc import Iterator
 from typing import Any
 
 from dagster import Executor, ExecutorDefinition, InitExecutorContext, multi_or_in_process_executor
+from dagster._core.definitions.reconstruct import ReconstructableJob
 
 from pipelines.resources import EudapResource
 from pipelines.runlock import hold_for_run
 
 WRITES_BUILD = {"eudap/writes": "build"}
 ONE_BUILD_WRITER = {"key": "eudap/writes", "value": "build", "limit": 1}
+# What a step process imports beyond the code location: Dagster's instance and its storage
+# (SQLAlchemy, Alembic, universal-pathlib: `DagsterInstance.from_ref` in every step), and the
+# modules the assets import inside their functions. Imported once in the forkserver, they cost
+# nothing per step; imported in each step's process they cost 1-3 s a step, most of a small
+# step's time.
+STEP_MODULES = (
+    "dagster._core.instance.factory",
+    "dagster._core.storage.sqlite_storage",
+    "dagster._core.storage.event_log",
+    "dagster._core.storage.runs",
+    "dagster._core.storage.schedules",
+    "dagster._core.execution.backfill",
+    "dagster._daemon",
+    "dagster._core.storage.defs_state.blob_storage_state_storage",
+    "upath.core",
+    "pandas",
+    "pyarrow.compute",
+    "pipelines.coverage",
+    "pipelines.fetch",
+    "pipelines.geo",
+    "pipelines.inbox",
+    "pipelines.indicators",
+    "pipelines.meta",
+    "pipelines.nochange",
+    "pipelines.publish",
+    "pipelines.stage",
+    "pipelines.trends",
+)
 
 
 class _RunLockedExecutor(Executor):  # type: ignore[misc]
@@ -63,24 +94,31 @@ class _RunLockedExecutor(Executor):  # type: ignore[misc]
             yield from self._inner.execute(plan_context, execution_plan)
 
 
-def effective_config(config: dict[str, Any]) -> dict[str, Any]:
+def effective_config(config: dict[str, Any], module: str | None = None) -> dict[str, Any]:
     """The executor config a run gets: in multiprocess mode, the one-writer limit is added
     and, unless the config says otherwise, step processes are forked from a server that
-    imported the code location's module once (`forkserver`: Dagster preloads the module the
-    job was loaded from), not started afresh (`spawn`: each step would import Dagster and the
+    imported the code location's `module` (else `dagster`) and STEP_MODULES once
+    (`forkserver`), not started afresh (`spawn`: each step would import Dagster and the
     project again, seconds per step)."""
     if "multiprocess" not in config:
         return config
     mode = dict(config["multiprocess"] or {})
     limits = [lim for lim in mode.get("tag_concurrency_limits") or [] if lim != ONE_BUILD_WRITER]
     mode["tag_concurrency_limits"] = [*limits, ONE_BUILD_WRITER]
-    mode.setdefault("start_method", {"forkserver": {}})
+    start = dict(mode.get("start_method") or {"forkserver": {}})
+    if "forkserver" in start:
+        server = dict(start["forkserver"] or {})
+        server.setdefault("preload_modules", [module or "dagster", *STEP_MODULES])
+        start["forkserver"] = server
+    mode["start_method"] = start
     return {**config, "multiprocess": mode}
 
 
 def run_executor(resource: EudapResource) -> ExecutorDefinition:
     def _create(init_context: InitExecutorContext) -> Executor:
-        config = effective_config(dict(init_context.executor_config))
+        job = init_context.job
+        module = job.get_module() if isinstance(job, ReconstructableJob) else None
+        config = effective_config(dict(init_context.executor_config), module)
         create = multi_or_in_process_executor.executor_creation_fn
         assert create is not None
         inner = create(init_context._replace(executor_config=config))
