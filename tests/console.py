@@ -35,10 +35,27 @@ class Result:
         return self.err.splitlines()[0] if self.err.strip() else ""
 
 
+# The Dagster instance of a test's commands keeps its event log in memory (runs stay in
+# DAGSTER_HOME's SQLite file). The on-disk event log opens a database connection and commits
+# (fsync) for each of the ~500 events of a build: ~3 s of CPU and more of wall time a build.
+# Nothing the commands do reads events of another process or an earlier run: the CLI reads
+# its own run's events from the run's result (cli._collect), the progress display listens
+# in process, and the freshness checks read the materialization their staging step made in
+# the same run. Production `eudap run` keeps the on-disk event log the Dagster UI reads; so
+# do the tests that read run history across processes
+# (tests/integration/test_multiprocess_build.py: a real instance, `instance_for_test`).
+DAGSTER_YAML = """telemetry:
+  enabled: false
+event_log_storage:
+  module: dagster._core.storage.event_log
+  class: InMemoryEventLogStorage
+"""
+
+
 def environment(base: Path) -> dict[str, str]:
     home = base / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    (home / "dagster.yaml").write_text(DAGSTER_YAML, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EUDAP_", "DAGSTER_"))}
     env.update(
         EUDAP_DATA_DIR=str(base / "data"),
