@@ -9,29 +9,31 @@ runs the steps, and each step's process goes on under it.
 
 The demo (the bundled mirror, no network) is built twice from the same snapshots:
 
-1. in process (`execute_in_process`, what the CLI does) into one data folder;
+1. in process (`execute_in_process`, what the CLI does): the session's demo, `eudap demo`
+   (tests/conftest.py `demo`, built once for every test that reads it);
 2. its snapshot store is copied to a second data folder, and the nightly job runs there
    through `execute_job` with the multiprocess executor (`max_concurrent: 2`), on a real
    Dagster instance, like a run the UI launches: each step's process loads the code
    location `pipelines.definitions:defs` as the UI does, with the paths of the environment
    (EUDAP_DATA_DIR, EUDAP_MIRROR), which the child processes inherit.
 
-The second publishes a warehouse with the same tables and the same rows in every staging,
-indicator and trend table as the first.
+The second publishes a warehouse with the same tables, the same column types and the same
+rows in every staging, indicator and trend table, and the same gate verdicts, as the first.
 """
 
 from __future__ import annotations
 
+import importlib
 import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import DagsterEventType, DagsterInstance, execute_job, instance_for_test
+from console import Result
+from dagster import DagsterEventType, execute_job, instance_for_test
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 
-from pipelines.definitions import build_definitions
-from pipelines.resources import EudapResource
+from pipelines.executor import STEP_MODULES, effective_config
 from pipelines.settings import PROJECT_ROOT, SAMPLE_MIRROR_DIR, Paths
 
 COMPARED_SCHEMAS = ("staging", "indicators", "trends")
@@ -55,23 +57,27 @@ def column_types(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> lis
     ).fetchall()
 
 
+def test_step_processes_are_forked_from_a_server_that_imported_what_they_use() -> None:
+    """A module the forkserver cannot import is skipped without a word (Python's
+    multiprocessing), and every step would import it again: each one must import."""
+    config = effective_config({"multiprocess": {}}, "pipelines.definitions")["multiprocess"]
+    preload = config["start_method"]["forkserver"]["preload_modules"]
+    assert preload == ["pipelines.definitions", *STEP_MODULES]
+    for module in preload:
+        importlib.import_module(module)
+
+
 def test_the_nightly_job_builds_the_same_warehouse_in_two_processes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo: tuple[dict, Result]
 ) -> None:
     if not (SAMPLE_MIRROR_DIR / "MIRROR.json").exists():
         pytest.skip(f"the sample mirror is missing: no {SAMPLE_MIRROR_DIR / 'MIRROR.json'}")
     monkeypatch.setenv("EUDAP_INBOX", str(tmp_path / "inbox"))
 
-    # 1. in process, as the CLI runs it
-    single = Paths(tmp_path / "single")
-    resource = EudapResource(data_dir=str(single.data_dir), mirror=str(SAMPLE_MIRROR_DIR))
-    instance = DagsterInstance.ephemeral()
-    try:
-        first = build_definitions(resource=resource).resolve_job_def("nightly")
-        in_process = first.execute_in_process(instance=instance, raise_on_error=False)
-    finally:
-        instance.dispose()
-    assert in_process.success, [e.message for e in in_process.all_events if e.is_failure]
+    # 1. in process, as the CLI runs it: the session's demo (read only)
+    env, in_process = demo
+    assert in_process.code == 0, in_process.out + in_process.err
+    single = Paths(Path(env["EUDAP_DATA_DIR"]))
 
     # 2. the same snapshots, two processes at a time
     multi = Paths(tmp_path / "multi")
