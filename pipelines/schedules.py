@@ -9,7 +9,7 @@ pipeline (run, run --offline, run --select, demo) take it from there.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any
 
 from dagster import (
     AssetSelection,
@@ -19,13 +19,11 @@ from dagster import (
 )
 
 from pipelines.catalogue import Catalogue
+from pipelines.prerun import Mode, downloaded_datasets
 
 BUILD_GROUPS = ("meta", "staging", "indicators", "trends", "publish")
 NIGHTLY_CRON = "0 2 * * *"
 TIMEZONE = "Europe/Brussels"
-
-
-Mode = Literal["full", "offline", "datasets"]
 
 
 def selection(cat: Catalogue, mode: Mode, datasets: Iterable[str] = ()) -> AssetSelection:
@@ -37,10 +35,8 @@ def selection(cat: Catalogue, mode: Mode, datasets: Iterable[str] = ()) -> Asset
     """
     if mode == "full":
         return AssetSelection.all()
-    downloads = {d.id for d in cat.datasets.values() if d.local_file}
-    if mode == "datasets":
-        downloads |= {cat.dataset(ds_id).id for ds_id in datasets}
-    raw = [["raw", cat.datasets[ds_id].asset_name] for ds_id in sorted(downloads)]
+    downloads = downloaded_datasets(cat, mode, datasets)  # what the CLI asks before a run
+    raw = [["raw", cat.datasets[ds_id].asset_name] for ds_id in downloads]
     return AssetSelection.groups(*BUILD_GROUPS) | AssetSelection.assets(*raw)
 
 
