@@ -599,7 +599,7 @@ class Fetcher:
                 )
                 if not path.is_file():
                     raise FetchError(f"{ds.id}: not in the mirror: {path} (for {url})")
-                return self._probe_file(ds, path, latest, shown)
+                return self._probe_file(ds, path, latest, known, shown)
             allowed = set(ds.allowed_hosts())
             if self.mirror and self.mirror.host:
                 allowed.add(self.mirror.host)
@@ -621,14 +621,19 @@ class Fetcher:
             return _failed_outcome(ds, exc, url, self._requests)
 
     def _probe_file(
-        self, ds: Dataset, path: Path, latest: Snapshot | None, shown: str
+        self, ds: Dataset, path: Path, latest: Snapshot | None, known: SnapshotStore, shown: str
     ) -> FetchOutcome:
-        """A local file (a folder mirror's, a curated one): `unchanged` when its sha256 is
-        that of `latest`."""
+        """A local file (a folder mirror's, a curated one): `unchanged` when taking it would
+        add no snapshot: its sha256 is that of `latest` (the snapshot last taken from it), or
+        of the newest snapshot (of any snapshot, for a collection), as `SnapshotStore.add`
+        dedupes."""
         with open(path, "rb") as fh:
             digest = hashlib.file_digest(fh, "sha256").hexdigest()
-        if latest is not None and digest == latest.meta.sha256:
-            return FetchOutcome(ds.id, "unchanged", latest, None, shown, self._requests)
+        stored = known.snapshots(ds.id)
+        candidates = ([latest] if latest else []) + (stored if ds.collection else stored[:1])
+        same = next((s for s in candidates if s.meta.sha256 == digest), None)
+        if same is not None:
+            return FetchOutcome(ds.id, "unchanged", same, None, shown, self._requests)
         return FetchOutcome(ds.id, "new", None, None, shown, self._requests)
 
     def _probe_local(self, ds: Dataset, path: Path, known: SnapshotStore) -> FetchOutcome:
@@ -646,8 +651,7 @@ class Fetcher:
                 return self._probe_url(ds, stand_in.as_uri(), known, direct=True)
             if not path.is_file():
                 raise FetchError(f"{ds.id}: {path} is not a file")
-            newest = next(iter(known.snapshots(ds.id)), None)
-            return self._probe_file(ds, path, newest, path.as_uri())
+            return self._probe_file(ds, path, None, known, path.as_uri())
         except FetchError as exc:
             return _failed_outcome(ds, exc, path.as_uri(), self._requests)
 
@@ -655,8 +659,7 @@ class Fetcher:
         """A file of the mirror's inbox (`Mirror.inbox_files`), asked the way
         `mirror_inbox_file` takes it, without downloading it: an HTTP mirror's conditionally
         (from the snapshot of `hint` last taken from the same URL), a folder mirror's by its
-        sha256 (`unchanged` when a snapshot of `hint` has it: `load_file` would add
-        nothing)."""
+        sha256 (`_probe_file`: `load_file` would add nothing)."""
         assert self.mirror is not None
         self._requests = self._failures = 0
         if not self.mirror.is_http:
@@ -664,13 +667,7 @@ class Fetcher:
             if not path.is_file():
                 why = FetchError(f"{hint.id}: not in the mirror: {path}")
                 return _failed_outcome(hint, why, path.as_uri(), 0)
-            with open(path, "rb") as fh:
-                digest = hashlib.file_digest(fh, "sha256").hexdigest()
-            stored = known.snapshots(hint.id)
-            compare = stored if hint.collection else stored[:1]  # as `SnapshotStore.add`
-            same = next((s for s in compare if s.meta.sha256 == digest), None)
-            status: Literal["new", "unchanged"] = "unchanged" if same else "new"
-            return FetchOutcome(hint.id, status, same, None, path.as_uri(), 0)
+            return self._probe_file(hint, path, None, known, path.as_uri())
         url = f"{self.mirror.location}/{quote(key)}"
         shown = redact_url(url) or ""
         latest = next((s for s in known.snapshots(hint.id) if s.meta.final_url == shown), None)
