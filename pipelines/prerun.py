@@ -19,12 +19,21 @@ to its attempt log (`checked_before_run`: `eudap sources` says so) and the CLI r
 night as the no-op run did. Anything else (a new file, a failure, a refusal, no release, a
 key change) starts the Dagster run as before, which downloads for real: a probe never
 stores a snapshot. Runs launched from the Dagster UI keep the decision in meta/build.
+
+The nightly schedule's tick makes the same check (`scheduled_check`) and, when nothing
+changed, returns a SkipReason naming the release that stays current instead of a run. A
+tick's evaluation must end within Dagster's timeout (60 s by default), so there each
+request gets one attempt and a short read timeout, and the check gives up (starting the
+run, which retries) after `SCHEDULE_BUDGET_SECONDS`.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
+import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +52,8 @@ if TYPE_CHECKING:  # imported when asked: loading the code location needs no HTT
     from pipelines.fetch import FetchOutcome
 
 Mode = Literal["full", "offline", "datasets"]
+SCHEDULE_BUDGET_SECONDS = 30.0
+SCHEDULE_READ_TIMEOUT = 10.0
 
 
 def downloaded_datasets(cat: Catalogue, mode: Mode, datasets: Iterable[str] = ()) -> list[str]:
@@ -87,11 +98,14 @@ def check_before_run(
     dataset_ids: list[str],
     run_id: str,
     note: Callable[[str], None],
+    *,
+    budget_seconds: float | None = None,
 ) -> PreRunCheck:
     """Whether a run must start (see the module docstring). The caller holds the run lock
     and has taken in the inbox; `mirror` is the run's mirror ('' for none: $EUDAP_MIRROR
     then, as the run's resource reads it); `dataset_ids` are the datasets the run would
-    download (`downloaded_datasets`); `note` gets what is worth saying on the way."""
+    download (`downloaded_datasets`); `note` gets what is worth saying on the way.
+    `budget_seconds`: one attempt per request, and the run starts when asking takes longer."""
     clean_up_after_dead_runs(paths, run_id, note)
     published = read_published(paths)
     if published is None:
@@ -99,7 +113,7 @@ def check_before_run(
     store = SnapshotStore(paths.raw_dir)
     location = mirror or os.environ.get("EUDAP_MIRROR", "")
     try:
-        return _ask(cat, paths, store, location, dataset_ids, published, note)
+        return _ask(cat, paths, store, location, dataset_ids, published, note, budget_seconds)
     except Exception as exc:  # noqa: BLE001 - the run itself downloads and reports it
         return PreRunCheck(True, f"the check before the run failed: {type(exc).__name__}: {exc}")
 
@@ -112,7 +126,10 @@ def _ask(
     dataset_ids: list[str],
     published: PublishedRelease,
     note: Callable[[str], None],
+    budget_seconds: float | None,
 ) -> PreRunCheck:
+    import dataclasses
+
     import requests
 
     from pipelines.fetch import Fetcher, FetchError, FetchPolicy, Mirror
@@ -130,16 +147,23 @@ def _ask(
         return PreRunCheck(True, "; ".join(decision.reasons))
     check = PreRunCheck(False, decision.message, release_id=published.release_id)
     note(f"asking {len(dataset_ids)} datasets' sources whether anything changed (no download)")
+    policy = FetchPolicy.from_env()
+    deadline = math.inf
+    if budget_seconds is not None:
+        policy = dataclasses.replace(policy, attempts=1, read_timeout=SCHEDULE_READ_TIMEOUT)
+        deadline = time.monotonic() + budget_seconds
     with tempfile.TemporaryDirectory(prefix="eudap-prerun-") as tmp:
         # a changed landing page is read into this throwaway store: a probe keeps nothing
         fetcher = Fetcher(
             SnapshotStore(Path(tmp)),
             mirror_of_run,
-            FetchPolicy.from_env(),
+            policy,
             session=session,
             inbox=paths.inbox_dir,
         )
         for ds_id in dataset_ids:
+            if time.monotonic() > deadline:
+                return PreRunCheck(True, f"asking took longer than {budget_seconds:.0f} s")
             outcomes = fetcher.probe(cat.dataset(ds_id), store)
             changed = [o for o in outcomes if o.status != "unchanged"]
             if changed or not outcomes:
@@ -170,3 +194,36 @@ def _why_run(what: str, changed: list[FetchOutcome]) -> str:
         n = len(changed)
         return f"{what}: {n} file{'s' if n > 1 else ''} changed since the last snapshot"
     return f"{what}: {first.status}: {redact_text(first.reason or first.url)}"
+
+
+def scheduled_check(
+    cat: Catalogue, paths: Paths, mirror: str, *, rebuild: bool, note: Callable[[str], None]
+) -> str | None:
+    """The nightly schedule's tick: why it starts no run (its SkipReason), or None: start
+    it. A rebuild asked for in the resource's config, a file in the inbox (the run takes it
+    in) or another run holding the run lock (the new run waits for it, as before) start the
+    run without asking; otherwise `check_before_run`, holding the run lock, within
+    `SCHEDULE_BUDGET_SECONDS`."""
+    from pipelines.inbox import inbox_files
+    from pipelines.runlock import RunLockBusy, run_lock
+
+    if rebuild or inbox_files(paths.inbox_dir):
+        return None
+    check_id = f"schedule-{uuid.uuid4()}"
+    try:
+        with run_lock(paths, check_id, "nightly schedule check"):
+            check = check_before_run(
+                cat,
+                paths,
+                mirror,
+                downloaded_datasets(cat, "full"),
+                check_id,
+                note,
+                budget_seconds=SCHEDULE_BUDGET_SECONDS,
+            )
+    except RunLockBusy:
+        return None
+    if check.start_run:
+        note(f"starting the run: {check.why}")
+        return None
+    return f"{check.why}; {check.summary}: no run started"

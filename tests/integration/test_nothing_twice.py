@@ -7,9 +7,10 @@ Builds from the bundled sample mirror (a folder: no network) on one temp data fo
 2. warm, nothing changed: the check before the run (pipelines/prerun.py) finds every file
    of the mirror unchanged and starts no Dagster run: the published warehouse stays
    byte-identical, the run ends OK saying since which release nothing changed and that no
-   Dagster run was started, and each dataset's attempt log records the check; a file
-   dropped into the inbox (identical to a snapshot) starts the Dagster run, whose meta/build
-   finds nothing changed (pipelines/nochange.py) and builds nothing;
+   Dagster run was started, and each dataset's attempt log records the check; the nightly
+   schedule's tick makes the same check and skips, naming the release; a file dropped into
+   the inbox (identical to a snapshot) starts the Dagster run (and the tick's), whose
+   meta/build finds nothing changed (pipelines/nochange.py) and builds nothing;
 3. the same with a rebuild asked for: every staging, indicator and trend table is copied
    (meta.input_keys.copied_from, state `unchanged`, the reason says so) and holds exactly
    the values of the first release; the gate record carries the published verdicts;
@@ -34,12 +35,15 @@ from pathlib import Path
 import duckdb
 import pytest
 from console import Result, copy_demo_data
-from dagster import DagsterInstance
+from dagster import DagsterInstance, build_schedule_context
+from dagster._core.definitions.schedule_definition import ScheduleExecutionData
 
 from pipelines import reuse
 from pipelines.attempts import last_attempt
 from pipelines.catalogue import load_catalogue
 from pipelines.cli import RunReport, execute, print_report
+from pipelines.resources import EudapResource
+from pipelines.schedules import nightly_job, nightly_schedule
 from pipelines.settings import PROJECT_ROOT, Paths
 from pipelines.snapshots import SnapshotStore
 from pipelines.sources import print_sources
@@ -68,6 +72,14 @@ def build(
     assert report.ok == ok, report.problems
     assert report.dagster_run_started == dagster_run
     return report
+
+
+def tick_of(paths: Paths) -> ScheduleExecutionData:
+    """What the nightly schedule's tick returns for the data folder of `paths`."""
+    resource = EudapResource(data_dir=str(paths.data_dir), mirror=str(mirror_of(paths.data_dir)))
+    schedule = nightly_schedule(nightly_job(load_catalogue()), load_catalogue())
+    with build_schedule_context(resources={"eudap": resource}) as context:
+        return schedule.evaluate_tick(context)
 
 
 def latest(con: duckdb.DuckDBPyConnection) -> str:
@@ -146,10 +158,22 @@ def test_nothing_twice(built: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyP
         out.getvalue()
     )
 
-    # a file in the inbox starts the Dagster run, even one identical to a snapshot
+    # the nightly schedule's tick makes the same check: no run, the tick says why
+    tick = tick_of(paths)
+    assert not tick.run_requests, tick
+    assert tick.skip_message and tick.skip_message.startswith(
+        f"nothing changed since release {release_1} ("
+    ), tick.skip_message
+    assert tick.skip_message.endswith("every file unchanged: no run started"), tick.skip_message
+    assert paths.published_warehouse.read_bytes() == published
+
+    # a file in the inbox starts the Dagster run (and the schedule's), even one identical
+    # to a snapshot
     (crim,) = (mirror_of(paths.data_dir) / "ec.europa.eu").rglob("crim_off_cat/*/*")
     paths.inbox_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(crim, paths.inbox_dir / "estat_crim_off_cat.tsv")
+    tick = tick_of(paths)
+    assert len(tick.run_requests or []) == 1 and not tick.skip_message, tick
     inbox_run = build(paths.data_dir)
     assert inbox_run.inbox_taken and "identical to a snapshot" in inbox_run.inbox_taken[0]
     assert inbox_run.nothing_changed.startswith(f"nothing changed since release {release_1} (")
