@@ -107,12 +107,12 @@ def check_before_run(
     download (`downloaded_datasets`); `note` gets what is worth saying on the way.
     `budget_seconds`: one attempt per request, and the run starts when asking takes longer."""
     clean_up_after_dead_runs(paths, run_id, note)
-    published = read_published(paths)
-    if published is None:
-        return PreRunCheck(True, "no published release yet")
     store = SnapshotStore(paths.raw_dir)
     location = mirror or os.environ.get("EUDAP_MIRROR", "")
     try:
+        published = read_published(paths)
+        if published is None:
+            return PreRunCheck(True, "no published release yet")
         return _ask(cat, paths, store, location, dataset_ids, published, note, budget_seconds)
     except Exception as exc:  # noqa: BLE001 - the run itself downloads and reports it
         return PreRunCheck(True, f"the check before the run failed: {type(exc).__name__}: {exc}")
