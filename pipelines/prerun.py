@@ -80,14 +80,15 @@ class PreRunCheck:
 
     @property
     def summary(self) -> str:
-        """`asked 12 datasets (31 files) without downloading them, 26 requests: every
-        file unchanged`."""
+        """`asked the sources of 12 datasets and the mirror's inbox (5 files) without
+        downloading (35 files, 40 requests): every file unchanged`."""
         files = sum(len(o) for o in self.outcomes.values()) + self.mirror_inbox
         requests = sum(o.requests_made for outs in self.outcomes.values() for o in outs)
         inbox = f" and the mirror's inbox ({self.mirror_inbox} files)" if self.mirror_inbox else ""
+        asked = f"{requests} requests" if requests else "compared by sha256, no request"
         return (
             f"asked the sources of {len(self.outcomes)} datasets{inbox} without downloading "
-            f"({files} files, {requests} requests): every file unchanged"
+            f"({files} files, {asked}): every file unchanged"
         )
 
 
