@@ -23,8 +23,9 @@ stores a snapshot. Runs launched from the Dagster UI keep the decision in meta/b
 The nightly schedule's tick makes the same check (`scheduled_check`) and, when nothing
 changed, returns a SkipReason naming the release that stays current instead of a run. A
 tick's evaluation must end within Dagster's timeout (60 s by default), so there each
-request gets one attempt and a short read timeout, and the check gives up (starting the
-run, which retries) after `SCHEDULE_BUDGET_SECONDS`.
+request gets a short read timeout, and the check gives up (starting the run) after
+`SCHEDULE_BUDGET_SECONDS`. Anywhere, a request gets one attempt: one that fails starts the
+run, whose downloads retry it.
 """
 
 from __future__ import annotations
@@ -105,8 +106,9 @@ def check_before_run(
     """Whether a run must start (see the module docstring). The caller holds the run lock
     and has taken in the inbox; `mirror` is the run's mirror ('' for none: $EUDAP_MIRROR
     then, as the run's resource reads it); `dataset_ids` are the datasets the run would
-    download (`downloaded_datasets`); `note` gets what is worth saying on the way.
-    `budget_seconds`: one attempt per request, and the run starts when asking takes longer."""
+    download (`downloaded_datasets`); `note` gets what is worth saying on the way. Each
+    request gets one attempt (a failure starts the run, whose downloads retry).
+    `budget_seconds`: a short read timeout, and the run starts when asking takes longer."""
     clean_up_after_dead_runs(paths, run_id, note)
     store = SnapshotStore(paths.raw_dir)
     location = mirror or os.environ.get("EUDAP_MIRROR", "")
@@ -148,10 +150,11 @@ def _ask(
         return PreRunCheck(True, "; ".join(decision.reasons))
     check = PreRunCheck(False, decision.message, release_id=published.release_id)
     note(f"asking {len(dataset_ids)} datasets' sources whether anything changed (no download)")
-    policy = FetchPolicy.from_env()
+    # One attempt per request: a request that fails starts the run, which retries it.
+    policy = dataclasses.replace(FetchPolicy.from_env(), attempts=1)
     deadline = math.inf
     if budget_seconds is not None:
-        policy = dataclasses.replace(policy, attempts=1, read_timeout=SCHEDULE_READ_TIMEOUT)
+        policy = dataclasses.replace(policy, read_timeout=SCHEDULE_READ_TIMEOUT)
         deadline = time.monotonic() + budget_seconds
     with tempfile.TemporaryDirectory(prefix="eudap-prerun-") as tmp:
         # a changed landing page is read into this throwaway store: a probe keeps nothing
