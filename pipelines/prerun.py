@@ -77,19 +77,20 @@ class PreRunCheck:
     why: str  # why the run starts; when none does, the decision's message
     release_id: str = ""
     outcomes: dict[str, list[FetchOutcome]] = field(default_factory=dict)  # dataset -> files
-    mirror_inbox: int = 0  # files of the mirror's inbox asked
+    mirror_inbox: list[FetchOutcome] = field(default_factory=list)  # its files, asked
 
     @property
     def summary(self) -> str:
         """`asked the sources of 12 datasets and the mirror's inbox (5 files) without
         downloading (35 files, 40 requests): every file unchanged`."""
-        files = sum(len(o) for o in self.outcomes.values()) + self.mirror_inbox
-        requests = sum(o.requests_made for outs in self.outcomes.values() for o in outs)
-        inbox = f" and the mirror's inbox ({self.mirror_inbox} files)" if self.mirror_inbox else ""
-        asked = f"{requests} requests" if requests else "compared by sha256, no request"
+        asked = [o for outs in self.outcomes.values() for o in outs] + self.mirror_inbox
+        files, requests = len(asked), sum(o.requests_made for o in asked)
+        n = len(self.mirror_inbox)
+        inbox = f" and the mirror's inbox ({n} files)" if n else ""
+        how = f"{requests} requests" if requests else "compared by sha256, no request"
         return (
             f"asked the sources of {len(self.outcomes)} datasets{inbox} without downloading "
-            f"({files} files, {asked}): every file unchanged"
+            f"({files} files, {how}): every file unchanged"
         )
 
 
@@ -181,7 +182,7 @@ def _ask(
                 outcome = fetcher.probe_mirror_inbox(key, hint, store)
                 if outcome.status != "unchanged":
                     return PreRunCheck(True, _why_run(f"mirror {key}", [outcome]))
-                check.mirror_inbox += 1
+                check.mirror_inbox.append(outcome)
     for ds_id, outcomes in check.outcomes.items():
         if not cat.dataset(ds_id).local_file:  # as the downloads: curated files log nothing
             record_attempt(
