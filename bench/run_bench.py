@@ -197,11 +197,15 @@ elif kind == "eudap":
         raise SystemExit("the staging gate failed on the bench file: " + report.summary())
     out["rows"] = rows
 elif kind == "build":
-    from dagster import DagsterInstance
+    # Dagster is imported only when a run starts: a night with nothing changed starts none
     from pipelines.cli import execute
+    def ephemeral():
+        from dagster import DagsterInstance
+        return DagsterInstance.ephemeral()
     mirror, data_dir = args
-    report = execute("bench", mirror=mirror, data_dir=Path(data_dir),
-                     instance=DagsterInstance.ephemeral())
+    report = execute("bench", mirror=mirror, data_dir=Path(data_dir), instance=ephemeral)
+    out["dagster_run"] = report.dagster_run_started
+    out["dagster_imported"] = "dagster" in sys.modules
     out["ok"] = report.ok
     out["rows"] = sum(int(d.get("rows") or 0) for d in report.datasets.values())
 elif kind == "build_offline":

@@ -7,7 +7,9 @@ build's `meta.fetch_log` keeps the same facts per run.
 
 Outcomes: `ok` (a new snapshot), `unchanged`, `refused` (HTTP 403 or a bot-challenge page),
 `moved` (a discovered URL that differs from every URL of the dataset's earlier snapshots;
-the new file was taken), `failed`.
+the new file was taken), `failed`. A line with `checked_before_run` is the check a CLI run
+makes before it starts Dagster (pipelines/prerun.py): conditional requests only, every file
+unchanged, so no Dagster run was started.
 """
 
 from __future__ import annotations
@@ -53,8 +55,12 @@ def record_attempt(
     dataset_id: str,
     outcomes: Sequence[FetchOutcome],
     previous: Sequence[Snapshot],
+    *,
+    checked_before_run: bool = False,
 ) -> dict[str, Any]:
-    """Append one line for this fetch of `dataset_id`; returns what was written."""
+    """Append one line for this fetch of `dataset_id`; returns what was written.
+    `checked_before_run`: the files were only asked whether they changed, before a run
+    (`pipelines.prerun`), and found unchanged, so no run started."""
     snaps = [o.snapshot for o in outcomes if o.snapshot is not None]
     resolved_from = next(
         (s.meta.extra.get("resolved_from") for s in snaps if s.meta.extra.get("resolved_from")),
@@ -70,6 +76,8 @@ def record_attempt(
         "snapshots": [s.meta.sha256 for s in snaps],
         "requests": sum(o.requests_made for o in outcomes),
     }
+    if checked_before_run:
+        entry["checked_before_run"] = True
     path = attempts_path(store, dataset_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as fh:

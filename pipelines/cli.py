@@ -67,6 +67,10 @@ class RunReport:
     # a run that built nothing (pipelines/nochange.py): why, and the release that stays current
     nothing_changed: str = ""
     current_release: str = ""
+    # False: the check before the run (pipelines/prerun.py) found nothing changed, so no
+    # Dagster run was started (run_id is then this check's own id); what it asked
+    dagster_run_started: bool = True
+    checked_before_run: str = ""
 
     @property
     def problems(self) -> list[str]:
@@ -106,9 +110,11 @@ def execute(
 ) -> RunReport:
     """Run the full job once, holding the run lock. `select` limits which datasets are
     downloaded; `view` makes the progress display, given the number of assets to build;
-    `rebuild` builds and publishes even when nothing changed since the published release.
-    Raises UsageError for a request that cannot run (before anything is built), RunLockBusy
-    when another run holds the lock after `wait_seconds`."""
+    `rebuild` builds and publishes even when nothing changed since the published release;
+    `instance` is the Dagster instance (default: the project's), or a function making one,
+    called only when a Dagster run starts (a night with nothing changed starts none:
+    pipelines/prerun.py). Raises UsageError for a request that cannot run (before
+    anything is built), RunLockBusy when another run holds the lock after `wait_seconds`."""
     check_run_request(mirror, select)
     paths = Paths(data_dir or data_dir_from_env())
     run_id = str(uuid.uuid4())  # Dagster's run id format; known before the lock is taken
@@ -168,23 +174,34 @@ def _execute_locked(
     view: Callable[[int], RunView] | None,
     rebuild: bool = False,
 ) -> RunReport:
+    from pipelines.catalogue import load_catalogue
+    from pipelines.prerun import check_before_run, downloaded_datasets
+
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    cat = load_catalogue()
+    intake = take_in_inbox(paths, cat)  # files downloaded by hand come first
+    run_mode = "offline" if offline else "datasets" if select else "full"
+    if not rebuild and not intake.taken and not intake.rejected:
+        notes = view(0) if view else RunView(0)
+        check = check_before_run(
+            cat, paths, mirror, downloaded_datasets(cat, run_mode, select or []), run_id, notes.note
+        )
+        if not check.start_run:
+            notes.note(f"{check.summary}: {check.why}; no Dagster run started")
+            return _report_no_run(mode, run_id, started, paths, check, cat)
+        notes.note(f"starting the Dagster run: {check.why}")
     ensure_dagster_home()
     from dagster import DagsterInstance
 
-    from pipelines.catalogue import load_catalogue
     from pipelines.definitions import build_definitions
     from pipelines.resources import EudapResource
     from pipelines.schedules import selection
 
-    cat = load_catalogue()
     resource = EudapResource(data_dir=str(paths.data_dir), mirror=mirror, rebuild=rebuild)
-    intake = take_in_inbox(paths, cat)  # files downloaded by hand come first
     defs = build_definitions(cat, resource)
     job = defs.resolve_job_def("nightly")
-    run_mode = "offline" if offline else "datasets" if select else "full"
     keys = list(selection(cat, run_mode, select or []).resolve(defs.resolve_asset_graph()))
-    started = datetime.now(UTC).isoformat(timespec="seconds")
-    inst = instance or DagsterInstance.get()
+    inst = (instance() if callable(instance) else instance) or DagsterInstance.get()
     log_level = os.environ.get("EUDAP_LOG_LEVEL", "ERROR").upper()
     display = view(len(keys)) if view else RunView(len(keys))
     inst.add_event_listener(run_id, display.on_event)
@@ -207,6 +224,22 @@ def _execute_locked(
     return report
 
 
+def _report_no_run(
+    mode: str, run_id: str, started: str, paths: Paths, check: Any, cat: Any
+) -> RunReport:
+    """The report of a night the check before the run found nothing changed: the one the
+    no-op Dagster run gives (the release that stays current, its datasets unchanged, the
+    overdue ones warned of), saying that no Dagster run was started."""
+    report = RunReport(run_id=run_id, started_at=started, mode=mode)
+    report.nothing_changed, report.current_release = check.why, check.release_id
+    report.dagster_run_started = False
+    report.checked_before_run = check.summary
+    read_release(report, paths, cat)
+    report.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
+    _save(report, paths)
+    return report
+
+
 def take_in_inbox(paths: Paths, cat: Any) -> Any:
     """Take in the inbox (see pipelines/inbox.py); the caller holds the run lock."""
     from pipelines.inbox import take_in_store
@@ -214,7 +247,7 @@ def take_in_inbox(paths: Paths, cat: Any) -> Any:
     return take_in_store(paths, cat)
 
 
-def read_release(report: RunReport, paths: Paths) -> None:
+def read_release(report: RunReport, paths: Paths, cat: Any = None) -> None:
     """The datasets and release of the run, as the warehouse records them
     (meta.release_datasets, meta.releases): the published warehouse when the run published,
     else the run's build file (a run that failed before publishing), else nothing. A run
@@ -266,11 +299,11 @@ def read_release(report: RunReport, paths: Paths) -> None:
         )
         report.release_summary = release[0] if release else ""
         if report.current_release:
-            report.warnings += _overdue_warnings(path, release_id)
+            report.warnings += _overdue_warnings(path, release_id, cat)
         return
 
 
-def _overdue_warnings(warehouse: Path, release_id: str) -> list[dict[str, Any]]:
+def _overdue_warnings(warehouse: Path, release_id: str, cat: Any = None) -> list[dict[str, Any]]:
     """A run that built nothing skipped Dagster's freshness checks: the datasets the
     release holds that are overdue now, as the checks would have warned."""
     import duckdb
@@ -285,7 +318,7 @@ def _overdue_warnings(warehouse: Path, release_id: str) -> list[dict[str, Any]]:
                 [release_id],
             ).fetchall()
         )
-    cat = load_catalogue()
+    cat = cat or load_catalogue()
     now = datetime.now(UTC).replace(tzinfo=None)
     return [
         {
@@ -380,7 +413,7 @@ class _Redacting(io.TextIOBase):
 
 def _print_report(report: RunReport, *, quiet: bool = False) -> int:
     if report.ok and report.nothing_changed:
-        print(f"OK: {report.nothing_changed}")
+        print(f"OK: {report.nothing_changed}{no_dagster_run(report.__dict__)}")
     elif report.ok:
         print(f"OK: published release {report.run_id}: {report.release_summary}")
     else:
@@ -407,8 +440,17 @@ def _print_report(report: RunReport, *, quiet: bool = False) -> int:
         )
     for w in report.warnings:
         print(f"  warning: {w['asset']} {w['check']}: {w['description']}")
-    print(f"Run {report.run_id}; details: eudap status")
+    if not report.dagster_run_started:
+        print(f"No Dagster run was started: {report.checked_before_run}")
+        print(f"Check {report.run_id}; details: eudap status, eudap sources")
+    else:
+        print(f"Run {report.run_id}; details: eudap status")
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def no_dagster_run(report: dict[str, Any]) -> str:
+    """What the outcome line of a saved run report adds when no Dagster run was started."""
+    return " (no Dagster run started)" if report.get("dagster_run_started") is False else ""
 
 
 # -- commands ---------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ def build_definitions(
         assets=all_assets(cat),
         asset_checks=freshness_checks(cat),
         jobs=[nightly, offline_job(cat), *source_jobs(cat)],
-        schedules=[nightly_schedule(nightly)],
+        schedules=[nightly_schedule(nightly, cat)],
         sensors=[inbox_sensor(), run_failure_notice],
         resources={"eudap": resource},
         # Multiprocess; one step at a time writes the run's build file (DuckDB allows one

@@ -535,9 +535,14 @@ class Fetcher:
         asked for conditionally too (its last snapshot in `known`): unchanged, its links
         are read from that snapshot; changed, it is read (a page, not a data file) into this
         fetcher's store. From a folder mirror, a file is `unchanged` when its sha256 is the
-        last snapshot's.
+        last snapshot's. A curated file kept in the repository (`local_file`) is compared
+        the way `fetch_local` takes it: its mirror stand-in, when the mirror has one, else
+        the repository file itself against the dataset's newest snapshot. An `unchanged`
+        outcome carries the snapshot it matched; no outcome carries a new one.
         """
         self._requests = self._failures = 0
+        if ds.local_file:
+            return [self._probe_local(ds, PROJECT_ROOT / ds.local_file, known)]
         if ds.discover is not None:
             pages: dict[str, Snapshot] = {}
             known_pages = SnapshotStore(known.root / PAGES_DIR)
@@ -558,7 +563,7 @@ class Fetcher:
             urls = list(found.links)
         else:
             urls = [url for url, _ in ds.download_targets()]
-        outcomes = []
+        page_requests, outcomes = self._requests, []
         try:
             for url in urls:
                 outcomes.append(self._probe_url(ds, url, known))
@@ -566,26 +571,39 @@ class Fetcher:
                     break
         finally:
             self._browser_url = None
+        if outcomes:  # the landing page's requests count with the first file, as in `fetch`
+            first = outcomes[0]
+            outcomes[0] = replace(first, requests_made=first.requests_made + page_requests)
         return outcomes
 
-    def _probe_url(self, ds: Dataset, url: str, known: SnapshotStore) -> FetchOutcome:
-        self._failures = 0
+    def _probe_url(
+        self,
+        ds: Dataset,
+        url: str,
+        known: SnapshotStore,
+        *,
+        direct: bool = False,
+        latest: Snapshot | None = None,
+    ) -> FetchOutcome:
+        """One file of `ds`, asked conditionally (`probe`): through the mirror unless
+        `direct` (`url` is the mirror's own, or a file URL in a folder mirror). `latest`: the
+        snapshot to compare with (default: the newest one in `known` taken from `url`)."""
+        self._requests = self._failures = 0
         shown = redact_url(url) or ""
-        latest = next((s for s in known.snapshots(ds.id) if s.meta.url in {url, shown}), None)
+        if latest is None:
+            latest = next((s for s in known.snapshots(ds.id) if s.meta.url in {url, shown}), None)
         try:
             if self.mirror is not None and not self.mirror.is_http:
-                path = Path(self.mirror.resolve(url))
+                path = (
+                    Path(unquote(urlsplit(url).path)) if direct else Path(self.mirror.resolve(url))
+                )
                 if not path.is_file():
                     raise FetchError(f"{ds.id}: not in the mirror: {path} (for {url})")
-                with open(path, "rb") as fh:
-                    same = latest is not None and hashlib.file_digest(fh, "sha256").hexdigest() == (
-                        latest.meta.sha256
-                    )
-                return FetchOutcome(ds.id, "unchanged" if same else "new", None, None, shown, 0)
+                return self._probe_file(ds, path, latest, known, shown)
             allowed = set(ds.allowed_hosts())
             if self.mirror and self.mirror.host:
                 allowed.add(self.mirror.host)
-            target = self.mirror.resolve(url) if self.mirror else url
+            target = self.mirror.resolve(url) if self.mirror and not direct else url
             resp, final_url = self._get_following(ds, target, conditional_headers(latest), allowed)
             with resp:
                 why = refusal_of(resp.status_code, resp.headers, _peek(resp))
@@ -593,7 +611,7 @@ class Fetcher:
             if why:
                 raise FetchRefused(why)
             if status == 304 and latest is not None:
-                return FetchOutcome(ds.id, "unchanged", None, None, shown, self._requests)
+                return FetchOutcome(ds.id, "unchanged", latest, None, shown, self._requests)
             if status == 200:
                 return FetchOutcome(ds.id, "new", None, None, shown, self._requests)
             raise FetchError(f"{ds.id}: HTTP {status} from {redact_url(final_url)}")
@@ -601,6 +619,61 @@ class Fetcher:
             return self._refused_outcome(ds, exc, self._browser_url or url, url)
         except FetchError as exc:
             return _failed_outcome(ds, exc, url, self._requests)
+
+    def _probe_file(
+        self, ds: Dataset, path: Path, latest: Snapshot | None, known: SnapshotStore, shown: str
+    ) -> FetchOutcome:
+        """A local file (a folder mirror's, a curated one): `unchanged` when taking it would
+        add no snapshot: its sha256 is that of `latest` (the snapshot last taken from it), or
+        of the newest snapshot (of any snapshot, for a collection), as `SnapshotStore.add`
+        dedupes."""
+        with open(path, "rb") as fh:
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+        stored = known.snapshots(ds.id)
+        candidates = ([latest] if latest else []) + (stored if ds.collection else stored[:1])
+        same = next((s for s in candidates if s.meta.sha256 == digest), None)
+        if same is not None:
+            return FetchOutcome(ds.id, "unchanged", same, None, shown, self._requests)
+        return FetchOutcome(ds.id, "new", None, None, shown, self._requests)
+
+    def _probe_local(self, ds: Dataset, path: Path, known: SnapshotStore) -> FetchOutcome:
+        """A curated file kept in the repository, asked the way `fetch_local` takes it."""
+        path = path.resolve()
+        relative = (
+            path.relative_to(PROJECT_ROOT).as_posix() if path.is_relative_to(PROJECT_ROOT) else None
+        )
+        try:
+            if self.mirror is not None and relative in self.mirror.repository_files(self.session):
+                if self.mirror.is_http:
+                    stand_in_url = f"{self.mirror.location}/repository/{quote(relative)}"
+                    return self._probe_url(ds, stand_in_url, known, direct=True)
+                stand_in = Path(self.mirror.location).resolve() / "repository" / relative
+                return self._probe_url(ds, stand_in.as_uri(), known, direct=True)
+            if not path.is_file():
+                raise FetchError(f"{ds.id}: {path} is not a file")
+            return self._probe_file(ds, path, None, known, path.as_uri())
+        except FetchError as exc:
+            return _failed_outcome(ds, exc, path.as_uri(), self._requests)
+
+    def probe_mirror_inbox(self, key: str, hint: Dataset, known: SnapshotStore) -> FetchOutcome:
+        """A file of the mirror's inbox (`Mirror.inbox_files`), asked the way
+        `mirror_inbox_file` takes it, without downloading it: an HTTP mirror's conditionally
+        (from the snapshot of `hint` last taken from the same URL), a folder mirror's by its
+        sha256 (`_probe_file`: `load_file` would add nothing)."""
+        assert self.mirror is not None
+        self._requests = self._failures = 0
+        if not self.mirror.is_http:
+            path = Path(self.mirror.location) / key
+            if not path.is_file():
+                why = FetchError(f"{hint.id}: not in the mirror: {path}")
+                return _failed_outcome(hint, why, path.as_uri(), 0)
+            return self._probe_file(hint, path, None, known, path.as_uri())
+        url = f"{self.mirror.location}/{quote(key)}"
+        shown = redact_url(url) or ""
+        latest = next((s for s in known.snapshots(hint.id) if s.meta.final_url == shown), None)
+        if latest is None:
+            return FetchOutcome(hint.id, "new", None, None, shown, 0)  # never taken from there
+        return self._probe_url(hint, url, known, direct=True, latest=latest)
 
     # -- discovery ----------------------------------------------------------------------
     def _fetch_discovered(self, ds: Dataset) -> list[FetchOutcome]:

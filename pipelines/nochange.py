@@ -213,15 +213,21 @@ def _fetch_problems(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return {}
 
 
-def run_fetch_problems(raw_parts: Path, cat: Catalogue, store: SnapshotStore) -> dict[str, str]:
-    """The datasets whose download failed or was refused: in this run's fetch log (what its
-    download steps left in the run's build folder, `raw_parts`: pipelines/parts.py), or as
-    the last attempt of their attempt log."""
+def attempt_problems(cat: Catalogue, store: SnapshotStore) -> dict[str, str]:
+    """The datasets whose last attempt (their attempt log) failed or was refused."""
     problems: dict[str, str] = {}
     for ds in cat.datasets.values():
         attempt = last_attempt(store, ds.id)
         if attempt and attempt.get("outcome") in FAILED_OUTCOMES:
             problems[ds.id] = "; ".join(attempt.get("reasons") or []) or attempt["outcome"]
+    return problems
+
+
+def run_fetch_problems(raw_parts: Path, cat: Catalogue, store: SnapshotStore) -> dict[str, str]:
+    """The datasets whose download failed or was refused: in this run's fetch log (what its
+    download steps left in the run's build folder, `raw_parts`: pipelines/parts.py), or as
+    the last attempt of their attempt log."""
+    problems = attempt_problems(cat, store)
     with duckdb.connect() as con:
         parts.load_steps(con, raw_parts)
         problems.update(_fetch_problems(con))

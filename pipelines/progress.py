@@ -196,6 +196,9 @@ class RunView:
     def download(self, dataset: str, done: int, total: int | None) -> None:
         pass
 
+    def note(self, message: str) -> None:
+        """What the CLI says outside Dagster's events (its check before a run)."""
+
     def error(self, message: str) -> None:
         print(f"error: {message}", file=self.stream, flush=True)
 
@@ -244,6 +247,9 @@ class LineView(RunView):
 
     def skipped(self, steps: list[str]) -> None:
         print(skipped_line(steps), file=self.stream, flush=True)
+
+    def note(self, message: str) -> None:
+        print(redact_text(message), file=self.stream, flush=True)
 
 
 class LiveView(RunView):
@@ -335,6 +341,9 @@ class LiveView(RunView):
 
     def error(self, message: str) -> None:
         self.console.print(f"[red]error:[/] {escape(message)}", markup=True, highlight=False)
+
+    def note(self, message: str) -> None:  # before the live display opens, or without one
+        print(redact_text(message), file=self.stream, flush=True)
 
 
 def skipped_line(steps: list[str]) -> str:

@@ -461,7 +461,7 @@ def planned_keys(
     steps compute them, and the key of the release as a whole (`RELEASE_TABLE`): over every
     table's key, the whole catalogue and the code."""
     from pipelines import indicators as indicator_tables
-    from pipelines.trends import TABLES
+    from pipelines.trend_tables import TABLES
 
     keys: dict[str, InputKey] = {}
     for ds in cat.datasets.values():

@@ -175,17 +175,23 @@ def hold_for_run(
     """Hold the run lock for a run (re-entrant: the CLI already holds it) and, at its
     start, remove what dead runs left behind; `warn` says what was removed."""
     with run_lock(paths, run_id, command, wait_seconds) as acquired:
-        leftovers = find_leftovers(paths, current_build=run_id)
-        if leftovers:
-            warn(
-                f"removing {len(leftovers)} leftovers of runs that are over "
-                f"({sum(item.bytes for item in leftovers):,} bytes): "
-                + ", ".join(f"{item.path} ({item.why})" for item in leftovers)
-            )
-            remove_leftovers(leftovers)
+        clean_up_after_dead_runs(paths, run_id, warn)
         if acquired and acquired.stale:
             warn(f"the lock's last holder died: {acquired.stale.describe()}")
         yield
+
+
+def clean_up_after_dead_runs(paths: Paths, run_id: str, warn: Callable[[str], None]) -> None:
+    """Remove what dead runs left behind (`find_leftovers`), saying what through `warn`.
+    The caller holds the run lock: a run at its start, or the CLI's check before a run."""
+    leftovers = find_leftovers(paths, current_build=run_id)
+    if leftovers:
+        warn(
+            f"removing {len(leftovers)} leftovers of runs that are over "
+            f"({sum(item.bytes for item in leftovers):,} bytes): "
+            + ", ".join(f"{item.path} ({item.why})" for item in leftovers)
+        )
+        remove_leftovers(leftovers)
 
 
 # -- leftovers ----------------------------------------------------------------------------------

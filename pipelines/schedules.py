@@ -9,23 +9,26 @@ pipeline (run, run --offline, run --select, demo) take it from there.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any
 
 from dagster import (
     AssetSelection,
     DefaultScheduleStatus,
+    RunRequest,
     ScheduleDefinition,
+    ScheduleEvaluationContext,
+    SkipReason,
     define_asset_job,
+    schedule,
 )
 
 from pipelines.catalogue import Catalogue
+from pipelines.prerun import Mode, downloaded_datasets
+from pipelines.resources import EudapResource
 
 BUILD_GROUPS = ("meta", "staging", "indicators", "trends", "publish")
 NIGHTLY_CRON = "0 2 * * *"
 TIMEZONE = "Europe/Brussels"
-
-
-Mode = Literal["full", "offline", "datasets"]
 
 
 def selection(cat: Catalogue, mode: Mode, datasets: Iterable[str] = ()) -> AssetSelection:
@@ -37,10 +40,8 @@ def selection(cat: Catalogue, mode: Mode, datasets: Iterable[str] = ()) -> Asset
     """
     if mode == "full":
         return AssetSelection.all()
-    downloads = {d.id for d in cat.datasets.values() if d.local_file}
-    if mode == "datasets":
-        downloads |= {cat.dataset(ds_id).id for ds_id in datasets}
-    raw = [["raw", cat.datasets[ds_id].asset_name] for ds_id in sorted(downloads)]
+    downloads = downloaded_datasets(cat, mode, datasets)  # what the CLI asks before a run
+    raw = [["raw", cat.datasets[ds_id].asset_name] for ds_id in downloads]
     return AssetSelection.groups(*BUILD_GROUPS) | AssetSelection.assets(*raw)
 
 
@@ -78,13 +79,26 @@ def source_jobs(cat: Catalogue) -> list[Any]:
     return jobs
 
 
-def nightly_schedule(job: Any) -> ScheduleDefinition:
-    return ScheduleDefinition(
+def nightly_schedule(job: Any, cat: Catalogue) -> ScheduleDefinition:
+    @schedule(
         name="nightly_0200_brussels",
         job=job,
         cron_schedule=NIGHTLY_CRON,
         execution_timezone=TIMEZONE,
         default_status=DefaultScheduleStatus.STOPPED,
         description="Full run every night at 02:00 Brussels time (start it in the UI or with "
-        "`dagster schedule start`).",
+        "`dagster schedule start`). Each tick first asks every source whether anything "
+        "changed (conditional requests, nothing downloaded: pipelines/prerun.py); when "
+        "nothing did, it starts no run and the tick names the release that stays current.",
     )
+    def _nightly(
+        context: ScheduleEvaluationContext, eudap: EudapResource
+    ) -> RunRequest | SkipReason:
+        from pipelines.prerun import scheduled_check
+
+        why = scheduled_check(
+            cat, eudap.paths, eudap.mirror, rebuild=eudap.rebuild, note=context.log.info
+        )
+        return SkipReason(why) if why else RunRequest()
+
+    return _nightly

@@ -38,6 +38,8 @@ class SourceLine:
     age_days: int | None
     by_hand: str | None = None  # no automated download: where a person gets the files
     capture: str | None = None  # a bundled real file: "bundled copy, capture date unknown (...)"
+    # the last attempt only asked, before a run, and found every file unchanged (prerun.py)
+    checked_before_run: bool = False
 
 
 def published_snapshots(paths: Paths) -> dict[str, tuple[str, str | None]]:
@@ -98,6 +100,7 @@ def source_line(
         fetched_at=fetched_at,
         age_days=age,
         capture=in_use.meta.capture if in_use else None,
+        checked_before_run=bool(attempt and attempt.get("checked_before_run")),
     )
 
 
@@ -199,7 +202,14 @@ def _print_line(line: SourceLine, checked: tuple[str, str | None, str] | None) -
     if line.resolved_from:
         print(f"  found on: {line.resolved_from}")
     if line.outcome:
-        print(f"  last attempt: {line.last_attempt_at} {line.outcome}")
+        print(
+            f"  last attempt: {line.last_attempt_at} {line.outcome}"
+            + (
+                " (asked before the run, nothing downloaded: no Dagster run started)"
+                if line.checked_before_run
+                else ""
+            )
+        )
         if line.reason:
             print(f"    {redact_text(line.reason)}")
     else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from pipelines.catalogue import load_catalogue
+from pipelines.cli import no_dagster_run
 from pipelines.settings import Paths
 from pipelines.snapshots import SnapshotStore
 from pipelines.warehouse import open_published
@@ -77,7 +78,7 @@ def print_status(paths: Paths) -> int:
     outcome = (
         ""
         if run.get("published")
-        else f": {run['nothing_changed']}"
+        else f": {run['nothing_changed']}{no_dagster_run(run)}"
         if run.get("nothing_changed")
         else ", nothing published"
     )

@@ -137,13 +137,41 @@ def test_a_second_demo_with_nothing_changed_builds_nothing_and_says_so(
     assert summary["nothing_changed"].endswith("datasets unchanged; release stays current")
     assert {i["state"] for i in summary["datasets"].values()} == {"unchanged"}
     assert published(env).read_bytes() == before
+    # The check before the run (pipelines/prerun.py) found the mirror's files unchanged: no
+    # Dagster run was started, so no step ran, and stderr and the summary say so.
+    assert summary["dagster_run_started"] is False
+    assert summary["checked_before_run"].endswith("every file unchanged")
     lines = res.err.splitlines()
-    (meta,) = [line for line in lines if " meta build: ok " in line]
-    assert meta.endswith(summary["nothing_changed"]), meta
-    assert lines[-1].startswith("skipped, nothing to build: "), lines
-    assert not any(" stage " in line or " publish" in line for line in lines[:-1]), lines
+    assert lines[-1] == (
+        f"{summary['checked_before_run']}: {summary['nothing_changed']}; no Dagster run started"
+    ), lines
+    assert not any(line.startswith("[") for line in lines), lines  # no Dagster step
     status = eudap(env, "status")
-    assert f"-> OK: {summary['nothing_changed']}" in status.out, status.out
+    assert f"-> OK: {summary['nothing_changed']} (no Dagster run started)" in status.out, status.out
+
+
+def test_a_night_with_nothing_changed_never_imports_dagster(
+    json_demo: tuple[dict, Result],
+) -> None:
+    env, _ = json_demo
+    probe = (
+        "import sys\n"
+        "from pipelines.cli import main\n"
+        "code = main(['demo', '--quiet'])\n"
+        "print(code, 'dagster' in sys.modules)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    out = proc.stdout.splitlines()
+    assert out[-1].split() == ["0", "False"], proc.stdout + proc.stderr
+    assert out[0].startswith("OK: nothing changed since release "), out
+    assert out[0].endswith("; release stays current (no Dagster run started)"), out
 
 
 def test_quiet_prints_only_the_outcome_and_the_problems(tmp_path: Path) -> None:

@@ -4,8 +4,13 @@ published release, not staged or computed and validated again (pipelines/reuse.p
 Builds from the bundled sample mirror (a folder: no network) on one temp data folder:
 
 1. cold: everything is staged and computed (a copy of the session's demo, tests/conftest.py);
-2. warm, nothing changed: nothing is built (pipelines/nochange.py): the published warehouse
-   stays byte-identical and the run ends OK saying since which release nothing changed;
+2. warm, nothing changed: the check before the run (pipelines/prerun.py) finds every file
+   of the mirror unchanged and starts no Dagster run: the published warehouse stays
+   byte-identical, the run ends OK saying since which release nothing changed and that no
+   Dagster run was started, and each dataset's attempt log records the check; the nightly
+   schedule's tick makes the same check and skips, naming the release; a file dropped into
+   the inbox (identical to a snapshot) starts the Dagster run (and the tick's), whose
+   meta/build finds nothing changed (pipelines/nochange.py) and builds nothing;
 3. the same with a rebuild asked for: every staging, indicator and trend table is copied
    (meta.input_keys.copied_from, state `unchanged`, the reason says so) and holds exactly
    the values of the first release; the gate record carries the published verdicts;
@@ -21,19 +26,27 @@ catalogue entry changes the dataset's key.
 
 from __future__ import annotations
 
+import io
+import json
 import shutil
+from contextlib import redirect_stdout
 from pathlib import Path
 
 import duckdb
 import pytest
 from console import Result, copy_demo_data
-from dagster import DagsterInstance
+from dagster import DagsterInstance, build_schedule_context
+from dagster._core.definitions.schedule_definition import ScheduleExecutionData
 
 from pipelines import reuse
+from pipelines.attempts import last_attempt
 from pipelines.catalogue import load_catalogue
-from pipelines.cli import RunReport, execute
+from pipelines.cli import RunReport, execute, print_report
+from pipelines.resources import EudapResource
+from pipelines.schedules import nightly_job, nightly_schedule
 from pipelines.settings import PROJECT_ROOT, Paths
 from pipelines.snapshots import SnapshotStore
+from pipelines.sources import print_sources
 
 SAMPLE = PROJECT_ROOT / "data" / "sample"
 ASDR2 = "eurostat.hlth_cd_asdr2"
@@ -43,16 +56,30 @@ def mirror_of(data: Path) -> Path:
     return data / "mirror"
 
 
-def build(data: Path, *, rebuild: bool = False, ok: bool = True) -> RunReport:
+def build(
+    data: Path, *, rebuild: bool = False, ok: bool = True, dagster_run: bool = True
+) -> RunReport:
+    """A run; `dagster_run`: whether it must have started a Dagster run (none when the
+    check before the run found nothing changed)."""
     instance = DagsterInstance.ephemeral()
     try:
         report = execute(
             "bench", mirror=str(mirror_of(data)), data_dir=data, instance=instance, rebuild=rebuild
         )
+        assert instance.get_runs_count() == int(dagster_run), report.problems
     finally:
         instance.dispose()
     assert report.ok == ok, report.problems
+    assert report.dagster_run_started == dagster_run
     return report
+
+
+def tick_of(paths: Paths) -> ScheduleExecutionData:
+    """What the nightly schedule's tick returns for the data folder of `paths`."""
+    resource = EudapResource(data_dir=str(paths.data_dir), mirror=str(mirror_of(paths.data_dir)))
+    schedule = nightly_schedule(nightly_job(load_catalogue()), load_catalogue())
+    with build_schedule_context(resources={"eudap": resource}) as context:
+        return schedule.evaluate_tick(context)
 
 
 def latest(con: duckdb.DuckDBPyConnection) -> str:
@@ -98,9 +125,9 @@ def test_nothing_twice(built: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyP
     with duckdb.connect(str(paths.published_warehouse), read_only=True) as con:
         release_1 = latest(con)
 
-    # 2. nothing changed: nothing built, the published warehouse untouched
+    # 2. nothing changed: no Dagster run, nothing built, the published warehouse untouched
     published = paths.published_warehouse.read_bytes()
-    noop = build(paths.data_dir)
+    noop = build(paths.data_dir, dagster_run=False)
     assert paths.published_warehouse.read_bytes() == published
     assert not noop.published and noop.current_release == release_1
     assert noop.nothing_changed.startswith(f"nothing changed since release {release_1} (")
@@ -109,8 +136,52 @@ def test_nothing_twice(built: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyP
     )
     assert {info["state"] for info in noop.datasets.values()} == {"unchanged"}
     assert not paths.build_warehouse(noop.run_id).exists()
+    assert noop.checked_before_run.endswith("every file unchanged"), noop.checked_before_run
+    saved = json.loads((paths.runs_dir / f"{noop.run_id}.json").read_text(encoding="utf-8"))
+    assert saved["dagster_run_started"] is False and saved["ok"] is True
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert print_report(noop) == 0
+    printed = out.getvalue().splitlines()
+    assert printed[0] == f"OK: {noop.nothing_changed} (no Dagster run started)", printed
+    assert f"No Dagster run was started: {noop.checked_before_run}" in printed, printed
+    store = SnapshotStore(paths.raw_dir)
+    for ds in cat.datasets.values():
+        attempt = last_attempt(store, ds.id)
+        if ds.downloads and not ds.local_file:  # the curated files log no attempt
+            assert attempt and attempt["outcome"] == "unchanged", (ds.id, attempt)
+            assert attempt["checked_before_run"] is True, (ds.id, attempt)
+    out = io.StringIO()
+    with redirect_stdout(out):
+        print_sources(paths)
+    assert "unchanged (asked before the run, nothing downloaded: no Dagster run started)" in (
+        out.getvalue()
+    )
 
-    # 3. a rebuild asked for: everything copied, identical values, published verdicts
+    # the nightly schedule's tick makes the same check: no run, the tick says why
+    tick = tick_of(paths)
+    assert not tick.run_requests, tick
+    assert tick.skip_message and tick.skip_message.startswith(
+        f"nothing changed since release {release_1} ("
+    ), tick.skip_message
+    assert tick.skip_message.endswith("every file unchanged: no run started"), tick.skip_message
+    assert paths.published_warehouse.read_bytes() == published
+
+    # a file in the inbox starts the Dagster run (and the schedule's), even one identical
+    # to a snapshot
+    (crim,) = (mirror_of(paths.data_dir) / "ec.europa.eu").rglob("crim_off_cat/*/*")
+    paths.inbox_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(crim, paths.inbox_dir / "estat_crim_off_cat.tsv")
+    tick = tick_of(paths)
+    assert len(tick.run_requests or []) == 1 and not tick.skip_message, tick
+    inbox_run = build(paths.data_dir)
+    assert inbox_run.inbox_taken and "identical to a snapshot" in inbox_run.inbox_taken[0]
+    assert inbox_run.nothing_changed.startswith(f"nothing changed since release {release_1} (")
+    assert inbox_run.current_release == release_1 and not inbox_run.published
+    assert paths.published_warehouse.read_bytes() == published
+
+    # 3. a rebuild asked for (a Dagster run, no check before it): everything copied,
+    # identical values, published verdicts
     assert build(paths.data_dir, rebuild=True).published
     second = keys(paths)
     assert set(second) == set(first)
@@ -175,7 +246,8 @@ def test_nothing_twice(built: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyP
         ).fetchone()
     assert hits == 1
 
-    # 5. its download fails: built and published, the dataset stale
+    # 5. its download fails (so does the check before the run): built and published, the
+    # dataset stale
     mirrored.unlink()
     stale = build(paths.data_dir, ok=False)
     assert stale.published and stale.datasets[ASDR2]["state"] == "stale"

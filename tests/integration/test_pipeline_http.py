@@ -468,6 +468,9 @@ def test_the_run_after_a_killed_run_keeps_the_complete_release(story: Story) -> 
 def test_second_run_makes_only_conditional_requests_answered_304(story: Story) -> None:
     step = story.steps["unchanged"]
     assert step.requests, "the second run made no request at all"
+    # they are the check before the run (pipelines/prerun.py): no Dagster run was started
+    assert step.report.dagster_run_started is False
+    assert "No Dagster run was started: " in step.printed, step.printed
     # Reading the mirror's manifest (MIRROR.json) is not a download.
     probes = discovery_probes(story.cat, step.requests)
     data_requests = [r for r in step.requests if r.path != "/MIRROR.json" and r not in probes]
@@ -508,6 +511,7 @@ def test_second_run_writes_no_snapshot_and_everything_is_unchanged(story: Story)
 # --------------------------------------------- 3. an HTML page and a gate-failing file
 def test_html_page_makes_its_dataset_stale_and_is_kept_aside(story: Story) -> None:
     step = story.steps["broken"]
+    assert step.report.dagster_run_started  # the check before the run got changed files
     info = step.report.datasets[HTML_DATASET]
     assert info["state"] == "stale"
     assert "HTML" in info["reason"], info["reason"]
