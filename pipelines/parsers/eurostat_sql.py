@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from pipelines.geo import GeoResolver
 
 CHUNK = 1 << 20
+LONE_CR = re.compile(rb"\r(?!\n)")  # a CR that does not end a CRLF
 # ASCII whitespace that makes a line blank (skipped). Other whitespace Python's strip() also
 # removes ends up in a "bad" cell, which line_rows then accepts: the Python parser takes over.
 SPACE = " \t\x0b\x0c\r"
@@ -90,14 +92,15 @@ def _prepass(path: Path, limits: ReadLimits) -> bool:
     with open_binary(path, limits) as fh:
         while chunk := fh.read(CHUNK):
             try:
-                decoder.decode(chunk)
+                # ASCII bytes with no sequence pending are UTF-8 (a tenth of the decode)
+                if decoder.getstate()[0] or not chunk.isascii():
+                    decoder.decode(chunk)
             except UnicodeDecodeError:
                 return False
-            lone_cr = chunk.count(b"\r") - chunk.count(b"\r\n") - chunk.endswith(b"\r")
             if pending_cr and not chunk.startswith(b"\n"):
-                lone_cr += 1
-            pending_cr = chunk.endswith(b"\r")
-            if lone_cr > 0:
+                return False
+            pending_cr = chunk.endswith(b"\r")  # judged with the next chunk's first byte
+            if LONE_CR.search(chunk, 0, len(chunk) - pending_cr):
                 return False
             first = chunk.find(b"\n")
             if first < 0:
