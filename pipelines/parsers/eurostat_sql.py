@@ -25,6 +25,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import re
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,7 +61,10 @@ LINES_DB = "_eudap_lines_db"
 LINES = f"{LINES_DB}.lines"
 # DuckDB runs a scan on one thread per row group (122,880 rows by default): a file has fewer
 # lines than that, so LINES is kept in small row groups for the INSERT to use every thread.
-LINES_ROW_GROUP = 8192
+# Not smaller than needed: each group of lines leaves one partial row group in the staging
+# table (16,384 lines of 24 periods: 2 full row groups and one part; with 8,192 lines the
+# bench's INSERT took 3-5 % more CPU).
+LINES_ROW_GROUP = 16384
 GEO = "_eudap_geo"
 # What the engine refuses in a file Python may read: a CSV error (a \x01 byte, which
 # admission refuses today but an older store may hold, splits a line), a text it will not
@@ -145,26 +149,31 @@ def lines(con: duckdb.DuckDBPyConnection, path: Path, limits: ReadLimits) -> Ite
     """The file as table LINES (line, l) for the block: one row per physical line, in file
     order, NULL for an empty line. The numbering is one single-threaded pass
     (`parallel=false`: the scan, and so `row_number()`, follows the file's order); everything
-    after it reads LINES in parallel, from a scratch in-memory database of small row groups
-    (detached after the block). It is not compressed (a third of the time a database file
-    took, which compressed every line); under a memory bound, its blocks spill like any
-    other (pipelines.enginemem)."""
+    after it reads LINES in parallel, from a scratch database file of small row groups in a
+    temporary folder (removed after the block). The lines are stored uncompressed: they are
+    read once, and compressing them took two thirds of this step. (An in-memory database
+    would not do: it keeps one row group, which one thread scans.)"""
     max_line = max(limits.max_line_bytes + 64, 2_097_152)
     with path.open("rb") as fh:  # by content: a snapshot's name need not end in .gz
         compression = "gzip" if fh.read(2) == GZIP_MAGIC else "none"
-    con.execute(f"ATTACH ':memory:' AS {LINES_DB} (ROW_GROUP_SIZE {LINES_ROW_GROUP})")
-    try:
-        con.execute(f"""
-            CREATE TABLE {LINES} AS
-            SELECT row_number() OVER () AS line, l
-            FROM read_csv({_lit(str(path))}, columns={{'l': 'VARCHAR'}}, delim='\x01',
-                          header=false, quote='', escape='', auto_detect=false,
-                          compression='{compression}', max_line_size={max_line},
-                          parallel=false)
-        """)
-        yield
-    finally:
-        con.execute(f"DETACH DATABASE IF EXISTS {LINES_DB}")
+    with tempfile.TemporaryDirectory(prefix="eudap-lines-") as folder:
+        db = Path(folder) / "lines.duckdb"
+        con.execute(f"ATTACH {_lit(str(db))} AS {LINES_DB} (ROW_GROUP_SIZE {LINES_ROW_GROUP})")
+        try:
+            con.execute(
+                f"CREATE TABLE {LINES} (line BIGINT, l VARCHAR USING COMPRESSION uncompressed)"
+            )
+            con.execute(f"""
+                INSERT INTO {LINES}
+                SELECT row_number() OVER () AS line, l
+                FROM read_csv({_lit(str(path))}, columns={{'l': 'VARCHAR'}}, delim='\x01',
+                              header=false, quote='', escape='', auto_detect=false,
+                              compression='{compression}', max_line_size={max_line},
+                              parallel=false)
+            """)
+            yield
+        finally:
+            con.execute(f"DETACH DATABASE IF EXISTS {LINES_DB}")
 
 
 def _cells_sql(header: Header, geo_key: str | None = None) -> str:
