@@ -32,7 +32,7 @@ from pipelines.attempts import REFUSAL_PHRASE
 from pipelines.catalogue import Dataset, Indicator, ReadLimits
 from pipelines.checks import ValidationReport, validate_frame
 from pipelines.geo import GeoResolver
-from pipelines.parsers import eurostat_sql, sdmx_sql, tabular_sql
+from pipelines.parsers import eurostat_sql
 from pipelines.parsers.base import ParsedFile, ParseError
 from pipelines.parsers.detect import effective_format
 from pipelines.snapshots import Snapshot, SnapshotError
@@ -42,17 +42,18 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 BATCH_ROWS = 50_000
-# The formats DuckDB stages itself: format -> its SQL module, the name of the module's
-# header reader (every module stages with `insert`), and the file size from which the
-# engine is used: below it the Python parser is faster than the engine's few statements
-# per file (measured on the EDR tables: ~37 ms against ~15 ms of CPU for a 5 KB table;
-# even at the 84 KB wastewater table).
+# The formats DuckDB stages itself: format -> its SQL module (pipelines.parsers.<name>,
+# imported when a file of that format is staged: ~35 ms a process staging none need not
+# pay), the name of the module's header reader (every module stages with `insert`), and
+# the file size from which the engine is used: below it the Python parser is faster than
+# the engine's few statements per file (measured on the EDR tables: ~37 ms against ~15 ms
+# of CPU for a 5 KB table; even at the 84 KB wastewater table).
 SMALL_FILE = 256 * 1024
-ENGINES: dict[str, tuple[Any, str, int]] = {
-    "eurostat_tsv": (eurostat_sql, "read_header", 0),
-    "sdmx_csv": (sdmx_sql, "read_header", SMALL_FILE),
-    "tabular_csv": (tabular_sql, "read_header", SMALL_FILE),
-    "edr_csv": (tabular_sql, "read_edr_header", SMALL_FILE),
+ENGINES: dict[str, tuple[str, str, int]] = {
+    "eurostat_tsv": ("eurostat_sql", "read_header", 0),
+    "sdmx_csv": ("sdmx_sql", "read_header", SMALL_FILE),
+    "tabular_csv": ("tabular_sql", "read_header", SMALL_FILE),
+    "edr_csv": ("tabular_sql", "read_edr_header", SMALL_FILE),
 }
 State = Literal["fresh", "unchanged", "stale", "missing"]
 # Column types by their Arrow names (pyarrow is imported only where the Python parsers'
@@ -285,9 +286,10 @@ def _load_in_engine(
     fmt = effective_format(ds.format, path)
     if fmt not in ENGINES:
         return None
-    module, read_header, min_bytes = ENGINES[fmt]
+    module_name, read_header, min_bytes = ENGINES[fmt]
     if path.stat().st_size < min_bytes:
         return None
+    module = importlib.import_module(f"pipelines.parsers.{module_name}")
     header = getattr(module, read_header)(path, parser_options(ds), ds.limits)
     if header is None:
         return None

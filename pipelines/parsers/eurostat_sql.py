@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from pipelines.geo import GeoResolver
 
 CHUNK = 1 << 20
+LONE_CR = re.compile(rb"\r(?!\n)")  # a CR that does not end a CRLF
 # ASCII whitespace that makes a line blank (skipped). Other whitespace Python's strip() also
 # removes ends up in a "bad" cell, which line_rows then accepts: the Python parser takes over.
 SPACE = " \t\x0b\x0c\r"
@@ -59,7 +61,10 @@ LINES_DB = "_eudap_lines_db"
 LINES = f"{LINES_DB}.lines"
 # DuckDB runs a scan on one thread per row group (122,880 rows by default): a file has fewer
 # lines than that, so LINES is kept in small row groups for the INSERT to use every thread.
-LINES_ROW_GROUP = 8192
+# Not smaller than needed: each group of lines leaves one partial row group in the staging
+# table (16,384 lines of 24 periods: 2 full row groups and one part; with 8,192 lines the
+# bench's INSERT took 3-5 % more CPU).
+LINES_ROW_GROUP = 16384
 GEO = "_eudap_geo"
 # What the engine refuses in a file Python may read: a CSV error (a \x01 byte, which
 # admission refuses today but an older store may hold, splits a line), a text it will not
@@ -91,14 +96,15 @@ def _prepass(path: Path, limits: ReadLimits) -> bool:
     with open_binary(path, limits) as fh:
         while chunk := fh.read(CHUNK):
             try:
-                decoder.decode(chunk)
+                # ASCII bytes with no sequence pending are UTF-8 (a tenth of the decode)
+                if decoder.getstate()[0] or not chunk.isascii():
+                    decoder.decode(chunk)
             except UnicodeDecodeError:
                 return False
-            lone_cr = chunk.count(b"\r") - chunk.count(b"\r\n") - chunk.endswith(b"\r")
             if pending_cr and not chunk.startswith(b"\n"):
-                lone_cr += 1
-            pending_cr = chunk.endswith(b"\r")
-            if lone_cr > 0:
+                return False
+            pending_cr = chunk.endswith(b"\r")  # judged with the next chunk's first byte
+            if LONE_CR.search(chunk, 0, len(chunk) - pending_cr):
                 return False
             first = chunk.find(b"\n")
             if first < 0:
@@ -144,7 +150,9 @@ def lines(con: duckdb.DuckDBPyConnection, path: Path, limits: ReadLimits) -> Ite
     order, NULL for an empty line. The numbering is one single-threaded pass
     (`parallel=false`: the scan, and so `row_number()`, follows the file's order); everything
     after it reads LINES in parallel, from a scratch database file of small row groups in a
-    temporary folder (removed after the block)."""
+    temporary folder (removed after the block). The lines are stored uncompressed: they are
+    read once, and compressing them took two thirds of this step. (An in-memory database
+    would not do: it keeps one row group, which one thread scans.)"""
     max_line = max(limits.max_line_bytes + 64, 2_097_152)
     with path.open("rb") as fh:  # by content: a snapshot's name need not end in .gz
         compression = "gzip" if fh.read(2) == GZIP_MAGIC else "none"
@@ -152,8 +160,11 @@ def lines(con: duckdb.DuckDBPyConnection, path: Path, limits: ReadLimits) -> Ite
         db = Path(folder) / "lines.duckdb"
         con.execute(f"ATTACH {_lit(str(db))} AS {LINES_DB} (ROW_GROUP_SIZE {LINES_ROW_GROUP})")
         try:
+            con.execute(
+                f"CREATE TABLE {LINES} (line BIGINT, l VARCHAR USING COMPRESSION uncompressed)"
+            )
             con.execute(f"""
-                CREATE TABLE {LINES} AS
+                INSERT INTO {LINES}
                 SELECT row_number() OVER () AS line, l
                 FROM read_csv({_lit(str(path))}, columns={{'l': 'VARCHAR'}}, delim='\x01',
                               header=false, quote='', escape='', auto_detect=false,
@@ -166,10 +177,11 @@ def lines(con: duckdb.DuckDBPyConnection, path: Path, limits: ReadLimits) -> Ite
 
 
 def _cells_sql(header: Header, geo_key: str | None = None) -> str:
-    """Every cell of every data line: line, text l, codes k1..kn, period index i, value text v,
-    flag text f, whether the cell breaks a rule (`bad`), and with `geo_key` (an expression
-    of k) the reference code and level GEO gives it (geo_code, geo_level), joined
-    once per line."""
+    """Every cell of every data line that stages a row or breaks a rule (a cell that is ':'
+    alone does neither): line, text l, codes k1..kn, period index i, value text v, flag
+    text f, whether the cell breaks a rule (`bad`), and with `geo_key` (an expression of k)
+    the reference code and level GEO gives it (geo_code, geo_level), joined once per
+    line."""
     codes = ", ".join(f"k{n}" for n in range(1, len(header.parsed.dimensions) + 1))
     key_cols = ", ".join(f"k[{n}] AS k{n}" for n in range(1, len(header.parsed.dimensions) + 1))
     geo_cols, geo_join = "NULL AS geo_code, NULL AS geo_level", ""
@@ -209,6 +221,9 @@ def _cells_sql(header: Header, geo_key: str | None = None) -> str:
                CASE WHEN sp = 0 THEN t ELSE left(t, sp - 1) END AS v,
                CASE WHEN sp = 0 THEN '' ELSE ltrim(substr(t, sp + 1)) END AS f
         FROM cells
+        -- a cell that is ':' alone stages no row (v = ':' and f = ''): dropped before
+        -- any other work, unless its line is bad
+        WHERE line_bad OR t IS NULL OR t <> ':'
     )
     """
 
@@ -255,7 +270,7 @@ def insert_sql(target: str, ds: Dataset, header: Header, sha256: str) -> str:
     return (
         _cells_sql(header, geo_key)
         + f"INSERT INTO {target} ({', '.join(_q(c) for c in columns)}) "
-        + f"SELECT {', '.join(exprs)} FROM judged WHERE bad OR NOT (v = ':' AND f = '')"
+        + f"SELECT {', '.join(exprs)} FROM judged"
     )
 
 
@@ -266,8 +281,7 @@ def count_rows(path: Path, header: Header, limits: ReadLimits) -> int | None:
     try:
         with lines(con, path, limits):
             row = con.execute(
-                _cells_sql(header) + "SELECT count(*) FILTER (WHERE NOT (v = ':' AND f = '')), "
-                "coalesce(bool_or(bad), false) FROM judged"
+                _cells_sql(header) + "SELECT count(*), coalesce(bool_or(bad), false) FROM judged"
             ).fetchone()
     except ENGINE_REFUSALS:
         return None
