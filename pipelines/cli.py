@@ -413,6 +413,8 @@ class _Redacting(io.TextIOBase):
 
 def _print_report(report: RunReport, *, quiet: bool = False) -> int:
     if report.ok and report.nothing_changed:
+        from pipelines.status import no_dagster_run
+
         print(f"OK: {report.nothing_changed}{no_dagster_run(report.__dict__)}")
     elif report.ok:
         print(f"OK: published release {report.run_id}: {report.release_summary}")
@@ -446,11 +448,6 @@ def _print_report(report: RunReport, *, quiet: bool = False) -> int:
     else:
         print(f"Run {report.run_id}; details: eudap status")
     return EXIT_OK if report.ok else EXIT_FAILED
-
-
-def no_dagster_run(report: dict[str, Any]) -> str:
-    """What the outcome line of a saved run report adds when no Dagster run was started."""
-    return " (no Dagster run started)" if report.get("dagster_run_started") is False else ""
 
 
 # -- commands ---------------------------------------------------------------------------------

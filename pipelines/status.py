@@ -10,10 +10,14 @@ from __future__ import annotations
 import json
 
 from pipelines.catalogue import load_catalogue
-from pipelines.cli import no_dagster_run
 from pipelines.settings import Paths
 from pipelines.snapshots import SnapshotStore
 from pipelines.warehouse import open_published
+
+
+def no_dagster_run(report: dict) -> str:
+    """What the outcome line of a saved run report adds when no Dagster run was started."""
+    return " (no Dagster run started)" if report.get("dagster_run_started") is False else ""
 
 
 def last_run_report(paths: Paths) -> dict | None:
