@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from helpers import emptied_database
 
 from pipelines import stage as stage_module
 from pipelines.catalogue import Catalogue, Dataset, load_catalogue
@@ -71,17 +72,7 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDB
 
 @pytest.fixture
 def con(database: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection of its own (temp objects and settings do not carry over) to the module's
-    database, emptied: no table an earlier test staged is left."""
-    user_schemas = database.execute(
-        "SELECT schema_name FROM duckdb_schemas() "
-        "WHERE NOT internal AND database_name = current_database()"
-    ).fetchall()
-    for (schema,) in user_schemas:
-        database.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    database.execute("CREATE SCHEMA staging")
-    assert database.execute("SELECT count(*) FROM duckdb_tables()").fetchone() == (0,)
-    connection = database.cursor()
+    connection = emptied_database(database)
     yield connection
     connection.close()
 
