@@ -7,7 +7,10 @@ fetches or parses data: this is the description the engine is built from.
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import re
+import threading
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -16,7 +19,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from pipelines.codelists import codelist_for, load_codelist
+from pipelines.codelists import CODELIST_DIR, codelist_for, load_codelist
 from pipelines.settings import ASSETS_DIR
 
 FORMATS = (
@@ -724,6 +727,14 @@ class Catalogue:
     def indicator_list(self) -> list[Indicator]:
         return [self.indicators[n] for n in sorted(self.indicators)]
 
+    def copy(self) -> Catalogue:
+        """A catalogue sharing the (frozen) models, with dicts and lists of its own."""
+        clone = copy.copy(self)
+        for name, value in vars(self).items():
+            if isinstance(value, dict | list):
+                setattr(clone, name, copy.copy(value))
+        return clone
+
 
 def _geo_reference(geo_path: Path) -> list[GeoEntry]:
     """The geo reference: Eurostat's GEO code list plus the project's geo.yaml additions."""
@@ -746,5 +757,34 @@ def _geo_entry(row: dict[str, Any], geo_path: Path) -> GeoEntry:
         return _validate(GeoEntry, row, Path(f"{geo_path} ({row.get('code')})"))
 
 
+_LOADED: dict[Path, tuple[bytes, Catalogue]] = {}
+_LOADED_ROOTS = 8  # tests load many temporary catalogues; keep the last few roots only
+_LOADED_LOCK = threading.Lock()
+
+
+def _files_digest(root: Path) -> bytes:
+    """sha256 over the name and bytes of every file a catalogue of `root` can read (its
+    folder and the bundled code lists): contents, not mtimes, so an edit within the file
+    system's clock resolution is seen too."""
+    digest = hashlib.sha256()
+    for folder in dict.fromkeys([root, CODELIST_DIR]):
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.digest()
+
+
 def load_catalogue(root: Path = ASSETS_DIR) -> Catalogue:
-    return Catalogue(root)
+    """The catalogue of `root`. Parsing and validating it costs ~70 ms; loading it again in
+    the same process (commands, assets and tests each load it) reuses the last one while
+    none of its files changed, as a copy: the caller may change its dicts and lists."""
+    digest = _files_digest(root)
+    with _LOADED_LOCK:
+        hit = _LOADED.get(root)
+    if hit is None or hit[0] != digest:
+        hit = (digest, Catalogue(root))
+        with _LOADED_LOCK:
+            _LOADED.pop(root, None)
+            _LOADED[root] = hit
+            while len(_LOADED) > _LOADED_ROOTS:
+                _LOADED.pop(next(iter(_LOADED)))
+    return hit[1].copy()

@@ -25,6 +25,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -206,3 +207,19 @@ def gate_failures(report: ValidationReport) -> list[tuple[Any, ...]]:
         for f in report.failures
     ]
     return sorted(rows, key=lambda failure: failure[:3])
+
+
+def emptied_database(database: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A connection of its own (temp objects and settings do not carry over) to `database`
+    with every schema an earlier test made dropped and an empty `staging` schema: a module
+    can share one DuckDB file instead of opening one per test (~20 ms of CPU each)."""
+    user_schemas = database.execute(
+        "SELECT schema_name FROM duckdb_schemas() "
+        "WHERE NOT internal AND database_name = current_database()"
+    ).fetchall()
+    for (schema,) in user_schemas:
+        database.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    if database.execute("SELECT count(*) FROM duckdb_tables()").fetchone() != (0,):
+        raise AssertionError("a test left a table outside its schemas in the shared database")
+    database.execute("CREATE SCHEMA staging")
+    return database.cursor()

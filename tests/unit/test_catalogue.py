@@ -12,7 +12,7 @@ import pytest
 import yaml
 from helpers import dataset_fields, make_dataset
 
-from pipelines.catalogue import Catalogue, CatalogueError, FilterError
+from pipelines.catalogue import Catalogue, CatalogueError, FilterError, load_catalogue
 from pipelines.settings import ASSETS_DIR
 
 
@@ -170,6 +170,24 @@ def test_a_small_valid_catalogue_loads(tmp_path: Path):
     assert list(cat.datasets) == ["testsrc.sample"]
     assert list(cat.indicators) == [1]
     assert cat.sources == ["testsrc"]
+
+
+def test_loading_again_sees_an_edit_at_once_and_gives_a_catalogue_of_its_own(tmp_path: Path):
+    root = make_catalogue_dir(tmp_path / "cat")
+    first = load_catalogue(root)
+    first.datasets.clear()  # the caller's copy: the next load is not affected
+    path = root / "datasets" / "testsrc.sample.yaml"
+    text = path.read_text(encoding="utf-8")
+    title = yaml.safe_load(text)["title"]
+    edited = title[:-1] + ("X" if title[-1] != "X" else "Y")  # same size, same clock tick
+    path.write_text(text.replace(title, edited), encoding="utf-8")
+    assert load_catalogue(root).datasets["testsrc.sample"].title == edited
+    again = load_catalogue(root)
+    assert again.datasets["testsrc.sample"].title == edited
+    assert again.datasets is not load_catalogue(root).datasets
+    path.write_text("id: [", encoding="utf-8")
+    with pytest.raises(CatalogueError, match="testsrc.sample.yaml: not valid YAML"):
+        load_catalogue(root)
 
 
 def without(fields: dict[str, Any], key: str) -> dict[str, Any]:

@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import great_expectations as gx
 import pandas as pd
 import pytest
 from helpers import make_dataset
@@ -184,6 +183,8 @@ def test_year_pattern_matches_exactly_the_years_of_the_span(span: tuple[int, int
 def test_every_hand_written_suite_loads_as_a_gx_suite_without_dropped_expectations(
     path: Path,
 ) -> None:
+    import great_expectations as gx  # 2-3 s to import: only the tests that use it pay
+
     spec = json.loads(path.read_text(encoding="utf-8"))
     assert spec["name"] == path.stem
     assert spec["expectations"], "a hand-written suite without expectations: delete it"

@@ -208,11 +208,25 @@ def test_every_indicator_sql_runs_on_the_declared_staging_layouts(
 
 
 # -- declared dependencies --------------------------------------------------------------------
-def binding_error(cat: Catalogue, number: int, staged: set[str]) -> str | None:
+@pytest.fixture(scope="module")
+def scratch() -> Iterator[duckdb.DuckDBPyConnection]:
+    """An empty in-memory database: each binding check works in a transaction it rolls back
+    (opening a database per check costs ~20 ms of CPU; a table left over could only make a
+    check that must fail pass, never the reverse, and the rollback leaves none)."""
+    connection = duckdb.connect()
+    yield connection
+    connection.close()
+
+
+def binding_error(
+    scratch: duckdb.DuckDBPyConnection, cat: Catalogue, number: int, staged: set[str]
+) -> str | None:
     """Why the indicator's query (its macros expanded by DuckDB) does not bind in a database
     holding only the staging tables of `staged`, or None when it binds."""
-    con = duckdb.connect()
+    con = scratch.cursor()
+    con.begin()
     try:
+        assert con.execute("SELECT count(*) FROM duckdb_tables()").fetchone() == (0,)
         con.execute("CREATE SCHEMA staging")
         for ds_id in staged:
             create_table(con, cat.datasets[ds_id].table, cat.datasets[ds_id])
@@ -222,33 +236,38 @@ def binding_error(cat: Catalogue, number: int, staged: set[str]) -> str | None:
     except duckdb.CatalogException as exc:
         return str(exc).splitlines()[0]
     finally:
+        con.rollback()
         con.close()
     return None
 
 
 @pytest.mark.parametrize("number", range(1, 13))
-def test_an_indicator_reads_exactly_the_datasets_it_declares(cat: Catalogue, number: int) -> None:
+def test_an_indicator_reads_exactly_the_datasets_it_declares(
+    scratch: duckdb.DuckDBPyConnection, cat: Catalogue, number: int
+) -> None:
     """The catalogue's `datasets` of an indicator is what its asset waits for: the SQL reads
     every one of them and nothing else."""
     ind = cat.indicators[number]
     declared = set(ind.datasets)
-    undeclared = binding_error(cat, number, declared)
+    undeclared = binding_error(scratch, cat, number, declared)
     assert undeclared is None, (
         f"{sql_path(ind)} reads a staging table that assets/indicators/{ind.table_name}.yaml "
         f"does not list in datasets: {undeclared}"
     )
     for ds_id in sorted(declared):
-        assert binding_error(cat, number, declared - {ds_id}) is not None, (
+        assert binding_error(scratch, cat, number, declared - {ds_id}) is not None, (
             f"assets/indicators/{ind.table_name}.yaml lists {ds_id}, which {sql_path(ind)} "
             "does not read"
         )
 
 
-def test_a_query_reading_an_undeclared_table_does_not_bind(cat: Catalogue) -> None:
+def test_a_query_reading_an_undeclared_table_does_not_bind(
+    scratch: duckdb.DuckDBPyConnection, cat: Catalogue
+) -> None:
     # ind09 reads euda.edr among others: without it, the query names the missing table
     ind = cat.indicators[9]
     assert "euda.edr" in ind.datasets
-    error = binding_error(cat, 9, set(ind.datasets) - {"euda.edr"})
+    error = binding_error(scratch, cat, 9, set(ind.datasets) - {"euda.edr"})
     assert error is not None and "euda_edr" in error
 
 

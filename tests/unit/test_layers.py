@@ -6,6 +6,7 @@ Read from the source with `ast` (every import, at module level or inside a funct
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 from pipelines.settings import PROJECT_ROOT
@@ -25,7 +26,8 @@ DAGSTER_MODULES = {
 }
 
 
-def imported_modules(path: Path) -> set[str]:
+@functools.cache  # the tests below parse every module of pipelines/, some twice
+def imported_modules(path: Path) -> frozenset[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     names: set[str] = set()
     for node in ast.walk(tree):
@@ -34,7 +36,7 @@ def imported_modules(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
             names |= {f"{node.module}.{alias.name}" for alias in node.names}
-    return names
+    return frozenset(names)
 
 
 def test_only_the_wiring_imports_dagster() -> None:

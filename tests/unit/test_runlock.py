@@ -18,7 +18,7 @@ import duckdb
 import pytest
 from dagster import AssetKey, DagsterInstance
 
-from pipelines import cli
+from pipelines import cli, runlock
 from pipelines.catalogue import load_catalogue
 from pipelines.definitions import build_definitions
 from pipelines.fetch import Fetcher
@@ -87,13 +87,14 @@ def test_a_second_run_is_refused_naming_the_running_one(
 
 
 def test_waiting_gives_up_after_its_timeout_then_gets_the_lock_once_free(
-    paths: Paths, holder: subprocess.Popen[str]
+    paths: Paths, holder: subprocess.Popen[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(runlock, "POLL_SECONDS", 0.02)  # the same loop, polled in ms
     started = time.monotonic()
     busy = pytest.raises(RunLockBusy, match="after waiting")
-    with busy, run_lock(paths, "run-second", "run", wait_seconds=1.0):
+    with busy, run_lock(paths, "run-second", "run", wait_seconds=0.2):
         pytest.fail("took a lock another process holds")
-    assert time.monotonic() - started >= 1.0
+    assert time.monotonic() - started >= 0.2
     holder.communicate("\n", timeout=TIMEOUT)  # the first run ends
     with run_lock(paths, "run-second", "run", wait_seconds=5.0) as acquired:
         assert acquired is not None and acquired.stale is None  # a clean end leaves no record

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from helpers import emptied_database
 
 from pipelines import stage as stage_module
 from pipelines.catalogue import Catalogue, Dataset, ReadLimits, load_catalogue
@@ -38,10 +39,17 @@ def geo(cat: Catalogue) -> GeoResolver:
     return GeoResolver(cat.geo)
 
 
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = duckdb.connect(str(tmp_path_factory.mktemp("engine") / "build.duckdb"))
+    yield connection
+    connection.close()
+
+
 @pytest.fixture
-def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = duckdb.connect(str(tmp_path / "build.duckdb"))
-    connection.execute("CREATE SCHEMA staging")
+def con(database: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The module's database file (see helpers.emptied_database), emptied for this test."""
+    connection = emptied_database(database)
     yield connection
     connection.close()
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from helpers import emptied_database
 
 from pipelines import stage as stage_module
 from pipelines.catalogue import Catalogue, Dataset, load_catalogue
@@ -56,10 +57,17 @@ def engine_for_any_size(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setitem(stage_module.ENGINES, fmt, (module, reader, 0))
 
 
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = duckdb.connect(str(tmp_path_factory.mktemp("engine") / "build.duckdb"))
+    yield connection
+    connection.close()
+
+
 @pytest.fixture
-def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = duckdb.connect(str(tmp_path / "build.duckdb"))
-    connection.execute("CREATE SCHEMA staging")
+def con(database: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The module's database file (see helpers.emptied_database), emptied for this test."""
+    connection = emptied_database(database)
     yield connection
     connection.close()
 
