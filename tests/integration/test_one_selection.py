@@ -3,9 +3,10 @@
 
 The curated CSVs live in the repository; every run registers them as snapshots (no network).
 The test edits a copy of `assets/curated/eu_headlines.csv`, points a copy of the catalogue
-at it, and runs the offline build twice from an empty store: once through the Dagster job
-definition `build_offline` (what the UI launches), once through the CLI path (`execute`).
-Both must publish the edited figure.
+at it, and runs the offline build from an empty store through the CLI path (`execute`): it
+must publish the edited figure. The same build through the Dagster job definition
+`build_offline` (what the UI launches) is the first run of
+tests/integration/test_publish_alone.py, which asserts the same (one build fewer).
 """
 
 from __future__ import annotations
@@ -21,12 +22,21 @@ from dagster import DagsterInstance
 from pipelines import catalogue as catalogue_module
 from pipelines.catalogue import Catalogue
 from pipelines.cli import execute
-from pipelines.definitions import build_definitions
-from pipelines.resources import EudapResource
 from pipelines.settings import ASSETS_DIR, PROJECT_ROOT, Paths
 
 MEASURE = "drug_induced_deaths_eu_headline"
 EDITED = 4321.0
+
+
+def edited_headlines(original: Path) -> str:
+    """The EU headlines file with its first EU figure of MEASURE set to EDITED."""
+    lines = original.read_text(encoding="utf-8").splitlines(keepends=True)
+    first = next(i for i, line in enumerate(lines) if line.startswith(f"9,{MEASURE},EU27_2020,"))
+    cells = lines[first].split(",")
+    assert float(cells[4]) != EDITED
+    cells[4] = f"{EDITED:g}"
+    lines[first] = ",".join(cells)
+    return "".join(lines)
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +46,8 @@ def edited_catalogue(tmp_path_factory: pytest.TempPathFactory) -> Catalogue:
     meta_path = root / "assets" / "datasets" / "curated.eu_headlines.yaml"
     entry = yaml.safe_load(meta_path.read_text(encoding="utf-8"))
     original = PROJECT_ROOT / entry["local_file"]
-    lines = original.read_text(encoding="utf-8").splitlines(keepends=True)
-    first = next(i for i, line in enumerate(lines) if line.startswith(f"9,{MEASURE},EU27_2020,"))
-    cells = lines[first].split(",")
-    assert float(cells[4]) != EDITED
-    cells[4] = f"{EDITED:g}"
-    lines[first] = ",".join(cells)
     edited = root / "eu_headlines.csv"
-    edited.write_text("".join(lines), encoding="utf-8")
+    edited.write_text(edited_headlines(original), encoding="utf-8")
     entry["local_file"] = str(edited)  # absolute: taken as is beside the project root
     meta_path.write_text(yaml.safe_dump(entry, sort_keys=False), encoding="utf-8")
     return Catalogue(root / "assets")
@@ -60,21 +64,6 @@ def published_values(paths: Paths) -> list[float]:
     finally:
         con.close()
     return [r[0] for r in rows]
-
-
-def test_the_offline_job_publishes_an_edited_curated_file(
-    edited_catalogue: Catalogue, tmp_path: Path
-) -> None:
-    paths = Paths(tmp_path / "data")
-    resource = EudapResource(data_dir=str(paths.data_dir))
-    job = build_definitions(edited_catalogue, resource).resolve_job_def("build_offline")
-    instance = DagsterInstance.ephemeral()
-    try:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
-    finally:
-        instance.dispose()
-    assert result.success, [e.message for e in result.all_events if e.is_failure]
-    assert EDITED in published_values(paths)
 
 
 def test_run_offline_publishes_an_edited_curated_file(
