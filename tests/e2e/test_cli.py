@@ -4,8 +4,8 @@ Every command runs in a subprocess with `EUDAP_DATA_DIR` and `DAGSTER_HOME` poin
 temporary folder (telemetry off), so nothing touches the repository's data/ or ~/.dagster.
 Full builds are slow, so the demo is built once per test session (tests/conftest.py) and the
 commands that only read it share it; one more run (an HTML page in a copy of the sample
-mirror) publishes while an analyst's read-only connection stays open. Two runs at once:
-tests/e2e/test_cli_concurrent.py.
+mirror, with --quiet) publishes while an analyst's read-only connection stays open. Two runs
+at once: tests/e2e/test_cli_concurrent.py.
 """
 
 from __future__ import annotations
@@ -313,7 +313,7 @@ def test_html_upstream_fails_naming_the_dataset_while_a_reader_keeps_its_view(
     try:
         before = reader.stdout.readline().split()  # type: ignore[union-attr]
         assert before[:1] == ["BEFORE"], (before, reader.stderr.read())  # type: ignore[union-attr]
-        res = eudap(env, "run", "--mirror", str(mirror))
+        res = eudap(env, "run", "--mirror", str(mirror), "--quiet")
         out, err = reader.communicate("\n", timeout=TIMEOUT)
     finally:
         if reader.poll() is None:
@@ -330,6 +330,15 @@ def test_html_upstream_fails_naming_the_dataset_while_a_reader_keeps_its_view(
     assert not [line for line in res.out.splitlines() if "step " in line], res.out
     assert "Published release" in res.out and "anyway" in res.out
     assert "Traceback" not in res.out + res.err
+    # --quiet (a build that has problems and still publishes; from test_run_output.py): only
+    # the outcome and the problems, the release published once, no table, no progress
+    assert res.code == 1, res.out + res.err
+    lines = res.out.splitlines()
+    assert lines[0].startswith("FAILED: "), res.out
+    assert all(line.startswith("  - ") for line in lines[1:-1]), res.out
+    assert lines[-1].startswith("Published release "), res.out
+    assert "rows  snapshot" not in res.out
+    assert not [line for line in res.err.splitlines() if line.startswith("[")], res.err
 
     # the reader's open connection still sees the release it opened, consistently
     assert after[:1] == ["AFTER"], out
