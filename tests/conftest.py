@@ -40,7 +40,6 @@ SLOW_FIRST = [
     "tests/e2e/test_release_diff.py",
     "tests/integration/test_publish_alone.py",
     "tests/integration/test_multiprocess_build.py",
-    "tests/integration/test_one_selection.py",
     "tests/e2e/test_report.py",
     "tests/unit/test_publish.py",
     "tests/e2e/test_dictionary.py",

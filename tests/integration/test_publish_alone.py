@@ -4,7 +4,7 @@ Three runs of the Dagster job `build_offline` on one data folder, from a copy of
 catalogue whose EU headlines file is a temporary copy with one figure edited:
 
 1. a good run publishes, with the edited figure (the UI's offline job publishes an edited
-   curated file: the other half of tests/integration/test_one_selection.py);
+   curated file: one half of tests/curated_edit.py's check);
 2. the headlines file gains a second citation of an indicator 9 figure with another value:
    it passes its own staging gate (the citations differ), but indicator 9's blocking gate
    (one value per series key and period) fails, so Dagster skips publish;
@@ -16,18 +16,16 @@ The published warehouse stays byte-identical to run 1's.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-import yaml
+from curated_edit import EDITED, edited_catalogue, published_values
 from dagster import AssetKey, DagsterInstance
-from test_one_selection import EDITED, edited_headlines, published_values
 
 from pipelines.catalogue import Catalogue
 from pipelines.definitions import build_definitions
 from pipelines.resources import EudapResource
-from pipelines.settings import ASSETS_DIR, PROJECT_ROOT, Paths
+from pipelines.settings import Paths
 
 PUBLISHED = AssetKey(["warehouse", "published"])
 IND09 = "indicators/ind09_morbidity_mortality"
@@ -51,15 +49,7 @@ def run(cat: Catalogue, paths: Paths, run_id: str, only_publish: bool = False):
 
 @pytest.fixture
 def catalogue_and_file(tmp_path: Path) -> tuple[Catalogue, Path]:
-    root = tmp_path / "catalogue"
-    shutil.copytree(ASSETS_DIR, root / "assets")
-    meta_path = root / "assets" / "datasets" / "curated.eu_headlines.yaml"
-    entry = yaml.safe_load(meta_path.read_text(encoding="utf-8"))
-    headlines = tmp_path / "eu_headlines.csv"
-    headlines.write_text(edited_headlines(PROJECT_ROOT / entry["local_file"]), encoding="utf-8")
-    entry["local_file"] = str(headlines)
-    meta_path.write_text(yaml.safe_dump(entry, sort_keys=False), encoding="utf-8")
-    return Catalogue(root / "assets"), headlines
+    return edited_catalogue(tmp_path / "catalogue")
 
 
 def test_the_offline_job_publishes_an_edited_file_then_publish_alone_after_a_failed_gate_refuses(
