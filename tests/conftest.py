@@ -37,7 +37,6 @@ SLOW_FIRST = [
     "tests/e2e/test_run_output.py",
     "tests/integration/test_bad_snapshots_twice.py",
     "tests/e2e/test_gates_both_ways.py",
-    "tests/e2e/test_release_diff.py",
     "tests/integration/test_publish_alone.py",
     "tests/integration/test_multiprocess_build.py",
     "tests/e2e/test_report.py",
