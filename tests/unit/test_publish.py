@@ -8,6 +8,10 @@ gate record (meta.gate_results) as the gates write it: crim_off_cat's staging ga
 real report of `stage_dataset`; every other gated table is recorded as passed unless a test
 says otherwise (the record is publish's input: what it does with a failed or missing gate is
 what these tests check).
+
+Release r1 (TSV_V1) is built and published once per module (`first_release`): the tests that
+only read it share it, the tests that build on it start from a copy of its data folder
+(`published_r1`), instead of building and publishing r1 again each.
 """
 
 from __future__ import annotations
