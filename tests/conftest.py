@@ -27,22 +27,21 @@ UPSTREAM_DIR = PROJECT_ROOT.parent / "shared" / "upstream"
 # the many short files, not a long build one worker started last. Any file not listed keeps
 # its place after these.
 SLOW_FIRST = [
-    "tests/integration/test_pipeline_http.py",
+    "tests/integration/test_multiprocess_build.py",
     "tests/integration/test_pipeline_faults.py",
     "tests/e2e/test_cli.py",
-    "tests/e2e/test_cli_concurrent.py",
     "tests/integration/test_nothing_twice.py",
+    "tests/integration/test_pipeline_http.py",
     "tests/conformance/test_pipeline_conformance.py",
-    "tests/integration/test_refusal_and_inbox.py",
-    "tests/e2e/test_run_output.py",
+    "tests/e2e/test_cli_concurrent.py",
     "tests/integration/test_bad_snapshots_twice.py",
+    "tests/e2e/test_run_output.py",
     "tests/e2e/test_gates_both_ways.py",
-    "tests/e2e/test_release_diff.py",
-    "tests/integration/test_publish_alone.py",
-    "tests/integration/test_multiprocess_build.py",
-    "tests/integration/test_one_selection.py",
-    "tests/e2e/test_report.py",
+    "tests/integration/test_refusal_and_inbox.py",
     "tests/unit/test_publish.py",
+    "tests/integration/test_publish_alone.py",
+    "tests/e2e/test_report.py",
+    "tests/unit/test_revisions.py",
     "tests/e2e/test_dictionary.py",
 ]
 

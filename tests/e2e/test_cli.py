@@ -3,9 +3,11 @@
 Every command runs in a subprocess with `EUDAP_DATA_DIR` and `DAGSTER_HOME` pointing into a
 temporary folder (telemetry off), so nothing touches the repository's data/ or ~/.dagster.
 Full builds are slow, so the demo is built once per test session (tests/conftest.py) and the
-commands that only read it share it; one more run (an HTML page in a copy of the sample
-mirror) publishes while an analyst's read-only connection stays open. Two runs at once:
-tests/e2e/test_cli_concurrent.py.
+commands that only read it share it. One more run, on a copy of the demo's data folder,
+serves two stories (`second_release`): a second crim_off_cat vintage loaded by hand shows up
+in `eudap diff` as exactly what changed, and the run (an HTML page in a copy of the sample
+mirror, with --quiet) fails naming the dataset yet publishes while an analyst's read-only
+connection stays open. Two runs at once: tests/e2e/test_cli_concurrent.py.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -289,20 +292,80 @@ def test_sql_runs_only_queries_over_the_warehouse_tables(
     assert res.code == 0 and res.out.splitlines() == ["n", "1"], res.out + res.err
 
 
-# ------------------------------------------ an HTML page upstream, an analyst reading
-def test_html_upstream_fails_naming_the_dataset_while_a_reader_keeps_its_view(
-    demo: tuple[dict, Result], tmp_path: Path
-) -> None:
+# ---------------------- a second vintage loaded by hand, an HTML page upstream, an analyst reading
+CRIM = "eurostat.crim_off_cat"
+CRIM_MIRROR = "ec.europa.eu/eurostat/api/dissemination/sdmx/3.0/data/dataflow/ESTAT/crim_off_cat"
+
+
+def crim_mirror_file(sample_dir: Path) -> Path:
+    (path,) = (sample_dir / CRIM_MIRROR).rglob("*format=TSV")
+    return path
+
+
+def second_vintage(original: str) -> str:
+    """DE 2021 revised, XK given 2022 (it had none), the EL line of drug law offences gone."""
+    lines = original.splitlines(keepends=True)
+    header = lines[0].split("\t")
+    col = {year.strip(): i for i, year in enumerate(header)}
+    out = []
+    for line in lines:
+        cells = line.split("\t")
+        key = cells[0]
+        if key == "A,ICCS0601,NR,EL":
+            continue
+        if key == "A,ICCS0601,NR,DE":
+            assert cells[col["2021"]] == "361048 "
+            cells[col["2021"]] = "361050 "
+        if key == "A,ICCS0601,NR,XK":
+            assert cells[col["2022"]].strip() == ":"
+            cells[col["2022"]] = cells[col["2022"]].replace(":", "300")
+        out.append("\t".join(cells))
+    assert len(out) == len(lines) - 1
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class SecondRelease:
+    """The run on a copy of the demo's data folder after a second crim_off_cat vintage was
+    loaded by hand, with an analyst's connection open and an HTML page upstream."""
+
+    env: dict[str, str]
+    first: str  # the demo's latest release, before the run
+    bundled_sha: str  # the crim_off_cat file of the demo
+    vintage_sha: str  # the second vintage, loaded by hand
+    loaded: Result  # `eudap load`
+    run: Result  # `eudap run --mirror <copy of the sample mirror> --select euda.edr --quiet`
+    before: list[str]  # what the reader saw before the run
+    after: list[str]  # what the same connection saw after it
+    reader: subprocess.CompletedProcess[str]
+
+
+@pytest.fixture(scope="module")
+def second_release(
+    demo: tuple[dict, Result], sample_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> SecondRelease:
+    """One build for two stories: the release diff of a second vintage loaded by hand (it is
+    staged from the load; the one dataset downloaded, the EDR, keeps its published values as
+    it turns stale), and a run that fails on an HTML page upstream while an analyst reads."""
     shared, first = demo
     assert first.code == 0, "the demo must have published first"
+    base = tmp_path_factory.mktemp("second_release")
     # A copy of the demo's data folder: the shared demo stays one release for the other
     # end-to-end tests (tests/e2e/test_report.py reads its exports).
-    env = environment(tmp_path / "html")
+    env = environment(base / "html")
     shutil.copytree(shared["EUDAP_DATA_DIR"], env["EUDAP_DATA_DIR"], symlinks=True)
-    mirror = tmp_path / "mirror"
-    shutil.copytree(SAMPLE_DIR, mirror)
-    (mirror / edr_gps_current_key()).write_text(HTML_PAGE, encoding="utf-8")
+    with duckdb.connect(str(published(env)), read_only=True) as con:
+        (first_release,) = con.execute(
+            "SELECT release_id FROM meta.releases ORDER BY published_at DESC LIMIT 1"
+        ).fetchone()  # the demo's latest release (other tests may have run the demo again)
+    bundled = crim_mirror_file(sample_dir).read_bytes()
+    vintage = base / "crim_off_cat-second-vintage.tsv"
+    vintage.write_text(second_vintage(crim_mirror_file(sample_dir).read_text()), encoding="utf-8")
+    loaded = eudap(env, "load", CRIM, str(vintage))
 
+    mirror = base / "mirror"
+    shutil.copytree(sample_dir, mirror)
+    (mirror / edr_gps_current_key()).write_text(HTML_PAGE, encoding="utf-8")
     reader = subprocess.Popen(
         [sys.executable, "-c", READER, str(published(env))],
         stdin=subprocess.PIPE,
@@ -313,13 +376,33 @@ def test_html_upstream_fails_naming_the_dataset_while_a_reader_keeps_its_view(
     try:
         before = reader.stdout.readline().split()  # type: ignore[union-attr]
         assert before[:1] == ["BEFORE"], (before, reader.stderr.read())  # type: ignore[union-attr]
-        res = eudap(env, "run", "--mirror", str(mirror))
+        # Rebuilt from the store as the demo was: fed by the sample mirror (so its sample
+        # files may be staged), downloading one other dataset only; crim_off_cat is staged
+        # from the load.
+        res = eudap(env, "run", "--mirror", str(mirror), "--select", HTML_DATASET, "--quiet")
         out, err = reader.communicate("\n", timeout=TIMEOUT)
     finally:
         if reader.poll() is None:
             reader.kill()
-    after = out.split()
-    assert reader.returncode == 0, err
+    return SecondRelease(
+        env=env,
+        first=first_release,
+        bundled_sha=hashlib.sha256(bundled).hexdigest(),
+        vintage_sha=hashlib.sha256(vintage.read_bytes()).hexdigest(),
+        loaded=loaded,
+        run=res,
+        before=before,
+        after=out.split(),
+        reader=subprocess.CompletedProcess(reader.args, reader.returncode, out, err),
+    )
+
+
+def test_html_upstream_fails_naming_the_dataset_while_a_reader_keeps_its_view(
+    second_release: SecondRelease,
+) -> None:
+    env, res = second_release.env, second_release.run
+    before, after = second_release.before, second_release.after
+    assert second_release.reader.returncode == 0, second_release.reader.stderr
 
     # the run: non-zero, and the FIRST line says which dataset and why
     assert res.code != 0, res.out
@@ -330,9 +413,18 @@ def test_html_upstream_fails_naming_the_dataset_while_a_reader_keeps_its_view(
     assert not [line for line in res.out.splitlines() if "step " in line], res.out
     assert "Published release" in res.out and "anyway" in res.out
     assert "Traceback" not in res.out + res.err
+    # --quiet (a build that has problems and still publishes): only the outcome and the
+    # problems, the release published once, no table, no progress
+    assert res.code == 1, res.out + res.err
+    lines = res.out.splitlines()
+    assert lines[0].startswith("FAILED: "), res.out
+    assert all(line.startswith("  - ") for line in lines[1:-1]), res.out
+    assert lines[-1].startswith("Published release "), res.out
+    assert "rows  snapshot" not in res.out
+    assert not [line for line in res.err.splitlines() if line.startswith("[")], res.err
 
     # the reader's open connection still sees the release it opened, consistently
-    assert after[:1] == ["AFTER"], out
+    assert after[:1] == ["AFTER"], second_release.reader.stdout
     assert after[1:] == before[1:], "the open connection's view changed under it"
     # a new connection sees the new release
     with duckdb.connect(str(published(env)), read_only=True) as con:
@@ -346,6 +438,60 @@ def test_html_upstream_fails_naming_the_dataset_while_a_reader_keeps_its_view(
     assert n == int(before[1]) + 1
     assert latest != before[2]
     assert state == "stale" and "HTML" in reason
+
+
+def test_diff_lists_exactly_what_a_second_vintage_changed(second_release: SecondRelease) -> None:
+    """Acceptance: a second vintage of a dataset, loaded by hand and built again, shows up in
+    `eudap diff` as exactly what changed - one revised value, one new period, one vanished
+    series. (Was tests/e2e/test_release_diff.py with a build of its own, downloading
+    eurostat.sdg_16_20; it now shares the HTML-upstream run, which downloads the EDR only.)"""
+    env, first, loaded = second_release.env, second_release.first, second_release.loaded
+    sha, bundled = second_release.vintage_sha, second_release.bundled_sha
+    assert loaded.code == 0, loaded.out + loaded.err
+    run = second_release.run
+    assert "Published release " in run.out, run.out + run.err
+    # "Published release <id> anyway, from last good snapshots: ..." (--quiet)
+    second = run.out.splitlines()[-1].split()[2]
+
+    res = eudap(env, "diff")
+
+    assert (res.code, res.err) == (0, ""), res.err
+    lines = res.out.splitlines()
+    assert lines[0].startswith(f"From release {first} (published ")
+    assert lines[1].startswith(f"  to release {second} (published ")
+    assert lines[2:] == [
+        "  1 revised value, 1 new period, 0 new series, 0 withdrawn values, 1 vanished series",
+        "",
+        "Revised values (old -> new; the snapshot that revised them):",
+        "  ind01 drug_law_offences DE 2021 (count): 361048 -> 361050; "
+        f"snapshot {sha[:12]} ({CRIM})",
+        "",
+        "New periods:",
+        f"  ind01 drug_law_offences XK 2022 (count): 300; snapshot {sha[:12]} ({CRIM})",
+        "",
+        "Vanished series (no longer published at all):",
+        "  ind01 drug_law_offences EL (count) 2008-2022 (15 values), last 12025; "
+        f"snapshot {bundled[:12]} ({CRIM})",
+    ]
+    # the same in the warehouse, with the full snapshot that revised the value
+    with duckdb.connect(str(published(env)), read_only=True) as con:
+        rows = con.execute(
+            "SELECT change, geo, period, old_value, new_value, new_snapshot_sha256 "
+            "FROM meta.revisions WHERE release_id = ? ORDER BY change",
+            [second],
+        ).fetchall()
+    assert rows == [
+        ("new_period", "XK", 2022, None, 300.0, sha),
+        ("revised", "DE", 2021, 361048.0, 361050.0, sha),
+        ("vanished_series", "EL", None, 12025.0, None, None),
+    ]
+    unknown = eudap(env, "diff", "no-such-release")
+    assert unknown.code == 2 and unknown.out == ""
+    assert (
+        unknown.first_error_line
+        == "error: no release 'no-such-release'; the releases, oldest first:"
+    )
+    assert first in unknown.err and second in unknown.err
 
 
 def edr_gps_current_key() -> str:

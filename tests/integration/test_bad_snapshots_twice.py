@@ -7,6 +7,10 @@ dropped from 1,346 to 612. Two consecutive offline builds (the second a rebuild:
 changed) each publish, from the last good snapshots: each bad dataset is `stale` with a
 reason naming the file and the rule, and the published values are those of the first
 release. `eudap status` works on that store.
+
+The catalogue is a copy whose EU headlines file has one figure edited: the first build
+(`execute("offline")`, the CLI path) publishes it (one half of tests/curated_edit.py's check,
+on a build this test makes anyway).
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from curated_edit import EDITED, edited_catalogue, published_values
 from dagster import DagsterInstance
 
-from pipelines.catalogue import Catalogue, load_catalogue
+from pipelines import catalogue as catalogue_module
+from pipelines.catalogue import Catalogue
 from pipelines.cli import execute
 from pipelines.fetch import Fetcher
 from pipelines.settings import PROJECT_ROOT, Paths
@@ -135,6 +141,8 @@ def build(data_dir: Path, *, rebuild: bool = False):
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     if not (SAMPLE / "MIRROR.json").exists():
         pytest.skip("the sample mirror is missing")
+    cat, _ = edited_catalogue(tmp_path / "catalogue")
+    monkeypatch.setattr(catalogue_module, "load_catalogue", lambda *_: cat)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     (tmp_path / "dagster_home").mkdir()
     monkeypatch.delenv("EUDAP_MIRROR", raising=False)
@@ -145,7 +153,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_bad_snapshots_are_quarantined_on_two_consecutive_offline_builds(
     env: Path, tmp_path: Path
 ) -> None:
-    cat = load_catalogue()
+    cat = catalogue_module.load_catalogue()  # the edited copy (`env`)
     paths = Paths(env)
     store = SnapshotStore(paths.raw_dir)
     fetcher = Fetcher(store)
@@ -161,6 +169,7 @@ def test_bad_snapshots_are_quarantined_on_two_consecutive_offline_builds(
 
     first = build(env)
     assert first.published, first.problems
+    assert EDITED in published_values(paths)  # `run --offline` publishes an edited curated file
     with duckdb.connect(str(paths.published_warehouse), read_only=True) as con:
         published_crim = con.execute(VALUE_SQL).fetchone()
     assert published_crim[0] > 0

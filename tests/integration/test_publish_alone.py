@@ -1,9 +1,10 @@
 """Publish re-executed alone after a failed gate publishes nothing.
 
 Three runs of the Dagster job `build_offline` on one data folder, from a copy of the
-catalogue whose EU headlines file is a temporary copy:
+catalogue whose EU headlines file is a temporary copy with one figure edited:
 
-1. a good run publishes;
+1. a good run publishes, with the edited figure (the UI's offline job publishes an edited
+   curated file: one half of tests/curated_edit.py's check);
 2. the headlines file gains a second citation of an indicator 9 figure with another value:
    it passes its own staging gate (the citations differ), but indicator 9's blocking gate
    (one value per series key and period) fails, so Dagster skips publish;
@@ -15,17 +16,16 @@ The published warehouse stays byte-identical to run 1's.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-import yaml
+from curated_edit import EDITED, edited_catalogue, published_values
 from dagster import AssetKey, DagsterInstance
 
 from pipelines.catalogue import Catalogue
 from pipelines.definitions import build_definitions
 from pipelines.resources import EudapResource
-from pipelines.settings import ASSETS_DIR, PROJECT_ROOT, Paths
+from pipelines.settings import Paths
 
 PUBLISHED = AssetKey(["warehouse", "published"])
 IND09 = "indicators/ind09_morbidity_mortality"
@@ -49,25 +49,18 @@ def run(cat: Catalogue, paths: Paths, run_id: str, only_publish: bool = False):
 
 @pytest.fixture
 def catalogue_and_file(tmp_path: Path) -> tuple[Catalogue, Path]:
-    root = tmp_path / "catalogue"
-    shutil.copytree(ASSETS_DIR, root / "assets")
-    meta_path = root / "assets" / "datasets" / "curated.eu_headlines.yaml"
-    entry = yaml.safe_load(meta_path.read_text(encoding="utf-8"))
-    headlines = tmp_path / "eu_headlines.csv"
-    shutil.copyfile(PROJECT_ROOT / entry["local_file"], headlines)
-    entry["local_file"] = str(headlines)
-    meta_path.write_text(yaml.safe_dump(entry, sort_keys=False), encoding="utf-8")
-    return Catalogue(root / "assets"), headlines
+    return edited_catalogue(tmp_path / "catalogue")
 
 
-def test_publish_alone_after_a_failed_gate_refuses(
+def test_the_offline_job_publishes_an_edited_file_then_publish_alone_after_a_failed_gate_refuses(
     catalogue_and_file: tuple[Catalogue, Path], tmp_path: Path
 ) -> None:
     cat, headlines = catalogue_and_file
     paths = Paths(tmp_path / "data")
 
     first = run(cat, paths, "00000000-0000-4000-8000-000000000001")
-    assert first.success
+    assert first.success, [e.message for e in first.all_events if e.is_failure]
+    assert EDITED in published_values(paths)
     published = paths.published_warehouse.read_bytes()
 
     lines = headlines.read_text(encoding="utf-8").splitlines(keepends=True)

@@ -8,6 +8,10 @@ gate record (meta.gate_results) as the gates write it: crim_off_cat's staging ga
 real report of `stage_dataset`; every other gated table is recorded as passed unless a test
 says otherwise (the record is publish's input: what it does with a failed or missing gate is
 what these tests check).
+
+Release r1 (TSV_V1) is built and published once per module (`first_release`): the tests that
+only read it share it, the tests that build on it start from a copy of its data folder
+(`published_r1`), instead of building and publishing r1 again each.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import csv
 import json
 import os
 import re
+import shutil
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -37,6 +43,7 @@ from pipelines.meta import init_build, published_snapshot
 from pipelines.publish import (
     KEEP_EXPORTS,
     PublishError,
+    Release,
     gated_tables,
     prune_exports,
     publish_build,
@@ -115,6 +122,30 @@ def make_build(
     return result.state
 
 
+@dataclass(frozen=True)
+class FirstRelease:
+    paths: Paths
+    state: str  # what crim_off_cat was staged with
+    release: Release
+
+
+@pytest.fixture(scope="module")
+def first_release(cat: Catalogue, tmp_path_factory: pytest.TempPathFactory) -> FirstRelease:
+    """r1 built (`make_build`) and published into an empty data folder, once for the tests
+    that only read what it published."""
+    paths = Paths(tmp_path_factory.mktemp("first_release") / "data")
+    state = make_build(paths, cat, "r1")
+    return FirstRelease(paths, state, publish_build(paths, "r1", cat))
+
+
+@pytest.fixture
+def published_r1(first_release: FirstRelease, tmp_path: Path) -> Paths:
+    """A data folder of its own in which r1 is published: a copy of `first_release`'s."""
+    paths = Paths(tmp_path / "data")
+    shutil.copytree(first_release.paths.data_dir, paths.data_dir, symlinks=True)
+    return paths
+
+
 def read_only(path: Path) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(path), read_only=True)
 
@@ -131,12 +162,11 @@ def releases(path: Path) -> list[tuple]:
 
 
 def test_first_publish_swaps_in_the_build_with_exports_report_and_release_row(
-    cat: Catalogue, paths: Paths
+    first_release: FirstRelease,
 ) -> None:
-    assert make_build(paths, cat, "r1") == "fresh"
+    paths, release = first_release.paths, first_release.release
+    assert first_release.state == "fresh"
     build = paths.build_warehouse("r1")
-
-    release = publish_build(paths, "r1", cat)
 
     assert release.release_id == "r1"
     assert release.warehouse == paths.published_warehouse
@@ -194,9 +224,8 @@ def test_first_publish_swaps_in_the_build_with_exports_report_and_release_row(
     assert leftovers == 0
 
 
-def test_second_publish_keeps_the_first_as_previous(cat: Catalogue, paths: Paths) -> None:
-    make_build(paths, cat, "r1")
-    publish_build(paths, "r1", cat)
+def test_second_publish_keeps_the_first_as_previous(cat: Catalogue, published_r1: Paths) -> None:
+    paths = published_r1
     first_bytes = paths.published_warehouse.read_bytes()
 
     # The same snapshot again: unchanged against the published release.
@@ -216,9 +245,8 @@ def test_second_publish_keeps_the_first_as_previous(cat: Catalogue, paths: Paths
     assert not any(p.name.startswith(".") for p in paths.warehouse_dir.iterdir())
 
 
-def test_publishing_a_missing_build_changes_nothing(cat: Catalogue, paths: Paths) -> None:
-    make_build(paths, cat, "r1")
-    publish_build(paths, "r1", cat)
+def test_publishing_a_missing_build_changes_nothing(cat: Catalogue, published_r1: Paths) -> None:
+    paths = published_r1
     before = paths.published_warehouse.read_bytes()
 
     with pytest.raises(PublishError, match="no build file") as info:
@@ -231,9 +259,8 @@ def test_publishing_a_missing_build_changes_nothing(cat: Catalogue, paths: Paths
     assert not (paths.exports_dir / "never-built").exists()
 
 
-def test_a_build_without_staged_datasets_is_refused(cat: Catalogue, paths: Paths) -> None:
-    make_build(paths, cat, "r1")
-    publish_build(paths, "r1", cat)
+def test_a_build_without_staged_datasets_is_refused(cat: Catalogue, published_r1: Paths) -> None:
+    paths = published_r1
     before = paths.published_warehouse.read_bytes()
     make_build(paths, cat, "r2", tsv=TSV_V2, record=False)
 
@@ -248,12 +275,11 @@ def test_a_build_without_staged_datasets_is_refused(cat: Catalogue, paths: Paths
 
 
 def test_publish_alone_after_a_failed_gate_refuses_and_changes_nothing(
-    cat: Catalogue, paths: Paths
+    cat: Catalogue, published_r1: Paths
 ) -> None:
     """Publish re-executed alone (the orchestrator not consulted) reads the build's own gate
     record: a gate that failed in this build keeps the build from being published."""
-    make_build(paths, cat, "r1")
-    publish_build(paths, "r1", cat)
+    paths = published_r1
     before = paths.published_warehouse.read_bytes()
     make_build(paths, cat, "r2", tsv=TSV_V2)
     ind = cat.indicators[1]
@@ -278,9 +304,8 @@ def test_publish_alone_after_a_failed_gate_refuses_and_changes_nothing(
     assert not (paths.exports_dir / "r2").exists()
 
 
-def test_a_build_whose_gate_did_not_run_is_refused(cat: Catalogue, paths: Paths) -> None:
-    make_build(paths, cat, "r1")
-    publish_build(paths, "r1", cat)
+def test_a_build_whose_gate_did_not_run_is_refused(cat: Catalogue, published_r1: Paths) -> None:
+    paths = published_r1
     before = paths.published_warehouse.read_bytes()
     make_build(paths, cat, "r2", tsv=TSV_V2, ungated=("trends.assessment",))
 
@@ -290,9 +315,10 @@ def test_a_build_whose_gate_did_not_run_is_refused(cat: Catalogue, paths: Paths)
     assert paths.published_warehouse.read_bytes() == before
 
 
-def test_the_gate_record_is_published_with_the_release(cat: Catalogue, paths: Paths) -> None:
-    make_build(paths, cat, "r1")
-    publish_build(paths, "r1", cat)
+def test_the_gate_record_is_published_with_the_release(
+    cat: Catalogue, first_release: FirstRelease
+) -> None:
+    paths = first_release.paths
     con = read_only(paths.published_warehouse)
     try:
         rows = con.execute(
@@ -305,10 +331,9 @@ def test_the_gate_record_is_published_with_the_release(cat: Catalogue, paths: Pa
 
 
 def test_an_open_reader_keeps_its_consistent_view_across_the_swap(
-    cat: Catalogue, paths: Paths
+    cat: Catalogue, published_r1: Paths
 ) -> None:
-    make_build(paths, cat, "r1")
-    publish_build(paths, "r1", cat)
+    paths = published_r1
     reader = read_only(paths.published_warehouse)
     query = (
         "SELECT (SELECT list(release_id ORDER BY release_id) FROM meta.releases), "
@@ -403,10 +428,9 @@ def arrow_field_type(kind: pa.DataType) -> str:
 
 
 def test_the_datapackage_describes_every_export_with_its_schema(
-    cat: Catalogue, paths: Paths
+    first_release: FirstRelease,
 ) -> None:
-    make_build(paths, cat, "r1")
-    folder = publish_build(paths, "r1", cat).exports
+    paths, folder = first_release.paths, first_release.release.exports
 
     package = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
 
@@ -466,10 +490,10 @@ def trimmed(row: tuple) -> tuple:
 
 
 def test_the_workbook_has_an_overview_indicator_sheets_with_labels_and_provenance(
-    cat: Catalogue, paths: Paths
+    cat: Catalogue, first_release: FirstRelease
 ) -> None:
-    make_build(paths, cat, "r1")  # indicator 1 only (no trends of the other indicators)
-    folder = publish_build(paths, "r1", cat).exports
+    # `make_build`: indicator 1 only (no trends of the other indicators)
+    paths, folder = first_release.paths, first_release.release.exports
 
     book = openpyxl.load_workbook(folder / "eudap-indicators.xlsx", read_only=True)
 
@@ -511,10 +535,10 @@ def test_the_workbook_has_an_overview_indicator_sheets_with_labels_and_provenanc
 
 
 def test_the_workbook_reads_back_cell_by_cell_with_types_formats_and_widths(
-    cat: Catalogue, paths: Paths
+    first_release: FirstRelease,
 ) -> None:
-    make_build(paths, cat, "r1")
-    path = publish_build(paths, "r1", cat).exports / "eudap-indicators.xlsx"
+    paths = first_release.paths
+    path = first_release.release.exports / "eudap-indicators.xlsx"
     con = read_only(paths.published_warehouse)
     try:
         published = con.execute(
@@ -636,10 +660,9 @@ def test_a_copied_table_exports_as_hard_links_and_a_changed_one_is_rewritten(
 
 
 def test_a_failed_export_publishes_nothing(
-    cat: Catalogue, paths: Paths, monkeypatch: pytest.MonkeyPatch
+    cat: Catalogue, published_r1: Paths, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    make_build(paths, cat, "r1")
-    publish_build(paths, "r1", cat)
+    paths = published_r1
     before = paths.published_warehouse.read_bytes()
     make_build(paths, cat, "r2", tsv=TSV_V2)
 

@@ -7,6 +7,7 @@ three vintages of a Eurostat TSV, into temporary DuckDB files.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -44,12 +45,29 @@ def cat() -> Catalogue:
 
 
 @pytest.fixture(scope="module")
-def published(cat: Catalogue, tmp_path_factory: pytest.TempPathFactory) -> Paths:
-    """Three releases: r1 from V1, r2 from V2, r3 from V1 again (a revision taken back)."""
-    paths = Paths(tmp_path_factory.mktemp("revisions") / "data")
+def history(cat: Catalogue, tmp_path_factory: pytest.TempPathFactory) -> tuple[Paths, Paths]:
+    """Three releases: r1 from V1, r2 from V2, r3 from V1 again (a revision taken back); and
+    a copy of the data folder as it was with r1 alone published."""
+    base = tmp_path_factory.mktemp("revisions")
+    paths, first_only = Paths(base / "data"), Paths(base / "r1-only" / "data")
     for release, tsv in (("r1", V1), ("r2", V2), ("r3", V1)):
         make_build(paths, cat, release, tsv)
         publish_build(paths, release, cat)
+        if release == "r1":
+            shutil.copytree(paths.data_dir, first_only.data_dir, symlinks=True)
+    return paths, first_only
+
+
+@pytest.fixture(scope="module")
+def published(history: tuple[Paths, Paths]) -> Paths:
+    return history[0]
+
+
+@pytest.fixture
+def r1_published(history: tuple[Paths, Paths], tmp_path: Path) -> Paths:
+    """A data folder of its own with r1 (from V1) alone published."""
+    paths = Paths(tmp_path / "data")
+    shutil.copytree(history[1].data_dir, paths.data_dir, symlinks=True)
     return paths
 
 
@@ -120,10 +138,8 @@ def test_any_two_releases_compare_from_the_history(published: Paths) -> None:
         assert len(forward) == stored.fetchone()[0] == 4
 
 
-def test_recording_a_release_twice_changes_nothing(cat: Catalogue, tmp_path: Path) -> None:
-    paths = Paths(tmp_path / "data")
-    make_build(paths, cat, "r1", V1)
-    publish_build(paths, "r1", cat)
+def test_recording_a_release_twice_changes_nothing(cat: Catalogue, r1_published: Paths) -> None:
+    paths = r1_published
     make_build(paths, cat, "r2", V2)
     con = duckdb.connect(str(paths.build_warehouse("r2")))
     try:
@@ -177,11 +193,8 @@ def test_diff_of_an_unknown_release_exits_2_listing_the_known_ones(
     assert "more than one release starts with 'r'" in capsys.readouterr().err
 
 
-def test_diff_with_a_single_release_has_nothing_to_compare(cat: Catalogue, tmp_path: Path) -> None:
-    paths = Paths(tmp_path / "data")
-    make_build(paths, cat, "r1", V1)
-    publish_build(paths, "r1", cat)
-    with connect(paths) as con:
+def test_diff_with_a_single_release_has_nothing_to_compare(history: tuple[Paths, Paths]) -> None:
+    with connect(history[1]) as con:
         assert diff_command(con, None, None) == (
             0,
             "Only 1 release (r1): nothing to compare.\n",
