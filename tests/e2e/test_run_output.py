@@ -120,7 +120,7 @@ def test_demo_progress_is_one_line_per_step_on_stderr_when_it_is_no_terminal(
     assert download.rstrip().endswith("kB"), download  # the bytes it downloaded
     assert any(" stage eurostat_crim_off_cat: ok " in line for line in steps), lines
     assert any(" indicator ind01_organised_crime: ok " in line for line in steps), lines
-    assert steps[-1].startswith("[") and " publish: ok " in steps[-1], steps[-1]
+    assert steps[-1].startswith("[") and " publish: ok " in steps[-1], lines
     assert "\x1b[" not in res.err  # no terminal codes in a log
 
 
