@@ -7,6 +7,11 @@ and step failure reaches the view as it happens. Downloads report their bytes th
 view installed that call does nothing.
 
 Views write to stderr only: stdout keeps the run summary (and nothing else under --json).
+While a run is shown they write to a duplicate of the process's stderr taken when the view
+opens (`original_stderr`): Dagster captures a run's output for its compute logs by pointing
+file descriptor 2 at a file and copying that file back with a `tail` process, which may stop
+before it copied the last lines, so a progress line written through it (the last step's) can
+be lost. The duplicate still points at the terminal or the pipe.
 
 - `LiveView` (rich): a bar over the run's assets, a line per running step, bytes per download.
 - `LineView`: one plain line per finished step or download, for logs and CI.
@@ -15,6 +20,8 @@ Views write to stderr only: stdout keeps the run summary (and nothing else under
 
 from __future__ import annotations
 
+import io
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -71,6 +78,22 @@ def human_bytes(n: int) -> str:
     return f"{n} B"
 
 
+def original_stderr() -> TextIO | None:
+    """A text stream on a duplicate of file descriptor 2 as it points now (None when stderr
+    has no descriptor, e.g. a test's captured stream)."""
+    try:
+        fd = os.dup(sys.stderr.fileno())
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return None
+    return os.fdopen(
+        fd,
+        "w",
+        buffering=1,
+        encoding=sys.stderr.encoding or "utf-8",
+        errors=sys.stderr.errors or "backslashreplace",
+    )
+
+
 class RunView:
     """Turns Dagster events into calls of the hooks below; subclasses show them."""
 
@@ -78,6 +101,8 @@ class RunView:
         self.total = total_assets
         self.done = 0
         self.stream = stream or sys.stderr
+        self._default_stream = stream is None
+        self._duplicate: TextIO | None = None  # original_stderr() while the view is open
         self._started: dict[str, float] = {}
         self._planned: list[str] = []
         self._ran: set[str] = set()
@@ -89,6 +114,9 @@ class RunView:
         self._skipped: list[str] = []  # steps skipped: their upstream built nothing
 
     def __enter__(self) -> RunView:
+        if self._default_stream:
+            self._duplicate = original_stderr()
+            self.stream = self._duplicate or sys.stderr
         set_download_listener(self.download)
         self.open()
         return self
@@ -101,6 +129,10 @@ class RunView:
         if not_run:
             self.not_run(not_run)
         self.close()
+        if self._duplicate is not None:
+            self._duplicate.close()
+            self._duplicate = None
+            self.stream = sys.stderr
 
     def on_event(self, entry: Any) -> None:
         """Called by Dagster for each event of the run, in the run's thread: a display

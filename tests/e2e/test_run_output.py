@@ -124,6 +124,21 @@ def test_demo_progress_is_one_line_per_step_on_stderr_when_it_is_no_terminal(
     assert "\x1b[" not in res.err  # no terminal codes in a log
 
 
+def test_progress_goes_to_stderr_itself_not_through_dagsters_log_capture(
+    json_demo: tuple[dict, Result],
+) -> None:
+    """Dagster captures a run's output for its compute logs (descriptor 2 pointed at a file,
+    copied back by `tail`, which may stop before the last lines): the progress lines are
+    written to stderr itself, so none passes through that file and none can be lost."""
+    env, res = json_demo
+    captured = sorted(Path(env["DAGSTER_HOME"]).glob("storage/*/compute_logs/*.err"))
+    assert captured, "the run left no compute log: nothing checks the capture any more"
+    for path in captured:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        assert " publish: ok " not in text and "] stage " not in text, (path, text[-500:])
+    assert " publish: ok " in res.err
+
+
 def test_a_second_demo_with_nothing_changed_builds_nothing_and_says_so(
     json_demo: tuple[dict, Result],
 ) -> None:
