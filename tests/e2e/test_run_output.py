@@ -51,15 +51,16 @@ def test_a_usage_error_exits_2_with_its_message_and_builds_nothing(
     assert sorted(p.name for p in Path(env["DAGSTER_HOME"]).iterdir()) == ["dagster.yaml"]
 
 
-def test_a_usage_error_is_found_without_importing_dagster(tmp_path: Path) -> None:
-    env = environment(tmp_path)
+def main_in_a_process(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`eudap ARGS` through `pipelines.cli.main` in a fresh process, whose last line of stdout
+    is then the exit code and whether Dagster was imported."""
     probe = (
         "import sys\n"
         "from pipelines.cli import main\n"
-        "code = main(['run', '--select', 'eurostat.nope'])\n"
+        f"code = main({list(args)!r})\n"
         "print(code, 'dagster' in sys.modules)\n"
     )
-    proc = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", probe],
         env=env,
         capture_output=True,
@@ -67,6 +68,10 @@ def test_a_usage_error_is_found_without_importing_dagster(tmp_path: Path) -> Non
         timeout=TIMEOUT,
         check=False,
     )
+
+
+def test_a_usage_error_is_found_without_importing_dagster(tmp_path: Path) -> None:
+    proc = main_in_a_process(environment(tmp_path), "run", "--select", "eurostat.nope")
     assert proc.stdout.split() == ["2", "False"], proc.stdout + proc.stderr
 
 
@@ -171,20 +176,7 @@ def test_a_night_with_nothing_changed_never_imports_dagster(
     json_demo: tuple[dict, Result],
 ) -> None:
     env, _ = json_demo
-    probe = (
-        "import sys\n"
-        "from pipelines.cli import main\n"
-        "code = main(['demo', '--quiet'])\n"
-        "print(code, 'dagster' in sys.modules)\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", probe],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
+    proc = main_in_a_process(env, "demo", "--quiet")
     out = proc.stdout.splitlines()
     assert out[-1].split() == ["0", "False"], proc.stdout + proc.stderr
     assert out[0].startswith("OK: nothing changed since release "), out
