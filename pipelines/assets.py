@@ -40,8 +40,7 @@ from dagster import (
 )
 
 from pipelines import indicators as indicator_tables
-from pipelines import parts, reuse
-from pipelines import trends as trend_tables
+from pipelines import parts, reuse, trend_tables
 from pipelines.catalogue import Catalogue, Dataset, Indicator
 from pipelines.checks import ValidationReport
 from pipelines.executor import WRITES_BUILD
@@ -574,7 +573,9 @@ def trend_assets(cat: Catalogue) -> list[AssetsDefinition]:
                 if reuse.copied_in_build(con, bid, inputs)
                 else None
             )
-            counts = trend_tables.build_trends(con, cat) if copied is None else {}
+            from pipelines.trends import build_trends
+
+            counts = build_trends(con, cat) if copied is None else {}
             for (key, table), spec in zip(keys, specs, strict=True):
                 asset_key = AssetKey(["trends", spec.name])
                 if copied is not None:

@@ -137,7 +137,7 @@ def comment_tables(con: duckdb.DuckDBPyConnection, cat: Catalogue) -> list[str]:
 def gated_tables(cat: Catalogue) -> list[str]:
     """Every table of a build behind a blocking gate: staging, indicators, trends."""
     from pipelines.indicators import sql_path
-    from pipelines.trends import TABLES
+    from pipelines.trend_tables import TABLES
 
     return (
         [ds.table for ds in cat.datasets.values()]

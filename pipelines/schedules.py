@@ -23,7 +23,7 @@ from dagster import (
 )
 
 from pipelines.catalogue import Catalogue
-from pipelines.prerun import Mode, downloaded_datasets
+from pipelines.prerun import Mode, downloaded_datasets, scheduled_check
 from pipelines.resources import EudapResource
 
 BUILD_GROUPS = ("meta", "staging", "indicators", "trends", "publish")
@@ -94,8 +94,6 @@ def nightly_schedule(job: Any, cat: Catalogue) -> ScheduleDefinition:
     def _nightly(
         context: ScheduleEvaluationContext, eudap: EudapResource
     ) -> RunRequest | SkipReason:
-        from pipelines.prerun import scheduled_check
-
         why = scheduled_check(
             cat, eudap.paths, eudap.mirror, rebuild=eudap.rebuild, note=context.log.info
         )

@@ -27,7 +27,6 @@ import pyarrow as pa
 from pipelines import trend_stats as ts
 from pipelines.catalogue import Catalogue, TrendMethod
 from pipelines.indicators import SERIES_KEY, SQL_COLUMNS
-from pipelines.trend_tables import TABLES, TrendTable  # noqa: F401 - trends.TABLES, as before
 from pipelines.warehouse import run_sql_file
 
 KEY = ["indicator_id"] + [c for c in SERIES_KEY if c != "period"]

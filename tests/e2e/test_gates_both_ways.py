@@ -20,7 +20,7 @@ from helpers import gate_failures
 from pipelines.catalogue import Dataset, Indicator, load_catalogue
 from pipelines.checks import ValidationReport
 from pipelines.stage import validate_table
-from pipelines.trends import TABLES
+from pipelines.trend_tables import TABLES
 
 pytestmark = pytest.mark.e2e
 

@@ -182,7 +182,7 @@ def test_every_gate_runs_the_suite_of_its_table(
 ) -> None:
     """Each gate names its suite in its metadata; it is the suite of the asset's table in
     the catalogue (trends: the hand-written suite of the trends table) and is not empty."""
-    from pipelines.trends import TABLES
+    from pipelines.trend_tables import TABLES
 
     gates = {
         _name(spec.asset_key): spec.metadata["suite"]

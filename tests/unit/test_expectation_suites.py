@@ -36,7 +36,7 @@ from pipelines.suites import (
     write_generated,
     year_pattern,
 )
-from pipelines.trends import TABLES
+from pipelines.trend_tables import TABLES
 
 HAND_FILES = sorted(EXPECTATIONS_DIR.glob("*.json"))
 HAND_NAMES = [p.stem for p in HAND_FILES]

@@ -51,7 +51,7 @@ from pipelines.publish import (
 from pipelines.settings import Paths
 from pipelines.snapshots import SnapshotStore
 from pipelines.stage import create_table, stage_dataset, validate_table
-from pipelines.trends import TABLES as TREND_TABLES
+from pipelines.trend_tables import TABLES as TREND_TABLES
 from pipelines.trends import build_trends
 from pipelines.warehouse import record_gate, record_release_dataset
 

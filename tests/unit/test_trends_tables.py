@@ -25,7 +25,8 @@ from pipelines.meta import init_build
 from pipelines.settings import Paths
 from pipelines.snapshots import SnapshotStore
 from pipelines.stage import create_table, validate_table
-from pipelines.trends import TABLES, build_trends
+from pipelines.trend_tables import TABLES
+from pipelines.trends import build_trends
 
 IND01 = "indicators.ind01_organised_crime"
 CRIM = "eurostat.crim_off_cat"
