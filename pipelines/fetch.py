@@ -305,6 +305,19 @@ class Mirror:
         return manifest
 
 
+def sample_mirror(mirror: Mirror | None, session: requests.Session) -> bool:
+    """Whether a run fed from `mirror` (None: no mirror) is a sample run (the demo): only
+    then may sample snapshots be staged. A mirror whose manifest cannot be read (down, or
+    refused) is no sample mirror: staging goes on from the last good real snapshots, and
+    the downloads that needed the mirror fail with their own reasons."""
+    if mirror is None:
+        return False
+    try:
+        return mirror.is_sample(session)
+    except FetchError:
+        return False
+
+
 def sniff(fmt: str, head: bytes) -> str | None:
     """Why the first bytes of a body cannot be a file of format `fmt` (None if plausible)."""
     if head[:2] == b"\x1f\x8b":

@@ -136,14 +136,11 @@ def _ask(
 
     import requests
 
-    from pipelines.fetch import Fetcher, FetchError, FetchPolicy, Mirror
+    from pipelines.fetch import Fetcher, FetchPolicy, Mirror, sample_mirror
 
     session = requests.Session()
     mirror_of_run = Mirror(location) if location else None
-    try:  # as `EudapResource.sample_run`: a mirror that cannot be read is no sample mirror
-        allow_sample = bool(mirror_of_run and mirror_of_run.is_sample(session))
-    except FetchError:
-        allow_sample = False
+    allow_sample = sample_mirror(mirror_of_run, session)  # as the run's staging steps decide
     snapshots = {ds_id: store.snapshots(ds_id) for ds_id in cat.datasets}
     planned = planned_keys(cat, snapshots, allow_sample=allow_sample)
     decision = decide(planned, published, attempt_problems(cat, store))

@@ -95,24 +95,18 @@ class EudapResource(ConfigurableResource):  # type: ignore[misc]
         )
 
     def sample_run(self) -> bool:
-        """Whether this run is fed by a sample mirror (the demo): only then may sample
-        snapshots be staged.
-
-        A mirror whose manifest cannot be read (down, or refused) is not a sample mirror:
-        staging goes on from the last good real snapshots, and the downloads that needed
-        the mirror have failed with their own reasons.
-        """
+        """Whether this run is fed by a sample mirror (the demo): `fetch.sample_mirror`; a
+        mirror location that cannot be read is none."""
         import requests
 
-        from pipelines.fetch import FetchError, Mirror, MirrorLocationError
+        from pipelines.fetch import Mirror, MirrorLocationError, sample_mirror
 
         location = self.mirror or os.environ.get("EUDAP_MIRROR", "")
-        if not location:
-            return False
         try:
-            return Mirror(location).is_sample(requests.Session())
-        except (FetchError, MirrorLocationError):
+            mirror = Mirror(location) if location else None
+        except MirrorLocationError:
             return False
+        return sample_mirror(mirror, requests.Session())
 
     @contextlib.contextmanager
     def build(self, build_id: str) -> Iterator[duckdb.DuckDBPyConnection]:
