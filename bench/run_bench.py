@@ -186,12 +186,16 @@ elif kind == "eudap":
     from pipelines.geo import GeoResolver
     from pipelines.snapshots import SnapshotStore
     from pipelines.stage import load_snapshot, validate_table
-    raw, db = args
+    raw, parquet = args
     ds = bench_dataset()
     snap = SnapshotStore(Path(raw)).latest(ds.id)
-    con = duckdb.connect(db)
-    con.execute("CREATE SCHEMA IF NOT EXISTS staging")
-    rows, _, _ = load_snapshot(con, ds.table, ds, snap, GeoResolver(load_catalogue().geo))
+    # as a staging step stages (pipelines/parts.py): an in-memory scratch database that
+    # spills into a folder of its own, the rows written to the step's Parquet file, the gate
+    # run on it
+    con = duckdb.connect(config={"temp_directory": parquet + ".spill"})
+    rows, _, _ = load_snapshot(
+        con, ds.table, ds, snap, GeoResolver(load_catalogue().geo), Path(parquet)
+    )
     report = validate_table(con, ds.table, ds)
     if not report.success:
         raise SystemExit("the staging gate failed on the bench file: " + report.summary())
@@ -322,7 +326,7 @@ def ingest(tmp: Path, table: dict[str, Any]) -> None:
         cells = make_tsv(src, SERIES_1X * scale)
         raw = tmp / f"raw_{scale}x"
         child("register", str(src), str(raw))
-        eudap = child("eudap", str(raw), str(tmp / f"eudap_{scale}x.duckdb"))
+        eudap = child("eudap", str(raw), str(tmp / f"eudap_{scale}x.parquet"))
         table[f"eudap_{scale}x"] = {"cells": cells, "mb": src.stat().st_size / 1e6, **eudap}
         if scale == 1:
             table["duckdb_1x"] = child("duckdb", str(src), str(tmp / "duckdb_1x.duckdb"))

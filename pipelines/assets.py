@@ -379,6 +379,7 @@ def _staging_asset(cat: Catalogue, ds: Dataset) -> AssetsDefinition:
                     fetch_problem=problem,
                     allow_sample=allow_sample,
                     published=published,
+                    folder=parts.staged_files_folder(eudap.paths, bid),
                 )
                 record_release_dataset(con, bid, result)
                 report = result.report or validate_table(con, ds.table, ds)
@@ -387,7 +388,11 @@ def _staging_asset(cat: Catalogue, ds: Dataset) -> AssetsDefinition:
                 gate = gate_result(report)
             table_preview = preview(con, ds.table)
             unknown_geo = geo_other_codes(con, ds.table, ds.geo_dimension)
-            parts.write_step(con, parts.step_folder(eudap.paths, bid, parts.STAGING, ds.asset_name))
+            parts.write_step(
+                con,
+                parts.step_folder(eudap.paths, bid, parts.STAGING, ds.asset_name),
+                {ds.table: result.files} if copied is None and result.files else None,
+            )
         reason = redact_text(result.reason or "")
         if result.state in ("stale", "missing"):
             context.log.warning(f"{ds.id}: {result.state}: {reason}")

@@ -10,9 +10,11 @@ leaves what it made as Parquet files in the run's build folder
     staging/<asset>/   staging.<table> and its meta rows  loaded by meta/staged
 
 A step's folder holds every table of its scratch database outside `meta`, every `meta`
-table it put rows in, and `tables.json`, which gives each table's column types (the build's
-table gets exactly the types the step made). A step writes its folder under a temporary name
-and renames it into place: a killed step leaves no half folder behind to be loaded.
+table it put rows in, and `tables.json`, which gives each table's files and column types (the
+build's table gets exactly the types the step made). A staged table is the Parquet files
+staging wrote, one per member snapshot, moved into the folder as they are. A step writes its
+folder under a temporary name and renames it into place: a killed step leaves no half folder
+behind to be loaded.
 
 Loading into the build (one writer): a `meta` table is a record (sql/meta/schema.sql) that
 receives the part's rows, replacing rows with the same primary key (a re-executed step
@@ -55,13 +57,28 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def scratch_folder(paths: Paths, build_id: str) -> Path:
+    """The folder of this process's scratch database: its spill files, and what a step
+    writes before `write_step` moves it into the step folder."""
+    return paths.build_parts(build_id) / f".scratch.tmp-{os.getpid()}"
+
+
+def staged_files_folder(paths: Paths, build_id: str) -> Path:
+    """Where a staging step writes the Parquet files it stages (`stage.stage_dataset`), in
+    its scratch folder, until `write_step` moves them into the step folder: created."""
+    folder = scratch_folder(paths, build_id) / "staged"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 @contextlib.contextmanager
 def scratch(
     paths: Paths, build_id: str, *, threads: int = 2, memory_limit: str = "4GB"
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A step's own database: in memory, with the build's schemas and meta tables; what
-    does not fit in `memory_limit` spills into the build folder."""
-    spill = paths.build_parts(build_id) / f".scratch.tmp-{os.getpid()}"
+    does not fit in `memory_limit` spills into the build folder (`scratch_folder`, removed
+    at the end)."""
+    spill = scratch_folder(paths, build_id)
     spill.parent.mkdir(parents=True, exist_ok=True)  # DuckDB creates one level only
     config = {"threads": threads, "memory_limit": memory_limit, "temp_directory": str(spill)}
     con = duckdb.connect(config=config)
@@ -106,9 +123,13 @@ def _columns(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> list[lis
     ]
 
 
-def write_step(con: duckdb.DuckDBPyConnection, folder: Path) -> list[str]:
+def write_step(
+    con: duckdb.DuckDBPyConnection, folder: Path, parquet: dict[str, list[Path]] | None = None
+) -> list[str]:
     """Write a scratch database's tables (see the module docstring) as the step folder
-    `folder`, replacing the one a previous attempt wrote. Returns the tables written."""
+    `folder`, replacing the one a previous attempt wrote. `parquet`: the tables (views) that
+    already are Parquet files (`schema.table`: its files, in order), moved into the folder as
+    they are instead of written again. Returns the tables written."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -124,7 +145,14 @@ def write_step(con: duckdb.DuckDBPyConnection, folder: Path) -> list[str]:
                 f"COPY (SELECT * FROM {table}) TO {_literal(str(tmp / file))} (FORMAT parquet)"
             )
             columns = _columns(con, schema, name)
-            entries.append({"schema": schema, "table": name, "file": file, "columns": columns})
+            entries.append({"schema": schema, "table": name, "files": [file], "columns": columns})
+    for qualified, files in (parquet or {}).items():
+        schema, name = qualified.split(".", 1)
+        names = [f"{schema}.{name}.{n}.parquet" for n in range(len(files))]
+        for source, file in zip(files, names, strict=True):
+            os.replace(source, tmp / file)
+        columns = _columns(con, schema, name)
+        entries.append({"schema": schema, "table": name, "files": names, "columns": columns})
     (tmp / MANIFEST).write_text(json.dumps({"tables": entries}, indent=1), encoding="utf-8")
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(tmp, folder)
@@ -153,7 +181,8 @@ def load_steps(con: duckdb.DuckDBPyConnection, layer: Path) -> dict[str, int]:
         for entry in manifest["tables"]:
             schema, name = entry["schema"], entry["table"]
             table = f"{_q(schema)}.{_q(name)}"
-            source = f"read_parquet({_literal(str(step / entry['file']))})"
+            files = ", ".join(_literal(str(step / f)) for f in entry["files"])
+            source = f"read_parquet([{files}])"
             if schema != "meta" or (schema, name) not in existing:
                 columns = ", ".join(f"{_q(c)} {t}" for c, t in entry["columns"])
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(schema)}")

@@ -113,7 +113,9 @@ def literal(value: Any) -> str:
 @dataclass(frozen=True)
 class Table:
     """A table's SQL name, its columns with their DuckDB types, and the ORDER BY that gives
-    its rows in table order (a base table keeps its insertion order in rowid)."""
+    its rows in table order: a base table keeps its insertion order in rowid; a view (a
+    staging step's table: a view of its Parquet files) is read in the files' order, which
+    DuckDB keeps where no ORDER BY is given (preserve_insertion_order, on by default)."""
 
     sql: str
     types: dict[str, str]

@@ -81,6 +81,8 @@ class StageResult:
     quarantined: list[dict[str, str]] = field(default_factory=list)
     report: ValidationReport | None = None
     members: list[Snapshot] = field(default_factory=list)  # every snapshot staged
+    # staged into a folder: the table is a view of these Parquet files (one per member)
+    files: list[Path] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -183,8 +185,35 @@ def _q(identifier: str) -> str:
 def create_table(con: duckdb.DuckDBPyConnection, table: str, ds: Dataset) -> None:
     schema, name = table.split(".", 1)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(schema)}")
+    drop_relation(con, table)
     cols = ", ".join(f"{_q(n)} {DUCK_TYPES[t]}" for n, t in staging_columns(ds))
-    con.execute(f"CREATE OR REPLACE TABLE {_q(schema)}.{_q(name)} ({cols})")
+    con.execute(f"CREATE TABLE {_q(schema)}.{_q(name)} ({cols})")
+
+
+def create_view(con: duckdb.DuckDBPyConnection, table: str, files: list[Path]) -> None:
+    """`table` as a view of the Parquet files `files` (their rows in list order)."""
+    schema, name = table.split(".", 1)
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(schema)}")
+    drop_relation(con, table)
+    listed = ", ".join(_lit(str(f)) for f in files)
+    con.execute(f"CREATE VIEW {_q(schema)}.{_q(name)} AS SELECT * FROM read_parquet([{listed}])")
+
+
+def drop_relation(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Drop the table or view `table`, if there is one."""
+    schema, name = table.split(".", 1)
+    (kind,) = con.execute(
+        "SELECT coalesce(any_value(table_type), '') FROM information_schema.tables "
+        "WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ?",
+        [schema, name],
+    ).fetchone()
+    if kind:
+        relation = "VIEW" if kind == "VIEW" else "TABLE"
+        con.execute(f"DROP {relation} {_q(schema)}.{_q(name)}")
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def check_layout(ds: Dataset, parsed: ParsedFile, file: Path) -> None:
@@ -243,16 +272,25 @@ def _batches(
 
 
 def load_snapshot(
-    con: duckdb.DuckDBPyConnection, table: str, ds: Dataset, snap: Snapshot, geo: GeoResolver
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    ds: Dataset,
+    snap: Snapshot,
+    geo: GeoResolver,
+    parquet: Path | None = None,
 ) -> tuple[int, str, bool]:
     """Parse a snapshot into `table` (replaced); returns (rows, member key, known unused).
 
+    With `parquet`, the rows are written to that Parquet file and `table` is a view of it:
+    how a staging step stages (its Parquet files go to the build as they are, see
+    pipelines/parts.py), without writing the rows into a table first.
+
     A known-but-unused member (an EDR table no indicator needs) gives no rows and is
-    accepted. A Eurostat TSV is staged by DuckDB itself (parsers.eurostat_sql), other
-    formats through their Python parser. Raises ParseError / SnapshotError.
+    accepted. A delimited file is staged by DuckDB itself (ENGINES), other formats through
+    their Python parser. Raises ParseError / SnapshotError.
     """
     path = snap.verified_path()
-    staged = _load_in_engine(con, table, ds, snap, path, geo)
+    staged = _load_in_engine(con, table, ds, snap, path, geo, parquet)
     if staged is not None:
         return staged
     parsed = parse_file(ds, path)
@@ -267,6 +305,9 @@ def load_snapshot(
         con.execute(f"INSERT INTO {target} SELECT * FROM _incoming_batch")
         con.unregister("_incoming_batch")
         rows += batch.num_rows
+    if parquet is not None:
+        con.execute(f"COPY {target} TO {_lit(str(parquet))} (FORMAT parquet)")
+        create_view(con, table, [parquet])
     return rows, member_key(parsed, snap), bool(parsed.attributes.get("known_unused"))
 
 
@@ -277,6 +318,7 @@ def _load_in_engine(
     snap: Snapshot,
     path: Path,
     geo: GeoResolver,
+    parquet: Path | None,
 ) -> tuple[int, str, bool] | None:
     """Stage a delimited file with DuckDB itself (ENGINES: parsers.eurostat_sql, sdmx_sql,
     tabular_sql); None when the file is one the Python parser must read (not UTF-8, a line
@@ -294,12 +336,16 @@ def _load_in_engine(
     if header is None:
         return None
     check_layout(ds, header.parsed, path)
-    create_table(con, table, ds)
     schema, name = table.split(".", 1)
-    target = f"{_q(schema)}.{_q(name)}"
+    columns = tuple((n, DUCK_TYPES[t]) for n, t in staging_columns(ds))
+    target = eurostat_sql.Target(f"{_q(schema)}.{_q(name)}", columns, parquet)
+    if parquet is None:
+        create_table(con, table, ds)
     rows = module.insert(con, target, ds, header, path, snap.meta.sha256, geo)
     if rows is None:
         return None
+    if parquet is not None:
+        create_view(con, table, [parquet])
     return rows, member_key(header.parsed, snap), False
 
 
@@ -345,6 +391,7 @@ def stage_dataset(
     fetch_problem: str | None,
     allow_sample: bool = True,
     published: PublishedUse | None = None,
+    folder: Path | None = None,
 ) -> StageResult:
     """Stage the newest snapshot that passes the gate; quarantine the ones that do not.
 
@@ -353,7 +400,9 @@ def stage_dataset(
     release used; `fetch_problem` is why this run's download failed, if it did. Without
     `allow_sample` (any run not fed by a sample mirror), sample snapshots are never used:
     a live release never falls back on synthetic data. `published` (what the published
-    release used, with its row counts) is the baseline of the row-drop check.
+    release used, with its row counts) is the baseline of the row-drop check. With
+    `folder`, every snapshot is staged as a Parquet file there (`load_snapshot`) and the
+    table is a view of the files of the snapshots used (`StageResult.files`).
     """
     sample_only = [s for s in snapshots if s.meta.sample]
     if not allow_sample:
@@ -364,14 +413,14 @@ def stage_dataset(
     # so that the failing member, and only it, is quarantined, and the table they make
     # together is validated again (members that pass alone may still clash).
     drops = RowDropCheck(ds, snapshots, published)
-    used, quarantined, rows_total, report = _stage_members(
-        con, ds, snapshots, geo, drops, each=not ds.collection
+    used, quarantined, rows_total, report, files = _stage_members(
+        con, ds, snapshots, geo, drops, folder, each=not ds.collection
     )
     if ds.collection and used:
         report = validate_table(con, ds.table, ds)
         if not report.success:
-            used, quarantined, rows_total, _ = _stage_members(
-                con, ds, snapshots, geo, drops, each=True
+            used, quarantined, rows_total, _, files = _stage_members(
+                con, ds, snapshots, geo, drops, folder, each=True
             )
             report = validate_table(con, ds.table, ds) if used else None
     reasons = [q["reason"] for q in quarantined]
@@ -403,6 +452,7 @@ def stage_dataset(
         quarantined,
         report,
         members=used,
+        files=files,
     )
 
 
@@ -412,26 +462,32 @@ def _stage_members(
     snapshots: list[Snapshot],
     geo: GeoResolver,
     drops: RowDropCheck,
+    folder: Path | None,
     *,
     each: bool,
-) -> tuple[list[Snapshot], list[dict[str, str]], int, ValidationReport | None]:
+) -> tuple[list[Snapshot], list[dict[str, str]], int, ValidationReport | None, list[Path]]:
     """Fill `ds.table` from the newest snapshot of each member (one, unless a collection).
 
     With `each`, every candidate is validated before it joins the table and a failing one is
     quarantined (then the next older snapshot of that member is tried). Returns (used,
-    quarantined, rows, the report of the last candidate that joined the table): for a
-    single file, that candidate is the whole table.
+    quarantined, rows, the report of the last candidate that joined the table, the Parquet
+    files the table is a view of, with `folder`): for a single file, that candidate is the
+    whole table.
     """
     candidate = f"staging._candidate_{ds.asset_name}"
     create_table(con, ds.table, ds)
     quarantined: list[dict[str, str]] = []
     used: list[Snapshot] = []
+    files: list[Path] = []
     members: set[str] = set()
     rows_total = 0
     joined: ValidationReport | None = None
     for snap in snapshots:
+        parquet = None
+        if folder is not None:
+            parquet = folder / f"{ds.asset_name}.{snap.meta.sha256[:16]}.{len(files)}.parquet"
         try:
-            rows, member, unused = load_snapshot(con, candidate, ds, snap, geo)
+            rows, member, unused = load_snapshot(con, candidate, ds, snap, geo, parquet)
             if member in members:
                 continue  # an older version of a member table already staged
             if rows == 0 and not ds.allow_empty and not unused:
@@ -453,15 +509,20 @@ def _stage_members(
         if (dropped := drops.problem(snap, member)) is not None:
             quarantined.append(_quarantine_entry(snap, dropped))
             continue
-        con.execute(f"INSERT INTO {ds.table} SELECT * FROM {candidate}")
+        if parquet is None:
+            con.execute(f"INSERT INTO {ds.table} SELECT * FROM {candidate}")
+        else:
+            files.append(parquet)
         joined = report
         used.append(snap)
         members.add(member)
         rows_total += rows
         if not ds.collection:
             break
-    con.execute(f"DROP TABLE IF EXISTS {candidate}")
-    return used, quarantined, rows_total, joined
+    drop_relation(con, candidate)
+    if files:
+        create_view(con, ds.table, files)
+    return used, quarantined, rows_total, joined, files
 
 
 def _quarantine_entry(snap: Snapshot, reason: str) -> dict[str, str]:

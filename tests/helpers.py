@@ -223,3 +223,26 @@ def emptied_database(database: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConn
         raise AssertionError("a test left a table outside its schemas in the shared database")
     database.execute("CREATE SCHEMA staging")
     return database.cursor()
+
+
+def assert_parquet_stages_as_the_table(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    ds: Any,
+    snap: Any,
+    geo: Any,
+    folder: Path,
+) -> None:
+    """The snapshot `load_snapshot` just staged into `table`, staged again as a staging step
+    stages it (into a Parquet file, `table` a view of it): the same rows in the same order,
+    with the same column types."""
+    from pipelines.stage import load_snapshot
+
+    in_table = con.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
+    types = con.execute(f"DESCRIBE {table}").fetchall()
+    parquet = folder / "staged.parquet"
+    rows = load_snapshot(con, table, ds, snap, geo, parquet)[0]
+    assert parquet.is_file()
+    assert con.execute(f"DESCRIBE {table}").fetchall() == types
+    assert con.execute(f"SELECT * FROM {table}").fetchall() == in_table  # in the file's order
+    assert rows == len(in_table)

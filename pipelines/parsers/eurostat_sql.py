@@ -1,4 +1,5 @@
-"""Eurostat TSV staged by DuckDB itself: one `INSERT INTO ... SELECT` over `read_csv`.
+"""Eurostat TSV staged by DuckDB itself: one statement over the file's lines, writing the
+staging table or (how a staging step stages) its Parquet file (`Target`).
 
 The rules are those of `eurostat_tsv` (see its docstring); this module only moves the work
 into the engine. What Python still does, all of it cheap:
@@ -13,7 +14,7 @@ into the engine. What Python still does, all of it cheap:
 
 Every line is read as one column, so that `row_number()` over the file is its physical line
 (DuckDB keeps blank lines as NULL in that mode and reads in file order). A cell that breaks a
-rule makes the INSERT fail through `error()`; the offending lines are then found with one
+rule makes the statement fail through `error()`; the offending lines are then found with one
 query, ordered by line, and the first is judged by `eurostat_tsv.line_rows`, which raises
 the very error the Python parser raises. Anything the engine refuses that SQL did not
 explain (a stray control byte, a line the reader splits differently) falls back to the
@@ -60,16 +61,40 @@ SHOWN_LINES = 4  # bad lines named in an error (the first one in full)
 LINES_DB = "_eudap_lines_db"
 LINES = f"{LINES_DB}.lines"
 # DuckDB runs a scan on one thread per row group (122,880 rows by default): a file has fewer
-# lines than that, so LINES is kept in small row groups for the INSERT to use every thread.
-# Not smaller than needed: each group of lines leaves one partial row group in the staging
-# table (16,384 lines of 24 periods: 2 full row groups and one part; with 8,192 lines the
-# bench's INSERT took 3-5 % more CPU).
+# lines than that, so LINES is kept in small row groups for the staging statement to use
+# every thread. Not smaller than needed: each group of lines leaves one partial row group in
+# the staging table (16,384 lines of 24 periods: 2 full row groups and one part; with 8,192
+# lines the bench's staging statement took 3-5 % more CPU).
 LINES_ROW_GROUP = 16384
 GEO = "_eudap_geo"
 # What the engine refuses in a file Python may read: a CSV error (a \x01 byte, which
 # admission refuses today but an older store may hold, splits a line), a text it will not
 # convert.
 ENGINE_REFUSALS = (duckdb.InvalidInputException, duckdb.ConversionException)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the engine stages a file: the table `table` (created, empty), or with `parquet`
+    that Parquet file (the table is then made a view of it by the caller). `columns`: the
+    staging table's (name, DuckDB type), in order; every engine's SELECT names each one."""
+
+    table: str
+    columns: tuple[tuple[str, str], ...]
+    parquet: Path | None = None
+
+    def statement(self, select: str) -> str:
+        """The statement that stages the rows of `select`, typed as the staging table."""
+        typed = ", ".join(f"CAST({_q(n)} AS {t}) AS {_q(n)}" for n, t in self.columns)
+        query = f"SELECT {typed} FROM ({select})"
+        if self.parquet is None:
+            return f"INSERT INTO {self.table} {query}"
+        return f"COPY ({query}) TO {_lit(str(self.parquet))} (FORMAT parquet)"
+
+    @property
+    def source(self) -> str:
+        """The staged rows, to read back."""
+        return self.table if self.parquet is None else f"read_parquet({_lit(str(self.parquet))})"
 
 
 @dataclass(frozen=True)
@@ -236,9 +261,9 @@ def _mapped(code: str, mapping: dict[str, str]) -> str:
     return f"(CASE {code} {whens} ELSE {code} END)"
 
 
-def insert_sql(target: str, ds: Dataset, header: Header, sha256: str) -> str:
-    """The one statement that stages the file from LINES (and GEO, when there is a geo
-    dimension)."""
+def select_sql(ds: Dataset, header: Header, sha256: str) -> str:
+    """The one query that gives the staged rows of the file from LINES (and GEO, when there
+    is a geo dimension), each column named as in the staging table."""
     dims = header.parsed.dimensions
     columns: list[str] = []
     exprs: list[str] = []
@@ -267,11 +292,8 @@ def insert_sql(target: str, ds: Dataset, header: Header, sha256: str) -> str:
         _lit(ds.id),
         _lit(sha256),
     ]
-    return (
-        _cells_sql(header, geo_key)
-        + f"INSERT INTO {target} ({', '.join(_q(c) for c in columns)}) "
-        + f"SELECT {', '.join(exprs)} FROM judged"
-    )
+    named = ", ".join(f"{e} AS {_q(c)}" for c, e in zip(columns, exprs, strict=True))
+    return _cells_sql(header, geo_key) + f"SELECT {named} FROM judged"
 
 
 def count_rows(path: Path, header: Header, limits: ReadLimits) -> int | None:
@@ -294,22 +316,22 @@ def count_rows(path: Path, header: Header, limits: ReadLimits) -> int | None:
 
 def insert(
     con: duckdb.DuckDBPyConnection,
-    target: str,
+    target: Target,
     ds: Dataset,
     header: Header,
     path: Path,
     sha256: str,
     geo: GeoResolver,
 ) -> int | None:
-    """Stage the file into `target` (created, empty); the row count, or None when the Python
-    parser must do it. Raises ParseError naming the first bad line."""
+    """Stage the file into `target`; the row count, or None when the Python parser must do
+    it. Raises ParseError naming the first bad line."""
     return stage_lines(
         con,
         target,
         ds,
         path,
         geo,
-        statement=lambda: insert_sql(target, ds, header, sha256),
+        statement=lambda: select_sql(ds, header, sha256),
         error_mark=ERROR_MARK,
         raise_first_bad=lambda: _raise_first_bad(con, path, header),
     )
@@ -317,7 +339,7 @@ def insert(
 
 def stage_lines(
     con: duckdb.DuckDBPyConnection,
-    target: str,
+    target: Target,
     ds: Dataset,
     path: Path,
     geo: GeoResolver,
@@ -327,21 +349,22 @@ def stage_lines(
     raise_first_bad: Callable[[], None],
 ) -> int | None:
     """The engine's staging of a delimited file, for every format (this module, sdmx_sql,
-    tabular_sql): the file as LINES, then `statement()` — the format's one INSERT, or None
-    when the engine would read the file otherwise than Python — with GEO for a geo
-    dimension, under the staging memory bound. A cell that breaks a rule fails the INSERT
+    tabular_sql): the file as LINES, then `statement()` — the format's one query of the
+    staged rows, or None when the engine would read the file otherwise than Python — run
+    into `target`, with GEO for a geo dimension, under the staging memory bound. A cell that
+    breaks a rule fails the statement
     through `error(error_mark)`; `raise_first_bad` then raises the Python parser's error for
     the first bad line (it returns when Python finds nothing wrong there). None: the Python
     parser must stage the file."""
     try:
         with bounded_memory(con), lines(con, path, ds.limits):
-            sql = statement()
-            if sql is None:
+            select = statement()
+            if select is None:
                 return None
             if ds.geo_dimension is not None:
                 _geo_table(con, geo, ds.geo_codes)
             try:
-                inserted = con.execute(sql).fetchone()
+                inserted = con.execute(target.statement(select)).fetchone()
             except duckdb.InvalidInputException as exc:
                 if error_mark not in str(exc):
                     raise
@@ -367,13 +390,15 @@ def _geo_table(con: duckdb.DuckDBPyConnection, geo: GeoResolver, mode: str) -> N
 
 
 def _resolve_rest(
-    con: duckdb.DuckDBPyConnection, target: str, ds: Dataset, geo: GeoResolver
+    con: duckdb.DuckDBPyConnection, target: Target, ds: Dataset, geo: GeoResolver
 ) -> None:
-    """Resolve the raw geo codes the join did not (names, regions, malformed text)."""
+    """Resolve the raw geo codes the join did not (names, regions, malformed text): the
+    table is updated, a Parquet file rewritten (only when one of them resolves)."""
     raws = [
         r[0]
         for r in con.execute(
-            f"SELECT DISTINCT geo_raw FROM {target} WHERE geo IS NULL AND geo_raw IS NOT NULL"
+            f"SELECT DISTINCT geo_raw FROM {target.source} "
+            "WHERE geo IS NULL AND geo_raw IS NOT NULL"
         ).fetchall()
     ]
     if not raws:
@@ -383,6 +408,9 @@ def _resolve_rest(
     found = [(raw, m.code, m.level) for raw, m in matches if m.code is not None]
     if not found:
         return
+    if target.parquet is not None:
+        _rewrite_geo(con, target.parquet, found)
+        return
     con.execute(f"CREATE OR REPLACE TEMP TABLE {GEO} (raw VARCHAR, code VARCHAR, level VARCHAR)")
     try:
         con.execute(
@@ -390,11 +418,29 @@ def _resolve_rest(
             [[r for r, _, _ in found], [c for _, c, _ in found], [lv for _, _, lv in found]],
         )
         con.execute(
-            f"UPDATE {target} SET geo = g.code, geo_level = g.level FROM {GEO} g "
-            f"WHERE {target}.geo_raw = g.raw AND {target}.geo IS NULL"
+            f"UPDATE {target.table} SET geo = g.code, geo_level = g.level FROM {GEO} g "
+            f"WHERE {target.table}.geo_raw = g.raw AND {target.table}.geo IS NULL"
         )
     finally:
         con.execute(f"DROP TABLE IF EXISTS {GEO}")
+
+
+def _rewrite_geo(
+    con: duckdb.DuckDBPyConnection, parquet: Path, found: list[tuple[str, str, str]]
+) -> None:
+    """The Parquet file again, with the geo code and level of the raw codes in `found`
+    (raw, code, level) where it has none: a projection, so the rows keep their order."""
+
+    def case(pick: int, column: str) -> str:
+        whens = " ".join(f"WHEN {_lit(f[0])} THEN {_lit(f[pick])}" for f in found)
+        return f"CASE WHEN {column} IS NULL THEN (CASE geo_raw {whens} END) ELSE {column} END"
+
+    tmp = parquet.with_name(parquet.name + ".geo")
+    con.execute(
+        f"COPY (SELECT * REPLACE ({case(1, 'geo')} AS geo, {case(2, 'geo_level')} AS geo_level) "
+        f"FROM read_parquet({_lit(str(parquet))})) TO {_lit(str(tmp))} (FORMAT parquet)"
+    )
+    tmp.replace(parquet)
 
 
 def _raise_first_bad(con: duckdb.DuckDBPyConnection, path: Path, header: Header) -> None:

@@ -1,4 +1,4 @@
-"""Eurostat SDMX-CSV staged by DuckDB itself: one `INSERT INTO ... SELECT` over the file's
+"""Eurostat SDMX-CSV staged by DuckDB itself: one statement over the file's
 lines, with the rules of `sdmx_csv` (see its docstring); this module only moves the work
 into the engine, as `eurostat_sql` does for the TSV.
 
@@ -28,7 +28,7 @@ import duckdb
 from pipelines.catalogue import ReadLimits
 from pipelines.parsers import csv_sql, eurostat_sql, sdmx_csv
 from pipelines.parsers.base import NUMBER_RE, READ_ERRORS, ParsedFile, read_error
-from pipelines.parsers.eurostat_sql import GEO, _lit, _mapped, _q
+from pipelines.parsers.eurostat_sql import GEO, Target, _lit, _mapped, _q
 
 if TYPE_CHECKING:
     from pipelines.catalogue import Dataset
@@ -75,8 +75,9 @@ def _code(expr: str, both: bool) -> str:
     )
 
 
-def insert_sql(target: str, ds: Dataset, header: Header, sha256: str) -> str:
-    """The one statement that stages the file from LINES (and GEO, for a geo dimension)."""
+def select_sql(ds: Dataset, header: Header, sha256: str) -> str:
+    """The one query that gives the staged rows of the file from LINES (and GEO, for a geo
+    dimension), each column named as in the staging table."""
     lay = header.layout
 
     def field(i: int) -> str:
@@ -129,6 +130,7 @@ def insert_sql(target: str, ds: Dataset, header: Header, sha256: str) -> str:
         _lit(sha256),
     ]
     number = _lit(NUMBER_RE.pattern)
+    named = ", ".join(f"{e} AS {_q(c)}" for c, e in zip(columns, exprs, strict=True))
     return (
         csv_sql.records_sql(",", first_line=lay.header_line)
         + f""",
@@ -145,28 +147,27 @@ def insert_sql(target: str, ds: Dataset, header: Header, sha256: str) -> str:
                     ELSE flags0 END AS flags
         FROM fields
     )
-    INSERT INTO {target} ({", ".join(_q(c) for c in columns)})
-    SELECT {", ".join(exprs)} FROM judged {geo_join}
+    SELECT {named} FROM judged {geo_join}
     WHERE bad OR NOT (text = '' AND flags = '' AND note IS NULL)"""
     )
 
 
 def insert(
     con: duckdb.DuckDBPyConnection,
-    target: str,
+    target: Target,
     ds: Dataset,
     header: Header,
     path: Path,
     sha256: str,
     geo: GeoResolver,
 ) -> int | None:
-    """Stage the file into `target` (created, empty); the row count, or None when the Python
-    parser must do it. Raises ParseError naming the first bad record."""
+    """Stage the file into `target`; the row count, or None when the Python parser must do
+    it. Raises ParseError naming the first bad record."""
 
     def statement() -> str | None:
         if not csv_sql.engine_reads(con, ",", ascii_only=False):
             return None
-        return insert_sql(target, ds, header, sha256)
+        return select_sql(ds, header, sha256)
 
     return eurostat_sql.stage_lines(
         con,

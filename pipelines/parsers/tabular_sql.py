@@ -1,5 +1,5 @@
 """The EUDA delimited tables (`tabular_csv`, and the EDR source-data CSVs of `edr_csv`, read
-by the same generic rules) staged by DuckDB itself: one `INSERT INTO ... SELECT` over the
+by the same generic rules) staged by DuckDB itself: one statement over the
 file's lines, with the rules of `tabular_csv` (see its docstring).
 
 What Python still does: the header, the options and the table rule (`tabular_csv.read_plan`,
@@ -28,7 +28,7 @@ import duckdb
 from pipelines.catalogue import ReadLimits
 from pipelines.parsers import csv_sql, edr_csv, eurostat_sql, tabular_csv
 from pipelines.parsers.base import NUMBER_RE, READ_ERRORS, ParsedFile, read_error
-from pipelines.parsers.eurostat_sql import GEO, _lit, _mapped, _q
+from pipelines.parsers.eurostat_sql import GEO, Target, _lit, _mapped, _q
 
 if TYPE_CHECKING:
     from pipelines.catalogue import Dataset
@@ -93,17 +93,13 @@ def _in(expr: str, values: frozenset[str] | set[str]) -> str:
     return f"{expr} IN ({', '.join(_lit(v) for v in sorted(values))})"
 
 
-def insert_sql(
-    target: str, ds: Dataset, header: Header, sha256: str, repairs: dict[str, str]
-) -> str:
-    """The one statement that stages the file from LINES (and GEO, for a geo dimension),
-    in the Python parser's row order (record, then value column)."""
+def select_sql(ds: Dataset, header: Header, sha256: str, repairs: dict[str, str]) -> str:
+    """The one query that gives the staged rows of the file from LINES (and GEO, for a geo
+    dimension), each column named as in the staging table, in the Python parser's row
+    order (record, then value column)."""
     judged, columns, exprs, geo_join = _judged_sql(ds, header, sha256, repairs)
-    return (
-        judged
-        + f"INSERT INTO {target} ({', '.join(_q(c) for c in columns)}) "
-        + f"SELECT {', '.join(exprs)} FROM judged {geo_join} ORDER BY line, c.k"
-    )
+    named = ", ".join(f"{e} AS {_q(c)}" for c, e in zip(columns, exprs, strict=True))
+    return judged + f"SELECT {named} FROM judged {geo_join} ORDER BY line, c.k"
 
 
 def _judged_sql(
@@ -229,20 +225,20 @@ def _judged_sql(
 
 def insert(
     con: duckdb.DuckDBPyConnection,
-    target: str,
+    target: Target,
     ds: Dataset,
     header: Header,
     path: Path,
     sha256: str,
     geo: GeoResolver,
 ) -> int | None:
-    """Stage the file into `target` (created, empty); the row count, or None when the Python
-    parser must do it. Raises ParseError naming the first bad record."""
+    """Stage the file into `target`; the row count, or None when the Python parser must do
+    it. Raises ParseError naming the first bad record."""
 
     def statement() -> str | None:
         if not csv_sql.engine_reads(con, header.file.delimiter, ascii_only=False):
             return None
-        return insert_sql(target, ds, header, sha256, _repairs(con, header))
+        return select_sql(ds, header, sha256, _repairs(con, header))
 
     return eurostat_sql.stage_lines(
         con,

@@ -20,7 +20,7 @@ from pipelines.fetch import Fetcher
 from pipelines.geo import GeoResolver
 from pipelines.settings import Paths
 from pipelines.snapshots import SnapshotStore
-from pipelines.stage import stage_dataset, validate_table
+from pipelines.stage import StageResult, create_view, stage_dataset, validate_table
 from pipelines.warehouse import record_gate, record_release_dataset, run_sql_file
 
 BUILD = "0f0e0d0c-0000-4000-8000-0000000000aa"
@@ -33,17 +33,27 @@ TSV = (
 RECORDS = ("meta.release_datasets", "meta.gate_results", "meta.input_keys")
 
 
-def stage_into(con: duckdb.DuckDBPyConnection, paths: Paths) -> None:
-    """What a staging step does to the connection it works in."""
+def stage_into(
+    con: duckdb.DuckDBPyConnection, paths: Paths, folder: Path | None = None
+) -> StageResult:
+    """What a staging step does to the connection it works in (with `folder`, where it
+    writes the staged Parquet files)."""
     cat = load_catalogue()
     ds = cat.dataset("eurostat.crim_off_cat")
     snapshots = SnapshotStore(paths.raw_dir).snapshots(ds.id)
     result = stage_dataset(
-        con, ds, snapshots, GeoResolver(cat.geo), published_sha=None, fetch_problem=None
+        con,
+        ds,
+        snapshots,
+        GeoResolver(cat.geo),
+        published_sha=None,
+        fetch_problem=None,
+        folder=folder,
     )
     record_release_dataset(con, BUILD, result)
     record_gate(con, BUILD, result.report or validate_table(con, ds.table, ds))
     reuse.record_key(con, BUILD, reuse.staging_key(cat, ds, snapshots, allow_sample=True))
+    return result
 
 
 def described(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
@@ -74,11 +84,16 @@ def test_a_table_staged_through_the_build_folder_equals_one_staged_in_the_build(
 
     folder = parts.step_folder(paths, BUILD, parts.STAGING, "eurostat_crim_off_cat")
     with parts.scratch(paths, BUILD) as con:
-        stage_into(con, paths)
-        written = parts.write_step(con, folder)
+        staged_files = parts.staged_files_folder(paths, BUILD)
+        result = stage_into(con, paths, staged_files)
+        # staged as a staging step stages: the table is a view of the Parquet file written
+        assert [f.parent for f in result.files] == [staged_files]
+        written = parts.write_step(con, folder, {"staging.eurostat_crim_off_cat": result.files})
     # the staging table, and only the meta tables staging put rows in
     assert sorted(written) == sorted(["staging.eurostat_crim_off_cat", *RECORDS])
     assert not list(paths.build_parts(BUILD).glob(".*")), "a temporary was left behind"
+    # the staged file was moved into the step folder as it was, not written again
+    assert (folder / "staging.eurostat_crim_off_cat.0.parquet").is_file()
 
     assembled = duckdb.connect(str(tmp_path / "assembled.duckdb"))
     run_sql_file(assembled, "meta/schema.sql")
@@ -114,4 +129,30 @@ def test_an_empty_staging_table_keeps_its_declared_columns(paths: Paths, tmp_pat
         ("b", "DOUBLE"),
         ("c", "BIGINT"),
         ("d", "VARCHAR[]"),
+    ]
+
+
+def test_a_table_of_several_parquet_files_loads_their_rows_in_order(
+    paths: Paths, tmp_path: Path
+) -> None:
+    folder = parts.step_folder(paths, BUILD, parts.STAGING, "x")
+    with parts.scratch(paths, BUILD) as con:
+        files = []
+        for n, rows in enumerate([[("a", 1.0), ("b", 2.0)], [("c", 3.0)]]):
+            files.append(tmp_path / f"member{n}.parquet")
+            values = ", ".join(f"('{k}', {v})" for k, v in rows)
+            con.execute(
+                f"COPY (SELECT * FROM (VALUES {values}) t(k, v)) TO '{files[-1]}' (FORMAT parquet)"
+            )
+        create_view(con, "staging.x", files)
+        assert parts.write_step(con, folder, {"staging.x": files}) == ["staging.x"]
+    assert not any(f.exists() for f in files)  # moved, not copied
+    build = duckdb.connect(str(tmp_path / "build.duckdb"))
+    run_sql_file(build, "meta/schema.sql")
+    assert parts.load_steps(build, paths.build_parts(BUILD) / parts.STAGING) == {"staging.x": 3}
+    assert described(build, "staging.x") == [("k", "VARCHAR"), ("v", "DECIMAL(2,1)")]
+    assert build.execute("SELECT * FROM staging.x ORDER BY rowid").fetchall() == [
+        ("a", 1.0),
+        ("b", 2.0),
+        ("c", 3.0),
     ]

@@ -400,3 +400,30 @@ print(sorted(m for m in sys.modules if m.split(".")[0] in ("great_expectations",
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_a_view_of_parquet_files_gives_the_report_the_table_gives(
+    con, root: Path, tmp_path: Path
+) -> None:
+    """A staging step's table is a view of the Parquet files it staged (pipelines/parts.py):
+    the same failures, counts and first failing rows in file order, here over many row
+    groups read in parallel."""
+    con.execute(
+        "INSERT INTO staging.t SELECT t.* REPLACE (line + 10 * r AS line) "
+        "FROM staging.t t, range(1, 40000) AS n(r) ORDER BY r, line"
+    )
+    files = [tmp_path / "a.parquet", tmp_path / "b.parquet"]
+    for file, where in zip(files, ("line < 200000", "line >= 200000"), strict=True):
+        con.execute(
+            f"COPY (SELECT * FROM staging.t WHERE {where} ORDER BY rowid) TO '{file}' "
+            "(FORMAT parquet, ROW_GROUP_SIZE 10000)"
+        )
+    listed = ", ".join(f"'{f}'" for f in files)
+    con.execute(f"CREATE VIEW staging.v AS SELECT * FROM read_parquet([{listed}])")
+    assert con.execute("SELECT count(*) FROM staging.v").fetchone()[0] == len(ROWS) * 40000
+    write_suite(root, "t.kinds", EVERY_KIND)
+    table = validate_sql(con, "staging.t", "t.kinds", "x", root=root)
+    view = validate_sql(con, "staging.v", "t.kinds", "x", root=root)
+    assert len(table.failures) >= 20
+    assert gate_failures(view) == gate_failures(table)
+    assert [f.sample_rows for f in view.failures] == [f.sample_rows for f in table.failures]

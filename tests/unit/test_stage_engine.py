@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from helpers import emptied_database
+from helpers import assert_parquet_stages_as_the_table, emptied_database
 
 from pipelines import stage as stage_module
 from pipelines.catalogue import Catalogue, Dataset, ReadLimits, load_catalogue
@@ -82,9 +82,11 @@ def stage_both(
     monkeypatch.setattr(eurostat_sql, "insert", spy)
     load_snapshot(con, TABLE, ds, snap, geo)
     engine = con.execute(f"SELECT * FROM {TABLE} ORDER BY line, period").fetchall()
+    assert_parquet_stages_as_the_table(con, TABLE, ds, snap, geo, tmp_path)
     monkeypatch.setattr(stage_module, "_load_in_engine", lambda *args: None)
     load_snapshot(con, TABLE, ds, snap, geo)
     python = con.execute(f"SELECT * FROM {TABLE} ORDER BY line, period").fetchall()
+    assert_parquet_stages_as_the_table(con, TABLE, ds, snap, geo, tmp_path)
     return engine, python, bool(used) and used[-1] is not None
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from helpers import emptied_database
+from helpers import assert_parquet_stages_as_the_table, emptied_database
 
 from pipelines import stage as stage_module
 from pipelines.catalogue import Catalogue, Dataset, load_catalogue
@@ -107,9 +107,11 @@ def stage_both(
         mp.setattr(sdmx_sql, "insert", spy)
         load_snapshot(con, TABLE, ds, snap, geo)
         engine = con.execute(f"SELECT * FROM {TABLE} ORDER BY line, period").fetchall()
+        assert_parquet_stages_as_the_table(con, TABLE, ds, snap, geo, tmp_path)
         mp.setattr(stage_module, "_load_in_engine", lambda *args: None)
         load_snapshot(con, TABLE, ds, snap, geo)
         python = con.execute(f"SELECT * FROM {TABLE} ORDER BY line, period").fetchall()
+        assert_parquet_stages_as_the_table(con, TABLE, ds, snap, geo, tmp_path)
     return engine, python, bool(used) and used[-1] is not None
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from helpers import emptied_database
+from helpers import assert_parquet_stages_as_the_table, emptied_database
 
 from pipelines import stage as stage_module
 from pipelines.catalogue import Catalogue, Dataset, load_catalogue
@@ -110,6 +110,7 @@ def stage_both(
                 continue
             rows = con.execute(f"SELECT * FROM {TABLE} ORDER BY rowid").fetchall()
             outcomes.append((rows, result))
+            assert_parquet_stages_as_the_table(con, TABLE, ds, snap, geo, tmp_path)
     return outcomes[0], outcomes[1], bool(used) and used[0] is not None
 
 
