@@ -66,7 +66,7 @@ def records_sql(delimiter: str, *, first_line: int | None = None) -> str:
     # one, when every field is empty after strip.
     blank = (
         f"CASE WHEN l IS NULL THEN true "
-        f"WHEN NOT contains(l, '\"') THEN trim(l, {_lit(SPACE + delimiter)}) = '' "
+        f"WHEN NOT contains(l, '\"') THEN ltrim(l, {_lit(SPACE + delimiter)}) = '' "
         f"ELSE NOT list_bool_or(list_transform(f, lambda x: {strip('x')} <> '')) END"
     )
     header = (
