@@ -43,7 +43,7 @@ from dagster import (
 )
 
 from pipelines import indicators as indicator_tables
-from pipelines import parts, reuse, trend_tables
+from pipelines import markdown, parts, reuse, trend_tables
 from pipelines.catalogue import Catalogue, Dataset, Indicator
 from pipelines.checks import ValidationReport
 from pipelines.executor import WRITES_BUILD
@@ -54,7 +54,6 @@ from pipelines.resources import EudapResource, run_downloads
 from pipelines.settings import PROJECT_ROOT
 from pipelines.warehouse import (
     geo_other_codes,
-    head,
     record_fetches,
     record_gate,
     record_release_dataset,
@@ -85,8 +84,10 @@ def indicator_key(ind: Indicator) -> AssetKey:
 
 
 def preview(con: duckdb.DuckDBPyConnection, table: str) -> MetadataValue:
-    df = head(con, table, PREVIEW_ROWS)
-    return MetadataValue.md(df.to_markdown(index=False) if not df.empty else "_(empty)_")
+    cursor = con.execute(f"SELECT * FROM {table} LIMIT {PREVIEW_ROWS}")
+    rows = cursor.fetchall()
+    columns = [d[0] for d in cursor.description]
+    return MetadataValue.md(markdown.table(columns, rows) if rows else "_(empty)_")
 
 
 def gate_result(report: ValidationReport, asset_key: AssetKey | None = None) -> AssetCheckResult:
@@ -646,8 +647,6 @@ def coverage_asset(cat: Catalogue) -> AssetsDefinition:
         op_tags=WRITES_BUILD,
     )
     def _coverage(context: AssetExecutionContext, eudap: EudapResource):
-        import pandas as pd
-
         from pipelines import coverage
 
         with eudap.build(build_id(context)) as con:
@@ -686,7 +685,7 @@ def coverage_asset(cat: Catalogue) -> AssetsDefinition:
             ),
             metadata={
                 "differences": MetadataValue.md(
-                    pd.DataFrame(comparison).to_markdown(index=False)
+                    markdown.records_table(comparison)
                     if comparison
                     else "_no curated headline figure in this build_"
                 ),

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipelines import markdown
 from pipelines.settings import EXPECTATIONS_DIR
 
 if TYPE_CHECKING:  # pandas is imported where a gate runs: `eudap suites` never loads it
@@ -81,13 +82,7 @@ class ValidationReport:
                 f"{f.unexpected_count} unexpected"
             )
             if f.sample_rows:
-                import pandas as pd
-
-                md.append(
-                    pd.DataFrame(f.sample_rows).to_markdown(index=False)
-                    if _has_tabulate()
-                    else json.dumps(f.sample_rows, default=str)
-                )
+                md.append(markdown.records_table(f.sample_rows))
         return {
             "suite": self.suite,
             "table": self.table,
@@ -98,14 +93,6 @@ class ValidationReport:
             ],
             "details": "\n".join(md),
         }
-
-
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _row_brief(row: dict[str, Any]) -> str:

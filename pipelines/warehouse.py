@@ -77,10 +77,6 @@ def replace_table(con: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame) 
     con.unregister("_frame")
 
 
-def head(con: duckdb.DuckDBPyConnection, table: str, rows: int) -> pd.DataFrame:
-    return con.execute(f"SELECT * FROM {table} LIMIT {int(rows)}").df()
-
-
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
