@@ -485,8 +485,8 @@ def _absent_columns(compiled: list[Compiled], tbl: Table) -> list[ExpectationFai
 def _run(
     con: duckdb.DuckDBPyConnection, tbl: Table, c: Compiled, count: int | None = None
 ) -> ExpectationFailure | None:
-    """`count`: its unexpected count, when `_row_wise_counts` found it: with none, it passes
-    without another query; with some, the count and the sample rows are read as always."""
+    """`count`: its unexpected count, when `_row_wise_counts` found it (only the sample rows
+    are read then)."""
     spec = c.spec
     kwargs = dict(spec.get("kwargs") or {})
     rule = (spec.get("meta") or {}).get("rule")
@@ -498,7 +498,7 @@ def _run(
     if count == 0:
         return None
     try:
-        count, sample = _count_and_sample(con, tbl, c)
+        count, sample = _count_and_sample(con, tbl, c, count)
     except duckdb.Error as exc:
         return ExpectationFailure(spec["type"], kwargs, rule or str(exc), None)
     if count == 0:
@@ -507,11 +507,16 @@ def _run(
 
 
 def _count_and_sample(
-    con: duckdb.DuckDBPyConnection, tbl: Table, c: Compiled
+    con: duckdb.DuckDBPyConnection, tbl: Table, c: Compiled, known: int | None = None
 ) -> tuple[int, list[dict[str, Any]]]:
+    """The unexpected count (`known`: found already) and the first unexpected rows."""
     if c.unexpected is not None:
         where = f"({c.domain}) AND ({c.unexpected})"
-        count = con.execute(f"SELECT count(*) FROM {tbl.sql} WHERE {where}").fetchone()[0]
+        count = (
+            known
+            if known is not None
+            else con.execute(f"SELECT count(*) FROM {tbl.sql} WHERE {where}").fetchone()[0]
+        )
         sample_sql = f"SELECT * FROM {tbl.sql} WHERE {where}{tbl.order} LIMIT {SAMPLE_ROWS}"
     else:
         # Uniqueness: every row of a key that occurs more than once is unexpected (pandas
