@@ -110,7 +110,7 @@ def _all_exist(
         probe += f" AND NOT EXISTS (SELECT NULL FROM {', '.join(tables)} LIMIT 0)"
     try:
         found = {name for (name,) in con.execute(probe).fetchall()}
-    except duckdb.CatalogException:  # a table is missing
+    except duckdb.Error:  # a table is missing (or anything else: the file will tell)
         return False
     return set(schemas) <= found
 
