@@ -34,6 +34,7 @@ NAME_MARKERS = re.compile(r"(\s*(\(\w{1,3}\)|\*))+$")
 OTHER = "other"
 
 
+@functools.lru_cache(maxsize=16384)  # every staging step folds the same ~5,500 names
 def _fold(text: str) -> str:
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"\s+", " ", text).strip().casefold()

@@ -16,6 +16,7 @@ charts are SVG text drawn by pipelines.charts.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -697,7 +698,9 @@ def overview_row(page: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- rendering --------------------------------------------------------------------------------
+@functools.cache
 def _environment() -> Environment:
+    """One per process: a template is compiled once (Jinja reloads one whose file changed)."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True)  # every value
     env.filters["number"] = format_number
     env.filters["change"] = format_change

@@ -436,8 +436,41 @@ def validate_sql(
         # As validate_frame: an empty table only has to have the expected columns.
         return ValidationReport(suite_name, shown, 0, len(compiled), _absent_columns(compiled, tbl))
     with bounded_memory(con):  # a uniqueness check's hash table grows with the table
-        failures = [f for c in compiled if (f := _run(con, tbl, c)) is not None]
+        counts = _row_wise_counts(con, tbl, compiled)
+        failures = [
+            f for i, c in enumerate(compiled) if (f := _run(con, tbl, c, counts.get(i))) is not None
+        ]
     return ValidationReport(suite_name, shown, rows, len(compiled), failures)
+
+
+def _read_columns(c: Compiled) -> list[str]:
+    """Every column an expectation reads, its row condition's included."""
+    condition = (c.spec.get("kwargs") or {}).get("row_condition")
+    return c.columns + (condition_columns(condition) if condition else [])
+
+
+def _row_wise_counts(
+    con: duckdb.DuckDBPyConnection, tbl: Table, compiled: list[Compiled]
+) -> dict[int, int]:
+    """The unexpected count of every row-wise expectation whose columns exist, by its index,
+    all from one pass over the table (a query per expectation cost ~1 ms each, some 470 a
+    build). Empty when that query fails: each expectation then runs on its own, so the
+    error is reported against the expectation that raised it."""
+    row_wise = [
+        (i, c)
+        for i, c in enumerate(compiled)
+        if c.unexpected is not None and all(col in tbl.types for col in _read_columns(c))
+    ]
+    if not row_wise:
+        return {}
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE ({c.domain}) AND ({c.unexpected}))" for _, c in row_wise
+    )
+    try:
+        found = con.execute(f"SELECT {counts} FROM {tbl.sql}").fetchone()
+    except duckdb.Error:
+        return {}
+    return {i: int(n) for (i, _), n in zip(row_wise, found or (), strict=True)}
 
 
 def _absent_columns(compiled: list[Compiled], tbl: Table) -> list[ExpectationFailure]:
@@ -451,20 +484,23 @@ def _absent_columns(compiled: list[Compiled], tbl: Table) -> list[ExpectationFai
     return failures
 
 
-def _run(con: duckdb.DuckDBPyConnection, tbl: Table, c: Compiled) -> ExpectationFailure | None:
+def _run(
+    con: duckdb.DuckDBPyConnection, tbl: Table, c: Compiled, count: int | None = None
+) -> ExpectationFailure | None:
+    """`count`: its unexpected count, when `_row_wise_counts` found it (only the sample rows
+    are read then)."""
     spec = c.spec
     kwargs = dict(spec.get("kwargs") or {})
     rule = (spec.get("meta") or {}).get("rule")
-    read = c.columns + (
-        condition_columns(kwargs["row_condition"]) if kwargs.get("row_condition") else []
-    )
-    missing = [col for col in read if col not in tbl.types]
+    missing = [col for col in _read_columns(c) if col not in tbl.types]
     if missing:
         # GX reports an expectation on a column the table lacks as failed, with no count.
         message = f"columns {missing} not found in the table"
         return ExpectationFailure(spec["type"], kwargs, rule or message, None)
+    if count == 0:
+        return None
     try:
-        count, sample = _count_and_sample(con, tbl, c)
+        count, sample = _count_and_sample(con, tbl, c, count)
     except duckdb.Error as exc:
         return ExpectationFailure(spec["type"], kwargs, rule or str(exc), None)
     if count == 0:
@@ -473,11 +509,16 @@ def _run(con: duckdb.DuckDBPyConnection, tbl: Table, c: Compiled) -> Expectation
 
 
 def _count_and_sample(
-    con: duckdb.DuckDBPyConnection, tbl: Table, c: Compiled
+    con: duckdb.DuckDBPyConnection, tbl: Table, c: Compiled, known: int | None = None
 ) -> tuple[int, list[dict[str, Any]]]:
+    """The unexpected count (`known`: found already) and the first unexpected rows."""
     if c.unexpected is not None:
         where = f"({c.domain}) AND ({c.unexpected})"
-        count = con.execute(f"SELECT count(*) FROM {tbl.sql} WHERE {where}").fetchone()[0]
+        count = (
+            known
+            if known is not None
+            else con.execute(f"SELECT count(*) FROM {tbl.sql} WHERE {where}").fetchone()[0]
+        )
         sample_sql = f"SELECT * FROM {tbl.sql} WHERE {where}{tbl.order} LIMIT {SAMPLE_ROWS}"
     else:
         # Uniqueness: every row of a key that occurs more than once is unexpected (pandas

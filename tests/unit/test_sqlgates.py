@@ -191,6 +191,25 @@ def test_every_kind_gives_the_report_great_expectations_gives(con, root: Path) -
     assert len(failed) >= 20, failed  # the rows are made to break nearly every expectation
 
 
+def test_one_pass_over_the_table_reports_what_each_expectation_run_alone_reports(
+    con, root: Path
+) -> None:
+    """The row-wise expectations are counted together in one query; one that raises (a
+    regex DuckDB refuses) must still be reported on its own, and the others as before."""
+    refused = exp("expect_column_values_to_match_regex", None, column="period", regex="(")
+    suite = [*EVERY_KIND[:12], refused, *EVERY_KIND[12:]]
+    write_suite(root, "t.all", suite)
+    together = validate_sql(con, "staging.t", "t.all", root=root)
+    alone = []
+    for number, expectation in enumerate(suite):
+        write_suite(root, f"t.one{number}", [expectation])
+        alone += validate_sql(con, "staging.t", f"t.one{number}", root=root).failures
+    assert together.failures == alone
+    (error,) = [f for f in together.failures if f.kwargs.get("regex") == "("]
+    assert error.unexpected_count is None and "missing )" in error.rule
+    assert len(together.failures) >= 20
+
+
 def test_a_passing_table_passes_both_ways(con, root: Path) -> None:
     con.execute("DELETE FROM staging.t WHERE line > 3")
     broken_by_the_two_rows = {"strict", "unique line", "no strings", "gt"}
