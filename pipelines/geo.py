@@ -34,7 +34,7 @@ NAME_MARKERS = re.compile(r"(\s*(\(\w{1,3}\)|\*))+$")
 OTHER = "other"
 
 
-@functools.lru_cache(maxsize=16384)  # every staging step folds the same ~5,500 names
+@functools.lru_cache(maxsize=16384)  # a file of names folds the same few names on every row
 def _fold(text: str) -> str:
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"\s+", " ", text).strip().casefold()

@@ -124,13 +124,13 @@ class _Worksheet(Worksheet):
         return info is not None and info.column_format is not None
 
     def _text(self, string: str) -> str:
-        """The XML after a text cell's attributes, as XlsxWriter's _write_cell writes it."""
+        """The XML after a text cell's attributes, as XlsxWriter's _write_cell writes it, with
+        one difference: XlsxWriter writes a text that starts with `<r>` and ends with `</r>`
+        as raw rich-text XML, so a publisher's text of that shape would break the sheet or
+        put markup in it; here every text is escaped."""
         text = self._escape_control_characters(string)
-        if text.startswith("<r>") and text.endswith("</r>"):
-            xml = f' t="inlineStr"><is>{text}</is></c>'
-        else:
-            preserve = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
-            xml = f' t="inlineStr"><is><t{preserve}>{self._escape_data(text)}</t></is></c>'
+        preserve = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
+        xml = f' t="inlineStr"><is><t{preserve}>{self._escape_data(text)}</t></is></c>'
         if len(string) <= self.CACHED_LENGTH and len(self._text_xml) < self.CACHED:
             self._text_xml[string] = xml
         return xml

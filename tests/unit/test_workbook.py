@@ -71,8 +71,8 @@ def test_the_fast_cell_writer_writes_the_bytes_xlsxwriter_writes(
     stamp = datetime(2026, 3, 4, 5, 6, 7, 891011)
     texts = [
         "plain", "", " lead", "trail ", "\ttab", "line\nbreak", "a & b < c > d \"q\" 'a'",
-        "ctl\x01\x1f", "_x0041_ literal escape", "\ufffe\uffff", "<r>not rich</r>", "Česko 😀",
-        "=1+1", "https://example.org/?a=1&b=2", "0012", "x" * 20_000,
+        "ctl\x01\x1f", "_x0041_ literal escape", "\ufffe\uffff", "<r>a</r> not both ends",
+        "Česko 😀", "=1+1", "https://example.org/?a=1&b=2", "0012", "x" * 20_000,
     ]  # fmt: skip
     numbers = [0, -1, 7, 10**15, 2**53 + 1, 0.1, -2.5e-300, 1e300, 1 / 3, math.nan, math.inf]
     numbers += [-math.inf]
@@ -101,3 +101,14 @@ def test_the_fast_cell_writer_writes_the_bytes_xlsxwriter_writes(
     assert b'xml:space="preserve"' in fast["xl/worksheets/sheet1.xml"]  # the values got there
     for name in slow:
         assert fast[name] == slow[name], name
+
+
+def test_a_text_shaped_like_rich_text_xml_is_written_as_text(tmp_path: Path) -> None:
+    """XlsxWriter writes such a text as raw XML (a publisher's text could break the sheet or
+    inject markup); the workbook escapes it like any other text."""
+    shaped = ["<r><t>x</t></r>", '<r><rPr><b/></rPr><t>bold</t></r><r><t a="1">', "<r></r>"]
+    target = write(tmp_path, [[text, "after"] for text in shaped])
+    ws = openpyxl.load_workbook(target)["Data"]
+    assert [[c.value for c in row] for row in ws.iter_rows(min_row=2)] == [
+        [text, "after"] for text in shaped
+    ]
