@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from pipelines.catalogue import ReadLimits
-from pipelines.enginemem import bounded_memory
+from pipelines.enginemem import STAGE_MEMORY, bounded_memory
 from pipelines.parsers import eurostat_tsv
 from pipelines.parsers.base import (
     GZIP_MAGIC,
@@ -362,7 +362,7 @@ def stage_lines(
     the first bad line (it returns when Python finds nothing wrong there). None: the Python
     parser must stage the file."""
     try:
-        with bounded_memory(con), lines(con, path, ds.limits):
+        with bounded_memory(con, STAGE_MEMORY), lines(con, path, ds.limits):
             select = statement()
             if select is None:
                 return None

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.enginemem import STAGE_MEMORY, bounded_memory
+from pipelines.enginemem import ENGINE_MEMORY, STAGE_MEMORY, bounded_memory
 
 
-def limit_inside(con: duckdb.DuckDBPyConnection) -> str:
-    with bounded_memory(con):
+def limit_inside(con: duckdb.DuckDBPyConnection, limit: str = ENGINE_MEMORY) -> str:
+    with bounded_memory(con, limit):
         return con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
 
 
@@ -19,8 +19,8 @@ def mib(shown: str) -> float:
     return float(shown.removesuffix(" MiB"))
 
 
-def bounded() -> str:
-    with duckdb.connect(config={"memory_limit": STAGE_MEMORY}) as probe:
+def bounded(limit: str = ENGINE_MEMORY) -> str:
+    with duckdb.connect(config={"memory_limit": limit}) as probe:
         return probe.execute("SELECT current_setting('memory_limit')").fetchone()[0]
 
 
@@ -41,6 +41,8 @@ def test_a_scratch_database_with_its_own_temp_directory_is_bounded(tmp_path: Pat
     config = {"memory_limit": "1GB", "temp_directory": str(tmp_path / "spill")}
     with duckdb.connect(config=config) as con:
         assert limit_inside(con) == bounded()
+        # staging a file may hold more (its lines), still well under the connection's own
+        assert limit_inside(con, STAGE_MEMORY) == bounded(STAGE_MEMORY) != bounded()
 
 
 def test_an_in_memory_database_without_a_temp_directory_is_left_as_it_is() -> None:
