@@ -446,15 +446,20 @@ def test_suite(table: dict[str, Any]) -> None:
     proc = subprocess.run(
         # as `make test` runs it
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"]
-        + ["--dist", "loadfile"],
+        + ["--dist", "loadfile", "--no-loadscope-reorder"],
         cwd=ROOT,
         env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
         capture_output=True,
         text=True,
         check=False,
     )
-    last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
-    table["make_test"] = {"wall_s": time.perf_counter() - t0, "outcome": last}
+    lines = proc.stdout.strip().splitlines()
+    table["make_test"] = {
+        "wall_s": time.perf_counter() - t0,
+        "outcome": lines[-1] if lines else "",
+        # pytest's short summary: which test failed, and its message (a flaky test is named)
+        "failed": [line for line in lines if line.startswith(("FAILED ", "ERROR "))],
+    }
 
 
 # --- the table ----------------------------------------------------------------------------
@@ -476,7 +481,10 @@ def render(t: dict[str, Any]) -> list[tuple[str, str, str]]:
         rows.append(
             (
                 "test suite (pytest -q)",
-                f"{mt['wall_s']:.0f} s, {mt['outcome']}" if "wall_s" in mt else mt["skipped"],
+                f"{mt['wall_s']:.0f} s, {mt['outcome']}"
+                + "".join(f"; {f[:150]}" for f in mt.get("failed", []))
+                if "wall_s" in mt
+                else mt["skipped"],
                 "< 120 s",
             )
         )
