@@ -541,10 +541,19 @@ def _count_and_sample(
         )
         count = con.execute(f"SELECT coalesce(sum(_gate_n), 0) FROM ({grouped})").fetchone()[0]
         same = " AND ".join(f"{k} IS NOT DISTINCT FROM d._gate_k{i}" for i, k in enumerate(keys))
-        sample_sql = (
-            f"SELECT * FROM {tbl.sql} SEMI JOIN ({grouped}) AS d ON {same} "
-            f"WHERE {c.domain}{tbl.order} LIMIT {SAMPLE_ROWS}"
-        )
+        if tbl.order:
+            sample_sql = (
+                f"SELECT * FROM {tbl.sql} SEMI JOIN ({grouped}) AS d ON {same} "
+                f"WHERE {c.domain}{tbl.order} LIMIT {SAMPLE_ROWS}"
+            )
+        else:
+            # A view keeps its files' order through a scan, not through a join: its rows
+            # are numbered as scanned, and the sample is ordered by that number.
+            sample_sql = (
+                f"SELECT * EXCLUDE (_gate_row) FROM (SELECT row_number() OVER () AS _gate_row, "
+                f"* FROM {tbl.sql} WHERE {c.domain}) AS t SEMI JOIN ({grouped}) AS d ON {same} "
+                f"ORDER BY _gate_row LIMIT {SAMPLE_ROWS}"
+            )
     count = int(count)
     if count == 0:
         return 0, []

@@ -442,7 +442,8 @@ def test_a_view_of_parquet_files_gives_the_report_the_table_gives(
     assert con.execute("SELECT count(*) FROM staging.v").fetchone()[0] == len(ROWS) * 40000
     write_suite(root, "t.kinds", EVERY_KIND)
     table = validate_sql(con, "staging.t", "t.kinds", "x", root=root)
-    view = validate_sql(con, "staging.v", "t.kinds", "x", root=root)
     assert len(table.failures) >= 20
-    assert gate_failures(view) == gate_failures(table)
-    assert [f.sample_rows for f in view.failures] == [f.sample_rows for f in table.failures]
+    for _ in range(5):  # a join's order varies from run to run: once is not enough
+        view = validate_sql(con, "staging.v", "t.kinds", "x", root=root)
+        assert gate_failures(view) == gate_failures(table)
+        assert [f.sample_rows for f in view.failures] == [f.sample_rows for f in table.failures]
