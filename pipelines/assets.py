@@ -22,9 +22,6 @@ load. Every step that writes the build file carries the op tag WRITES_BUILD: the
 runs one of them at a time (pipelines/executor.py).
 """
 
-import functools
-from collections.abc import Callable
-
 import duckdb
 from dagster import (
     AssetCheckResult,
@@ -48,7 +45,6 @@ from pipelines.catalogue import Catalogue, Dataset, Indicator
 from pipelines.checks import ValidationReport
 from pipelines.executor import WRITES_BUILD
 from pipelines.freshness import last_updated
-from pipelines.geo import GeoResolver
 from pipelines.redact import redact_text
 from pipelines.resources import EudapResource, run_downloads
 from pipelines.settings import PROJECT_ROOT
@@ -312,18 +308,10 @@ def meta_asset(cat: Catalogue) -> AssetsDefinition:
 
 # -- staging ----------------------------------------------------------------------------------
 def staging_assets(cat: Catalogue) -> list[AssetsDefinition]:
-    @functools.cache
-    def geo() -> GeoResolver:
-        """The geography reference of `cat`, built once per process by the first staging
-        step that runs there (~35 ms: every name of the GEO list folded) and then shared."""
-        return GeoResolver(cat.geo)
-
-    return [_staging_asset(cat, ds, geo) for ds in cat.datasets.values()]
+    return [_staging_asset(cat, ds) for ds in cat.datasets.values()]
 
 
-def _staging_asset(
-    cat: Catalogue, ds: Dataset, geo_resolver: Callable[[], GeoResolver]
-) -> AssetsDefinition:
+def _staging_asset(cat: Catalogue, ds: Dataset) -> AssetsDefinition:
     key = staging_key(ds)
     deps = [META_BUILD] + ([raw_key(ds)] if ds.downloads else [])
 
@@ -354,10 +342,11 @@ def _staging_asset(
         ],
     )
     def _stage(context: AssetExecutionContext, eudap: EudapResource):
+        from pipelines.geo import GeoResolver
         from pipelines.meta import fetch_problem, published_snapshot, published_use
         from pipelines.stage import stage_dataset, validate_table
 
-        geo = geo_resolver()
+        geo = GeoResolver(cat.geo)
         bid = build_id(context)
         snapshots = eudap.store().snapshots(ds.id)
         allow_sample = eudap.sample_run()

@@ -23,12 +23,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipelines.progress import RunView, choose_view
 from pipelines.redact import redact_text
 from pipelines.runlock import Acquired, RunLockBusy, run_lock
 from pipelines.settings import PROJECT_ROOT, SAMPLE_MIRROR_DIR, Paths, data_dir_from_env
+
+if TYPE_CHECKING:  # imported where used: `eudap sql` and `status` start without them
+    from pipelines.catalogue import Catalogue
+    from pipelines.prerun import PreRunCheck
 
 # EXIT_BUSY is EX_TEMPFAIL (sysexits.h): another run holds the lock; try again later.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 75
@@ -225,7 +229,7 @@ def _execute_locked(
 
 
 def _report_no_run(
-    mode: str, run_id: str, started: str, paths: Paths, check: Any, cat: Any
+    mode: str, run_id: str, started: str, paths: Paths, check: PreRunCheck, cat: Catalogue
 ) -> RunReport:
     """The report of a night the check before the run found nothing changed: the one the
     no-op Dagster run gives (the release that stays current, its datasets unchanged, the

@@ -12,8 +12,6 @@ published warehouse through this module and start in well under a second.
 from __future__ import annotations
 
 import contextlib
-import functools
-import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -69,50 +67,8 @@ def run_sql_file(con: duckdb.DuckDBPyConnection, relative: str, **params: Any) -
     sql = (SQL_DIR / relative).read_text(encoding="utf-8")
     if params:
         con.execute(sql, params)
-    elif not _all_exist(con, _created_if_not_exists(sql)):
+    else:
         con.execute(sql)
-
-
-_CREATE_SCHEMA = re.compile(r"CREATE SCHEMA IF NOT EXISTS (\w+)")
-_CREATE_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)\s*\(.*\)", re.DOTALL)
-
-
-@functools.lru_cache(maxsize=32)
-def _created_if_not_exists(sql: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
-    """(schemas, schema.tables) of a file made of nothing but `CREATE SCHEMA IF NOT EXISTS`
-    and `CREATE TABLE IF NOT EXISTS` statements (sql/meta/schema.sql, which a build runs
-    some hundred times, ~3 ms each); None for any other file."""
-    schemas: list[str] = []
-    tables: list[str] = []
-    for statement in re.sub(r"--[^\n]*", "", sql).split(";"):
-        statement = statement.strip()
-        if not statement:
-            continue
-        if m := _CREATE_SCHEMA.fullmatch(statement):
-            schemas.append(m[1])
-        elif m := _CREATE_TABLE.fullmatch(statement):
-            tables.append(f"{m[1]}.{m[2]}")
-        else:
-            return None
-    return tuple(schemas), tuple(tables)
-
-
-def _all_exist(
-    con: duckdb.DuckDBPyConnection, created: tuple[tuple[str, ...], tuple[str, ...]] | None
-) -> bool:
-    """Whether every schema and table of `_created_if_not_exists` exists, so that running its
-    file would change nothing (a third of the file's cost: the tables are only bound)."""
-    if created is None:
-        return False
-    schemas, tables = created
-    probe = "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database()"
-    if tables:
-        probe += f" AND NOT EXISTS (SELECT NULL FROM {', '.join(tables)} LIMIT 0)"
-    try:
-        found = {name for (name,) in con.execute(probe).fetchall()}
-    except duckdb.Error:  # a table is missing (or anything else: the file will tell)
-        return False
-    return set(schemas) <= found
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame) -> None:
