@@ -13,7 +13,8 @@ Dagster's `multi_or_in_process_executor`, with two additions:
 Multiprocess is the default (as many processes as cores; `max_concurrent` sets it; step
 processes are forked from a `forkserver` that imported, once, the code location and what every
 step process imports next: Dagster's instance and storage, and the modules the steps import
-lazily (STEP_MODULES)):
+lazily (STEP_MODULES); it then freezes that heap out of the garbage collector's reach
+(pipelines/prefork.py)):
 
     execution:
       config:
@@ -65,6 +66,9 @@ STEP_MODULES = (
     "pipelines.stage",
     "pipelines.trends",
 )
+# Imported last by the forkserver: freezes what it imported out of the garbage collector's
+# reach (pipelines/prefork.py).
+PREFORK_MODULE = "pipelines.prefork"
 
 
 class _RunLockedExecutor(Executor):  # type: ignore[misc]
@@ -108,7 +112,7 @@ def effective_config(config: dict[str, Any], module: str | None = None) -> dict[
     start = dict(mode.get("start_method") or {"forkserver": {}})
     if "forkserver" in start:
         server = dict(start["forkserver"] or {})
-        server.setdefault("preload_modules", [module or "dagster", *STEP_MODULES])
+        server.setdefault("preload_modules", [module or "dagster", *STEP_MODULES, PREFORK_MODULE])
         start["forkserver"] = server
     mode["start_method"] = start
     return {**config, "multiprocess": mode}

@@ -23,7 +23,9 @@ rows in every staging, indicator and trend table, and the same gate verdicts, as
 
 from __future__ import annotations
 
+import gc
 import importlib
+import multiprocessing
 import shutil
 from pathlib import Path
 
@@ -33,7 +35,7 @@ from console import Result
 from dagster import DagsterEventType, execute_job, instance_for_test
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 
-from pipelines.executor import STEP_MODULES, effective_config
+from pipelines.executor import PREFORK_MODULE, STEP_MODULES, effective_config
 from pipelines.settings import PROJECT_ROOT, SAMPLE_MIRROR_DIR, Paths
 
 COMPARED_SCHEMAS = ("staging", "indicators", "trends")
@@ -62,7 +64,7 @@ def test_step_processes_are_forked_from_a_server_that_imported_what_they_use() -
     multiprocessing), and every step would import it again: each one must import."""
     config = effective_config({"multiprocess": {}}, "pipelines.definitions")["multiprocess"]
     preload = config["start_method"]["forkserver"]["preload_modules"]
-    assert preload == ["pipelines.definitions", *STEP_MODULES]
+    assert preload == ["pipelines.definitions", *STEP_MODULES, PREFORK_MODULE]
     for module in preload:
         importlib.import_module(module)
 
@@ -140,3 +142,15 @@ def test_the_nightly_job_builds_the_same_warehouse_in_two_processes(
             assert rows(two, schema, table) == rows(one, schema, table), f"{schema}.{table}"
         gates = "SELECT table_name, suite, passed FROM meta.gate_results ORDER BY ALL"
         assert two.execute(gates).fetchall() == one.execute(gates).fetchall()
+
+
+def test_step_processes_start_with_the_servers_heap_frozen() -> None:
+    """The forkserver's last import (pipelines/prefork.py) froze what it had imported: a
+    process forked from it finds those objects in the collector's permanent generation,
+    which is empty in a process that never froze anything."""
+    config = effective_config({"multiprocess": {}}, "pipelines.definitions")["multiprocess"]
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(config["start_method"]["forkserver"]["preload_modules"])
+    with context.Pool(1) as pool:
+        frozen = pool.apply(gc.get_freeze_count)
+    assert frozen > 0, "the step processes' forkserver did not freeze its heap"
