@@ -13,26 +13,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import math
 import os
 import signal
 import sys
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pipelines.progress import RunView, choose_view
 from pipelines.redact import redact_text
 from pipelines.runlock import Acquired, RunLockBusy, run_lock
+from pipelines.runreport import RunReport, no_run_report, now, report_json
 from pipelines.settings import PROJECT_ROOT, SAMPLE_MIRROR_DIR, Paths, data_dir_from_env
-
-if TYPE_CHECKING:  # imported where used: `eudap sql` and `status` start without them
-    from pipelines.catalogue import Catalogue
-    from pipelines.prerun import PreRunCheck
 
 # EXIT_BUSY is EX_TEMPFAIL (sysexits.h): another run holds the lock; try again later.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 75
@@ -51,53 +45,6 @@ def ensure_dagster_home() -> None:
         if not yaml_path.exists():
             yaml_path.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
         os.environ["DAGSTER_HOME"] = str(home)
-
-
-@dataclass
-class RunReport:
-    run_id: str
-    started_at: str
-    finished_at: str = ""
-    mode: str = ""
-    published: bool = False
-    release_summary: str = ""
-    datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
-    failed_checks: list[dict[str, Any]] = field(default_factory=list)
-    warnings: list[dict[str, Any]] = field(default_factory=list)
-    failed_steps: list[dict[str, str]] = field(default_factory=list)
-    skipped_publish_reason: str = ""
-    inbox_taken: list[str] = field(default_factory=list)
-    inbox_rejected: list[str] = field(default_factory=list)
-    # a run that built nothing (pipelines/nochange.py): why, and the release that stays current
-    nothing_changed: str = ""
-    current_release: str = ""
-    # False: the check before the run (pipelines/prerun.py) found nothing changed, so no
-    # Dagster run was started (run_id is then this check's own id); what it asked
-    dagster_run_started: bool = True
-    checked_before_run: str = ""
-
-    @property
-    def problems(self) -> list[str]:
-        out = []
-        for step in self.failed_steps:
-            out.append(f"step {step['step']} failed: {step['error']}")
-        for chk in self.failed_checks:
-            out.append(f"gate failed on {chk['asset']}: {chk['description']}")
-        for rejected in self.inbox_rejected:
-            out.append(f"inbox: rejected {rejected}")
-        for ds, info in sorted(self.datasets.items()):
-            if info["state"] in ("stale", "missing"):
-                out.append(f"{ds} is {info['state']}: {info['reason']}")
-        if not self.published and not self.nothing_changed:
-            out.append(
-                "nothing was published: the previous release stays in place"
-                + (f" ({self.skipped_publish_reason})" if self.skipped_publish_reason else "")
-            )
-        return out
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
 
 
 def execute(
@@ -181,7 +128,7 @@ def _execute_locked(
     from pipelines.catalogue import load_catalogue
     from pipelines.prerun import check_before_run, downloaded_datasets
 
-    started = datetime.now(UTC).isoformat(timespec="seconds")
+    started = now()
     cat = load_catalogue()
     intake = take_in_inbox(paths, cat)  # files downloaded by hand come first
     run_mode = "offline" if offline else "datasets" if select else "full"
@@ -192,13 +139,14 @@ def _execute_locked(
         )
         if not check.start_run:
             notes.note(f"{check.summary}: {check.why}; no Dagster run started")
-            return _report_no_run(mode, run_id, started, paths, check, cat)
+            return no_run_report(mode, run_id, started, paths, check, cat)
         notes.note(f"starting the Dagster run: {check.why}")
     ensure_dagster_home()
     from dagster import DagsterInstance
 
     from pipelines.definitions import build_definitions
     from pipelines.resources import EudapResource
+    from pipelines.run_events import complete_and_save
     from pipelines.schedules import selection
 
     resource = EudapResource(data_dir=str(paths.data_dir), mirror=mirror, rebuild=rebuild)
@@ -220,28 +168,7 @@ def _execute_locked(
         )
     report = RunReport(run_id=result.run_id, started_at=started, mode=mode)
     report.inbox_taken, report.inbox_rejected = intake.taken, intake.rejected
-    _nothing_changed(report, result)
-    read_release(report, paths)
-    _collect(report, result)
-    report.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
-    _save(report, paths)
-    return report
-
-
-def _report_no_run(
-    mode: str, run_id: str, started: str, paths: Paths, check: PreRunCheck, cat: Catalogue
-) -> RunReport:
-    """The report of a night the check before the run found nothing changed: the one the
-    no-op Dagster run gives (the release that stays current, its datasets unchanged, the
-    overdue ones warned of), saying that no Dagster run was started."""
-    report = RunReport(run_id=run_id, started_at=started, mode=mode)
-    report.nothing_changed, report.current_release = check.why, check.release_id
-    report.dagster_run_started = False
-    report.checked_before_run = check.summary
-    read_release(report, paths, cat)
-    report.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
-    _save(report, paths)
-    return report
+    return complete_and_save(report, result.all_events, paths)
 
 
 def take_in_inbox(paths: Paths, cat: Any) -> Any:
@@ -249,139 +176,6 @@ def take_in_inbox(paths: Paths, cat: Any) -> Any:
     from pipelines.inbox import take_in_store
 
     return take_in_store(paths, cat)
-
-
-def read_release(report: RunReport, paths: Paths, cat: Any = None) -> None:
-    """The datasets and release of the run, as the warehouse records them
-    (meta.release_datasets, meta.releases): the published warehouse when the run published,
-    else the run's build file (a run that failed before publishing), else nothing. A run
-    that built nothing: the release that stays current, each dataset unchanged since (or
-    stale or missing, as published)."""
-    import duckdb
-
-    release_id = report.current_release or report.run_id
-    for path in (paths.published_warehouse, paths.build_warehouse(report.run_id)):
-        if not path.exists():
-            continue
-        with duckdb.connect(str(path), read_only=True) as con:
-            has_tables = con.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'meta' "
-                "AND table_name IN ('release_datasets', 'releases')"
-            ).fetchone()[0]
-            if has_tables < 2:
-                continue
-            rows = con.execute(
-                "SELECT dataset, state, reason, snapshot_sha256, staged_rows, is_sample, capture "
-                "FROM meta.release_datasets WHERE release_id = ? ORDER BY dataset",
-                [release_id],
-            ).fetchall()
-            release = con.execute(
-                "SELECT summary FROM meta.releases WHERE release_id = ? "
-                "AND published_at IS NOT NULL",
-                [release_id],
-            ).fetchone()
-        if not rows and release is None:
-            continue  # the published warehouse of an earlier release
-        if report.current_release:  # as published; what was fresh then is unchanged since
-            rows = [
-                (row[0], "unchanged", None, *row[3:]) if row[1] in ("fresh", "unchanged") else row
-                for row in rows
-            ]
-        report.datasets = {
-            ds: {
-                "state": state,
-                "reason": reason,
-                "snapshot_sha256": sha,
-                "rows": staged,
-                "sample": bool(sample),
-                "capture": capture,
-            }
-            for ds, state, reason, sha, staged, sample, capture in rows
-        }
-        report.published = (
-            path == paths.published_warehouse and release is not None and not report.current_release
-        )
-        report.release_summary = release[0] if release else ""
-        if report.current_release:
-            report.warnings += _overdue_warnings(path, release_id, cat)
-        return
-
-
-def _overdue_warnings(warehouse: Path, release_id: str, cat: Any = None) -> list[dict[str, Any]]:
-    """A run that built nothing skipped Dagster's freshness checks: the datasets the
-    release holds that are overdue now, as the checks would have warned."""
-    import duckdb
-
-    from pipelines.catalogue import load_catalogue
-    from pipelines.nochange import overdue
-
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        fetched = dict(
-            con.execute(
-                "SELECT dataset, fetched_at FROM meta.release_datasets WHERE release_id = ?",
-                [release_id],
-            ).fetchall()
-        )
-    cat = cat or load_catalogue()
-    now = datetime.now(UTC).replace(tzinfo=None)
-    return [
-        {
-            "asset": f"staging/{cat.datasets[ds_id].asset_name}",
-            "check": "freshness_check",
-            "description": why,
-        }
-        for ds_id, why in overdue(cat, fetched, now).items()
-    ]
-
-
-def _nothing_changed(report: RunReport, result: Any) -> None:
-    """Whether meta/build found nothing changed (its observation says so): then nothing
-    was built and the published release stays current."""
-    from pipelines.nochange import MESSAGE_KEY
-
-    for event in result.get_asset_observation_events():
-        metadata = event.asset_observation_data.asset_observation.metadata
-        if MESSAGE_KEY in metadata:
-            report.nothing_changed = str(metadata[MESSAGE_KEY].value)
-            report.current_release = str(metadata["release_id"].value)
-
-
-def _collect(report: RunReport, result: Any) -> None:
-    """What only Dagster knows: the check evaluations and failed steps of the run."""
-    for ev in result.get_asset_check_evaluations():
-        entry = {
-            "asset": ev.asset_key.to_user_string(),
-            "check": ev.check_name,
-            "description": ev.description or "",
-        }
-        if not ev.passed:
-            if ev.severity.value == "ERROR":
-                report.failed_checks.append(entry)
-            elif ev.check_name not in ("current", "download_ok"):
-                # stale/missing, and the failed or refused download behind them, are
-                # listed once as problems already
-                report.warnings.append(entry)
-    for ev in result.get_step_failure_events():
-        err = ev.event_specific_data.error if ev.event_specific_data else None
-        if err and err.cls_name == "DagsterAssetCheckFailedError" and report.failed_checks:
-            continue  # a blocking gate failed: already reported, with its rule, above
-        message = err.message.strip() if err else "unknown error"
-        if err and err.cause:
-            message = err.cause.message.strip()
-        report.failed_steps.append({"step": ev.step_key or "?", "error": message})
-    if not report.published and report.failed_checks:
-        report.skipped_publish_reason = "a blocking gate failed"
-
-
-def report_json(report: RunReport) -> str:
-    """The run summary as one JSON document (credentials in URLs masked)."""
-    payload = {**report.__dict__, "ok": report.ok, "problems": report.problems}
-    return redact_text(json.dumps(payload, indent=2, default=str))
-
-
-def _save(report: RunReport, paths: Paths) -> None:
-    paths.runs_dir.mkdir(parents=True, exist_ok=True)
-    (paths.runs_dir / f"{report.run_id}.json").write_text(report_json(report), encoding="utf-8")
 
 
 def provenance_label(info: dict[str, Any]) -> str:

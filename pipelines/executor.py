@@ -34,7 +34,9 @@ from dagster import Executor, ExecutorDefinition, InitExecutorContext, multi_or_
 from dagster._core.definitions.reconstruct import ReconstructableJob
 
 from pipelines.resources import EudapResource
+from pipelines.run_events import complete_and_save
 from pipelines.runlock import hold_for_run
+from pipelines.runreport import RunReport, now
 
 WRITES_BUILD = {"eudap/writes": "build"}
 ONE_BUILD_WRITER = {"key": "eudap/writes", "value": "build", "limit": 1}
@@ -88,6 +90,7 @@ class _RunLockedExecutor(Executor):  # type: ignore[misc]
 
     def execute(self, plan_context: Any, execution_plan: Any) -> Iterator[Any]:
         run = plan_context.dagster_run
+        started = now()
         with hold_for_run(
             self._resource.paths,
             run.root_run_id or run.run_id,
@@ -95,7 +98,23 @@ class _RunLockedExecutor(Executor):  # type: ignore[misc]
             self._resource.run_lock_wait_seconds,
             plan_context.log.warning,
         ):
-            yield from self._inner.execute(plan_context, execution_plan)
+            try:
+                yield from self._inner.execute(plan_context, execution_plan)
+            finally:
+                self._save_report(plan_context, started)
+
+    def _save_report(self, plan_context: Any, started: str) -> None:
+        """The run report `eudap status` reads (pipelines/runreport.py), from the events the
+        run's steps stored; a report that cannot be saved is a warning, never the run's
+        failure."""
+        run = plan_context.dagster_run
+        report = RunReport(run_id=run.run_id, started_at=started, mode=f"dagster {run.job_name}")
+        try:
+            records = plan_context.instance.all_logs(run.run_id)
+            events = [r.dagster_event for r in records if r.dagster_event is not None]
+            complete_and_save(report, events, self._resource.paths, run.root_run_id or run.run_id)
+        except Exception as exc:  # noqa: BLE001 - the run's own outcome stands
+            plan_context.log.warning(f"the run report was not saved: {type(exc).__name__}: {exc}")
 
 
 def effective_config(config: dict[str, Any], module: str | None = None) -> dict[str, Any]:

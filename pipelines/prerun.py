@@ -205,13 +205,16 @@ def scheduled_check(
     it. A rebuild asked for in the resource's config, a file in the inbox (the run takes it
     in) or another run holding the run lock (the new run waits for it, as before) start the
     run without asking; otherwise `check_before_run`, holding the run lock, within
-    `SCHEDULE_BUDGET_SECONDS`."""
+    `SCHEDULE_BUDGET_SECONDS`. A tick that starts no run saves the night's run report, as
+    the CLI does (pipelines/runreport.py): `eudap status` shows it."""
     from pipelines.inbox import inbox_files
     from pipelines.runlock import RunLockBusy, run_lock
+    from pipelines.runreport import no_run_report, now
 
     if rebuild or inbox_files(paths.inbox_dir):
         return None
     check_id = f"schedule-{uuid.uuid4()}"
+    started = now()
     try:
         with run_lock(paths, check_id, "nightly schedule check"):
             check = check_before_run(
@@ -223,6 +226,8 @@ def scheduled_check(
                 note,
                 budget_seconds=SCHEDULE_BUDGET_SECONDS,
             )
+            if not check.start_run:  # the night's report, as the CLI saves it
+                no_run_report("dagster schedule", check_id, started, paths, check, cat)
     except RunLockBusy:
         return None
     if check.start_run:

@@ -18,7 +18,8 @@ The demo (the bundled mirror, no network) is built twice from the same snapshots
    (EUDAP_DATA_DIR, EUDAP_MIRROR), which the child processes inherit.
 
 The second publishes a warehouse with the same tables, the same column types and the same
-rows in every staging, indicator and trend table, and the same gate verdicts, as the first.
+rows in every staging, indicator and trend table, and the same gate verdicts, as the first,
+and saves its run report as a CLI run does.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from dagster._core.definitions.reconstruct import ReconstructableRepository
 
 from pipelines.executor import PREFORK_MODULE, STEP_MODULES, effective_config
 from pipelines.settings import PROJECT_ROOT, SAMPLE_MIRROR_DIR, Paths
+from pipelines.status import last_run_report
 
 COMPARED_SCHEMAS = ("staging", "indicators", "trends")
 
@@ -129,6 +131,23 @@ def test_the_nightly_job_builds_the_same_warehouse_in_two_processes(
 
     # the run's build folder went with the publish; no build file is left
     assert not list(multi.warehouse_dir.glob("build-*")), list(multi.warehouse_dir.iterdir())
+
+    # the run saved its report (pipelines/runreport.py), as a CLI run does: `eudap status`
+    # shows it as the last run, with the datasets the release records
+    report = last_run_report(multi)
+    assert report and report["run_id"] == result.run_id, report
+    assert report["mode"] == "dagster nightly" and report["dagster_run_started"] is True
+    assert report["ok"] is True and report["published"] is True, report["problems"]
+    assert not report["failed_steps"] and not report["failed_checks"], report
+    with duckdb.connect(str(multi.published_warehouse), read_only=True) as con:
+        recorded = dict(
+            con.execute(
+                "SELECT dataset, state FROM meta.release_datasets WHERE release_id = ?",
+                [result.run_id],
+            ).fetchall()
+        )
+    assert recorded and {d: i["state"] for d, i in report["datasets"].items()} == recorded
+    assert [p.name for p in multi.runs_dir.iterdir()] == [f"{result.run_id}.json"]
 
     with (
         duckdb.connect(str(single.published_warehouse), read_only=True) as one,

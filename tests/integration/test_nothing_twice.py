@@ -8,7 +8,8 @@ Builds from the bundled sample mirror (a folder: no network) on one temp data fo
    of the mirror unchanged and starts no Dagster run: the published warehouse stays
    byte-identical, the run ends OK saying since which release nothing changed and that no
    Dagster run was started, and each dataset's attempt log records the check; the nightly
-   schedule's tick makes the same check and skips, naming the release; a file dropped into
+   schedule's tick makes the same check and skips, naming the release, and saves the night's
+   run report as the CLI does (`eudap status` reads it); a file dropped into
    the inbox (identical to a snapshot) starts the Dagster run (and the tick's), whose
    meta/build finds nothing changed (pipelines/nochange.py) and builds nothing;
 3. the same with a rebuild asked for: every staging, indicator and trend table is copied
@@ -47,6 +48,7 @@ from pipelines.schedules import nightly_job, nightly_schedule
 from pipelines.settings import PROJECT_ROOT, Paths
 from pipelines.snapshots import SnapshotStore
 from pipelines.sources import print_sources
+from pipelines.status import last_run_report
 
 SAMPLE = PROJECT_ROOT / "data" / "sample"
 ASDR2 = "eurostat.hlth_cd_asdr2"
@@ -166,6 +168,13 @@ def test_nothing_twice(built: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyP
     ), tick.skip_message
     assert tick.skip_message.endswith("every file unchanged: no run started"), tick.skip_message
     assert paths.published_warehouse.read_bytes() == published
+    # ... and saves the night's report, which `eudap status` shows as the last run
+    night = last_run_report(paths)
+    assert night and night["run_id"].startswith("schedule-"), night
+    assert night["mode"] == "dagster schedule" and night["dagster_run_started"] is False
+    assert night["ok"] is True and night["current_release"] == release_1
+    assert tick.skip_message.startswith(night["nothing_changed"]), (night, tick.skip_message)
+    assert {info["state"] for info in night["datasets"].values()} == {"unchanged"}
 
     # a file in the inbox starts the Dagster run (and the schedule's), even one identical
     # to a snapshot

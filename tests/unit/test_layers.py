@@ -22,6 +22,7 @@ DAGSTER_MODULES = {
     "freshness.py",
     "definitions.py",
     "executor.py",
+    "run_events.py",
     "cli.py",
 }
 
