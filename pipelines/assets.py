@@ -47,6 +47,7 @@ from pipelines.executor import WRITES_BUILD
 from pipelines.freshness import last_updated
 from pipelines.redact import redact_text
 from pipelines.resources import EudapResource, run_downloads
+from pipelines.runevents import INTAKE_REJECTED, INTAKE_TAKEN
 from pipelines.settings import PROJECT_ROOT
 from pipelines.warehouse import (
     geo_other_codes,
@@ -233,6 +234,9 @@ def intake_asset(cat: Catalogue) -> AssetsDefinition:
                 "taken_in": len(intake.taken),
                 "rejected": len(intake.rejected),
                 "files": MetadataValue.md("\n".join(lines) or "nothing in the inbox"),
+                # for the run report of a run Dagster launched (pipelines/runevents.py)
+                INTAKE_TAKEN: MetadataValue.json([redact_text(t) for t in intake.taken]),
+                INTAKE_REJECTED: MetadataValue.json([redact_text(r) for r in intake.rejected]),
             }
         )
 

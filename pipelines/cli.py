@@ -146,7 +146,7 @@ def _execute_locked(
 
     from pipelines.definitions import build_definitions
     from pipelines.resources import EudapResource
-    from pipelines.run_events import complete_and_save
+    from pipelines.runevents import complete_and_save
     from pipelines.schedules import selection
 
     resource = EudapResource(data_dir=str(paths.data_dir), mirror=mirror, rebuild=rebuild)

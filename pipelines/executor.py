@@ -1,6 +1,6 @@
 """The executor of the jobs launched by Dagster (the UI, the schedule, the sensors).
 
-Dagster's `multi_or_in_process_executor`, with two additions:
+Dagster's `multi_or_in_process_executor`, with three additions:
 
 - one writer at a time: every step that opens the run's build file to write carries the op
   tag `eudap/writes: build` (assets.WRITES_BUILD), and the multiprocess mode always limits
@@ -8,7 +8,11 @@ Dagster's `multi_or_in_process_executor`, with two additions:
   side (downloads, staging) write the run's build folder instead (pipelines/parts.py);
 - the run lock (pipelines/runlock.py) is held by the process that runs the steps, for the
   whole run: each step's process finds its run holding it and goes on
-  (resources.EudapResource.yield_for_execution).
+  (resources.EudapResource.yield_for_execution);
+- a run that publishes (its plan holds the publish step) saves its run report when its steps
+  are over, as a run of the CLI does (pipelines/runreport.py: `eudap status` reads it). A run
+  of a few assets from the UI saves none: it publishes nothing by design and is not "the last
+  run" a morning check asks about.
 
 Multiprocess is the default (as many processes as cores; `max_concurrent` sets it; step
 processes are forked from a `forkserver` that imported, once, the code location and what every
@@ -34,7 +38,7 @@ from dagster import Executor, ExecutorDefinition, InitExecutorContext, multi_or_
 from dagster._core.definitions.reconstruct import ReconstructableJob
 
 from pipelines.resources import EudapResource
-from pipelines.run_events import complete_and_save
+from pipelines.runevents import REPORTED_EVENTS, complete_and_save, inbox_of
 from pipelines.runlock import hold_for_run
 from pipelines.runreport import RunReport, now
 
@@ -74,7 +78,8 @@ PREFORK_MODULE = "pipelines.prefork"
 
 
 class _RunLockedExecutor(Executor):  # type: ignore[misc]
-    """Runs the wrapped executor while holding the run lock."""
+    """Runs the wrapped executor while holding the run lock; a run that publishes saves its
+    run report at the end."""
 
     def __init__(self, inner: Executor, resource: EudapResource):
         self._inner = inner
@@ -89,8 +94,12 @@ class _RunLockedExecutor(Executor):  # type: ignore[misc]
         return self._inner.step_dependency_config
 
     def execute(self, plan_context: Any, execution_plan: Any) -> Iterator[Any]:
+        from pipelines.assets import PUBLISHED  # assets imports this module
+
         run = plan_context.dagster_run
         started = now()
+        publishes = PUBLISHED.to_python_identifier() in execution_plan.step_keys_to_execute
+        closed = False
         with hold_for_run(
             self._resource.paths,
             run.root_run_id or run.run_id,
@@ -100,18 +109,25 @@ class _RunLockedExecutor(Executor):  # type: ignore[misc]
         ):
             try:
                 yield from self._inner.execute(plan_context, execution_plan)
+            except GeneratorExit:
+                # Dropped by its caller, not finished: steps may still be writing the build,
+                # so there is nothing to report from yet.
+                closed = True
+                raise
             finally:
-                self._save_report(plan_context, started)
+                if publishes and not closed:
+                    self._save_report(plan_context, started)
 
     def _save_report(self, plan_context: Any, started: str) -> None:
         """The run report `eudap status` reads (pipelines/runreport.py), from the events the
-        run's steps stored; a report that cannot be saved is a warning, never the run's
-        failure."""
+        run's steps stored (a terminated or failed run's too); a report that cannot be saved
+        is a warning, never the run's failure."""
         run = plan_context.dagster_run
         report = RunReport(run_id=run.run_id, started_at=started, mode=f"dagster {run.job_name}")
         try:
-            records = plan_context.instance.all_logs(run.run_id)
+            records = plan_context.instance.all_logs(run.run_id, of_type=REPORTED_EVENTS)
             events = [r.dagster_event for r in records if r.dagster_event is not None]
+            report.inbox_taken, report.inbox_rejected = inbox_of(events)
             complete_and_save(report, events, self._resource.paths, run.root_run_id or run.run_id)
         except Exception as exc:  # noqa: BLE001 - the run's own outcome stands
             plan_context.log.warning(f"the run report was not saved: {type(exc).__name__}: {exc}")
@@ -153,5 +169,6 @@ def run_executor(resource: EudapResource) -> ExecutorDefinition:
         requirements=multi_or_in_process_executor.get_requirements,
         executor_creation_fn=_create,
         description="Dagster's multi_or_in_process_executor (multiprocess by default), one "
-        "step at a time writing the build file, under the run lock for the whole run.",
+        "step at a time writing the build file, under the run lock for the whole run; a run "
+        "that publishes saves its run report (eudap status).",
     )

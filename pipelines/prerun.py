@@ -227,7 +227,10 @@ def scheduled_check(
                 budget_seconds=SCHEDULE_BUDGET_SECONDS,
             )
             if not check.start_run:  # the night's report, as the CLI saves it
-                no_run_report("dagster schedule", check_id, started, paths, check, cat)
+                try:
+                    no_run_report("dagster schedule", check_id, started, paths, check, cat)
+                except Exception as exc:  # noqa: BLE001 - the tick's answer stands
+                    note(f"the run report was not saved: {type(exc).__name__}: {exc}")
     except RunLockBusy:
         return None
     if check.start_run:

@@ -1,16 +1,18 @@
 """The run report: what a run did, as `eudap run --json` prints it and `eudap status` reads it
-back (`data/runs/<run id>.json`, credentials in URLs masked).
+back (`data/warehouse/runs/<run id>.json`, credentials in URLs masked).
 
-Every run saves one: a run of the CLI (pipelines/cli.py), a run Dagster launched (the UI, the
-schedule, the sensors: pipelines/executor.py saves it when the run's steps are over), and a
-night the check before the run found nothing changed, whether the CLI or the schedule's tick
-asked (no Dagster run is started then). A report holds what the warehouse records of the
-run's release and, for a Dagster run, what its events say (pipelines/run_events.py).
+Saved by every run of the CLI (pipelines/cli.py), every run Dagster launched that publishes
+(the UI, the schedule, the sensors: pipelines/executor.py saves it when the run's steps are
+over), and every night the check before the run found nothing changed, whether the CLI or
+the schedule's tick asked (no Dagster run is started then). A report holds what the
+warehouse records of the run's release and, for a Dagster run, what its events say
+(pipelines/runevents.py).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -163,18 +165,19 @@ def _overdue_warnings(warehouse: Path, release_id: str, cat: Any = None) -> list
             ).fetchall()
         )
     cat = cat or load_catalogue()
-    now = datetime.now(UTC).replace(tzinfo=None)
+    at = datetime.now(UTC).replace(tzinfo=None)
     return [
         {
             "asset": f"staging/{cat.datasets[ds_id].asset_name}",
             "check": "freshness_check",
             "description": why,
         }
-        for ds_id, why in overdue(cat, fetched, now).items()
+        for ds_id, why in overdue(cat, fetched, at).items()
     ]
 
 
 def now() -> str:
+    """A report's time stamp: UTC, to the second."""
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
@@ -185,5 +188,10 @@ def report_json(report: RunReport) -> str:
 
 
 def save(report: RunReport, paths: Paths) -> None:
+    """`<runs>/<run id>.json`, written aside and renamed: a reader (`eudap status`) never
+    sees half a report, whoever writes one (the CLI, a Dagster run, the schedule's tick)."""
     paths.runs_dir.mkdir(parents=True, exist_ok=True)
-    (paths.runs_dir / f"{report.run_id}.json").write_text(report_json(report), encoding="utf-8")
+    target = paths.runs_dir / f"{report.run_id}.json"
+    partial = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    partial.write_text(report_json(report), encoding="utf-8")
+    os.replace(partial, target)

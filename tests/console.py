@@ -39,7 +39,7 @@ class Result:
 # DAGSTER_HOME's SQLite file). The on-disk event log opens a database connection and commits
 # (fsync) for each of the ~500 events of a build: ~3 s of CPU and more of wall time a build.
 # Nothing the commands do reads events of another process or an earlier run: the CLI reads
-# its own run's events from the run's result (pipelines.run_events), the progress display listens
+# its own run's events from the run's result (pipelines.runevents), the progress display listens
 # in process, and the freshness checks read the materialization their staging step made in
 # the same run. Production `eudap run` keeps the on-disk event log the Dagster UI reads; so
 # do the tests that read run history across processes

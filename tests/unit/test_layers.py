@@ -22,7 +22,7 @@ DAGSTER_MODULES = {
     "freshness.py",
     "definitions.py",
     "executor.py",
-    "run_events.py",
+    "runevents.py",
     "cli.py",
 }
 

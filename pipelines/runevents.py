@@ -1,6 +1,8 @@
 """A Dagster run's events into its run report (pipelines/runreport.py): the check
-evaluations, the failed steps and meta/build's "nothing changed". The CLI reads them from the
-run's result, the executor of Dagster-launched runs from the instance's event log."""
+evaluations, the failed steps and meta/build's "nothing changed" (and, for a run Dagster
+launched, the inbox files its meta/intake step took in: the CLI takes the inbox in before
+the run and knows them). The CLI reads the events from the run's result, the executor of
+Dagster-launched runs from the instance's event log (only REPORTED_EVENTS)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,15 @@ from dagster import DagsterEvent, DagsterEventType
 
 from pipelines.runreport import RunReport, now, read_release, save
 from pipelines.settings import Paths
+
+REPORTED_EVENTS = {
+    DagsterEventType.ASSET_CHECK_EVALUATION,
+    DagsterEventType.STEP_FAILURE,
+    DagsterEventType.ASSET_OBSERVATION,
+    DagsterEventType.ASSET_MATERIALIZATION,
+}
+# meta/intake's metadata: the files it took in and rejected (pipelines/assets.py)
+INTAKE_TAKEN, INTAKE_REJECTED = "taken_files", "rejected_files"
 
 
 def complete_and_save(
@@ -73,3 +84,18 @@ def _collect(report: RunReport, events: list[DagsterEvent]) -> None:
         report.failed_steps.append({"step": ev.step_key or "?", "error": message})
     if not report.published and report.failed_checks:
         report.skipped_publish_reason = "a blocking gate failed"
+
+
+def inbox_of(events: Iterable[DagsterEvent]) -> tuple[list[str], list[str]]:
+    """The files meta/intake took in and rejected, as its materialization lists them."""
+    from pipelines.assets import META_INTAKE  # assets imports the executor, which imports this
+
+    for event in events:
+        if not event.is_step_materialization:
+            continue
+        materialization = event.step_materialization_data.materialization
+        if materialization.asset_key == META_INTAKE:
+            metadata = materialization.metadata
+            taken, rejected = metadata.get(INTAKE_TAKEN), metadata.get(INTAKE_REJECTED)
+            return (list(taken.value) if taken else [], list(rejected.value) if rejected else [])
+    return [], []
