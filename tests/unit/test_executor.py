@@ -7,6 +7,7 @@ The multiprocess run itself is tests/integration/test_multiprocess_build.py.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dagster import AssetKey, AssetsDefinition, execute_job, instance_for_test
@@ -15,6 +16,9 @@ from dagster._core.definitions.reconstruct import ReconstructableRepository
 from pipelines.definitions import defs
 from pipelines.executor import ONE_BUILD_WRITER, WRITES_BUILD, effective_config
 from pipelines.settings import PROJECT_ROOT, Paths
+from pipelines.status import last_run_report
+
+INTAKE, PUBLISHED = AssetKey(["meta", "intake"]), AssetKey(["warehouse", "published"])
 
 # The steps that open the build file to write; downloads and staging write the build folder.
 WRITERS = {"meta/build", "meta/staged", "meta/coverage", "warehouse/published", "trends"}
@@ -54,15 +58,10 @@ def test_every_step_that_writes_the_build_file_carries_the_tag() -> None:
     assert {n for n in untagged if n.startswith("meta/")} == {"meta/intake"}
 
 
-def test_a_run_that_does_not_publish_saves_no_run_report(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A few assets materialized from the UI publish nothing by design: such a run must not
-    become the "last run" `eudap status` reports (a publishing run saves one:
-    tests/integration/test_multiprocess_build.py)."""
+def launch(tmp_path: Path, *assets: AssetKey) -> tuple[Paths, Any]:
+    """A run of the nightly job's `assets` as Dagster launches one (the code location's
+    executor, in process), on an empty data folder; (its paths, its result)."""
     paths = Paths(tmp_path / "data")
-    monkeypatch.setenv("EUDAP_DATA_DIR", str(paths.data_dir))
-    monkeypatch.setenv("EUDAP_INBOX", str(tmp_path / "inbox"))
     job = ReconstructableRepository.for_module(
         "pipelines.definitions", "defs", working_directory=str(PROJECT_ROOT)
     ).get_reconstructable_job("nightly")
@@ -71,11 +70,41 @@ def test_a_run_that_does_not_publish_saves_no_run_report(
         result = execute_job(
             job,
             instance=instance,
-            asset_selection=[AssetKey(["meta", "intake"])],
+            asset_selection=list(assets),
             run_config={"execution": {"config": {"in_process": {}}}},
             raise_on_error=False,
         )
-        assert result.success
-        steps = {e.step_key for e in result.all_events if e.is_step_success}
-    assert steps == {"meta__intake"}, steps
+    return paths, result
+
+
+@pytest.fixture(autouse=True)
+def data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EUDAP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("EUDAP_INBOX", str(tmp_path / "inbox"))
+
+
+def test_a_run_that_does_not_publish_saves_no_run_report(tmp_path: Path) -> None:
+    """A few assets materialized from the UI publish nothing by design: such a run must not
+    become the "last run" `eudap status` reports (a publishing run saves one:
+    tests/integration/test_multiprocess_build.py)."""
+    paths, result = launch(tmp_path, INTAKE)
+    assert result.success
+    assert {e.step_key for e in result.all_events if e.is_step_success} == {"meta__intake"}
     assert not paths.runs_dir.exists() or not list(paths.runs_dir.iterdir())
+
+
+def test_a_launched_run_that_fails_to_publish_reports_the_failed_step(tmp_path: Path) -> None:
+    """Publish with nothing built fails: the run's report, read from the event log, names
+    the failed step with its error, and says nothing was published."""
+    paths, result = launch(tmp_path, INTAKE, PUBLISHED)
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    report = last_run_report(paths)
+    assert report and report["run_id"] == result.run_id, report
+    assert report["mode"] == "dagster nightly" and report["ok"] is False
+    assert report["published"] is False and report["datasets"] == {}
+    assert [s["step"] for s in report["failed_steps"]] == ["warehouse__published"]
+    error = failure.event_specific_data.error
+    cause = (error.cause or error).message.strip()
+    assert report["failed_steps"][0]["error"] == cause, (report, cause)
+    assert report["problems"][-1].startswith("nothing was published"), report["problems"]
