@@ -38,7 +38,7 @@ from dagster import Executor, ExecutorDefinition, InitExecutorContext, multi_or_
 from dagster._core.definitions.reconstruct import ReconstructableJob
 
 from pipelines.resources import EudapResource
-from pipelines.runevents import REPORTED_EVENTS, complete_and_save, inbox_of
+from pipelines.runevents import REPORTED_EVENTS, complete_and_save
 from pipelines.runlock import hold_for_run
 from pipelines.runreport import RunReport, now
 
@@ -127,7 +127,6 @@ class _RunLockedExecutor(Executor):  # type: ignore[misc]
         try:
             records = plan_context.instance.all_logs(run.run_id, of_type=REPORTED_EVENTS)
             events = [r.dagster_event for r in records if r.dagster_event is not None]
-            report.inbox_taken, report.inbox_rejected = inbox_of(events)
             complete_and_save(report, events, self._resource.paths, run.root_run_id or run.run_id)
         except Exception as exc:  # noqa: BLE001 - the run's own outcome stands
             plan_context.log.warning(f"the run report was not saved: {type(exc).__name__}: {exc}")

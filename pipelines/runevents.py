@@ -1,8 +1,8 @@
 """A Dagster run's events into its run report (pipelines/runreport.py): the check
-evaluations, the failed steps and meta/build's "nothing changed" (and, for a run Dagster
-launched, the inbox files its meta/intake step took in: the CLI takes the inbox in before
-the run and knows them). The CLI reads the events from the run's result, the executor of
-Dagster-launched runs from the instance's event log (only REPORTED_EVENTS)."""
+evaluations, the failed steps, meta/build's "nothing changed" and the inbox files the run's
+meta/intake step took in (the mirror's inbox; the CLI takes the local inbox in before the
+run and lists those files itself). The CLI reads the events from the run's result, the
+executor of Dagster-launched runs from the instance's event log (only REPORTED_EVENTS)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,9 @@ def complete_and_save(
     """The report of a Dagster run, from its events and the warehouse (`build_id`: see
     `read_release`): saved."""
     listed = list(events)
+    taken, rejected = inbox_of(listed)
+    report.inbox_taken += [name for name in taken if name not in report.inbox_taken]
+    report.inbox_rejected += [name for name in rejected if name not in report.inbox_rejected]
     _nothing_changed(report, listed)
     read_release(report, paths, build_id=build_id)
     _collect(report, listed)

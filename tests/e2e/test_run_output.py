@@ -114,6 +114,24 @@ def test_demo_json_summary_is_what_the_published_warehouse_records(
     } == {ds: (state, sha, n, sample, capture) for ds, state, sha, n, sample, capture in rows}
 
 
+def test_the_demos_report_lists_the_mirror_inbox_files_the_run_took_in(
+    json_demo: tuple[dict, Result],
+) -> None:
+    """The demo's Bulletin tables come from the mirror's inbox, taken in by the run's
+    meta/intake step (not by the CLI before the run): its summary and its saved run report
+    list each file, as a Dagster-launched run's report does."""
+    env, res = json_demo
+    summary = json.loads(res.out)
+    expected = sorted(p.name for p in (SAMPLE_DIR / "inbox").iterdir() if p.is_file())
+    assert expected, "the sample mirror's inbox is empty: nothing checks the listing any more"
+    taken = summary["inbox_taken"]
+    assert sorted(t.split(" -> ", 1)[0].rsplit("/", 1)[-1] for t in taken) == expected, taken
+    assert all(" -> euda.bulletin (new snapshot" in t for t in taken), taken
+    assert summary["inbox_rejected"] == []
+    saved = Path(env["EUDAP_DATA_DIR"]) / "warehouse" / "runs" / f"{summary['run_id']}.json"
+    assert json.loads(saved.read_text(encoding="utf-8"))["inbox_taken"] == taken
+
+
 def test_demo_progress_is_one_line_per_step_on_stderr_when_it_is_no_terminal(
     json_demo: tuple[dict, Result],
 ) -> None:
