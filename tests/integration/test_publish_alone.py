@@ -7,7 +7,9 @@ catalogue whose EU headlines file is a temporary copy with one figure edited:
    curated file: one half of tests/curated_edit.py's check);
 2. the headlines file gains a second citation of an indicator 9 figure with another value:
    it passes its own staging gate (the citations differ), but indicator 9's blocking gate
-   (one value per series key and period) fails, so Dagster skips publish;
+   (one value per series key and period) fails, so Dagster skips publish. This run is
+   launched as the UI launches one (`execute_job` through the code location's executor, in
+   process): its run report, read from the run's event log, names the failed gate;
 3. only `warehouse/published` is executed again for run 2's build (same run id, as a
    re-execution has): publish reads the build's own gate record and refuses.
 
@@ -18,17 +20,55 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import os
+
 import pytest
 from curated_edit import EDITED, edited_catalogue, published_values
-from dagster import AssetKey, DagsterInstance
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    JobDefinition,
+    execute_job,
+    instance_for_test,
+    reconstructable,
+)
 
 from pipelines.catalogue import Catalogue
 from pipelines.definitions import build_definitions
 from pipelines.resources import EudapResource
 from pipelines.settings import Paths
+from pipelines.status import last_run_report
 
 PUBLISHED = AssetKey(["warehouse", "published"])
 IND09 = "indicators/ind09_morbidity_mortality"
+# Where `offline_job` finds the edited catalogue and the data folder of a launched run.
+CATALOGUE_ENV = "EUDAP_TEST_CATALOGUE"
+
+
+def offline_job() -> JobDefinition:
+    """`build_offline` of the catalogue at $EUDAP_TEST_CATALOGUE, for `reconstructable`."""
+    resource = EudapResource(data_dir=os.environ["EUDAP_DATA_DIR"])
+    cat = Catalogue(Path(os.environ[CATALOGUE_ENV]))
+    return build_definitions(cat, resource).resolve_job_def("build_offline")
+
+
+def launch(cat: Catalogue, paths: Paths, home: Path, monkeypatch: pytest.MonkeyPatch):
+    """A run of `build_offline` as Dagster launches one: the job's own executor (the code
+    location's, in process) on a real instance, so the executor saves the run's report."""
+    monkeypatch.setenv(CATALOGUE_ENV, str(cat.root))
+    monkeypatch.setenv("EUDAP_DATA_DIR", str(paths.data_dir))
+    home.mkdir()
+    # the event log in memory: the executor reads the run's events back from it all the same
+    in_memory = {"module": "dagster._core.storage.event_log", "class": "InMemoryEventLogStorage"}
+    with instance_for_test(
+        temp_dir=str(home), overrides={"event_log_storage": in_memory}
+    ) as instance:
+        return execute_job(
+            reconstructable(offline_job),
+            instance=instance,
+            run_config={"execution": {"config": {"in_process": {}}}},
+            raise_on_error=False,
+        )
 
 
 def run(cat: Catalogue, paths: Paths, run_id: str, only_publish: bool = False):
@@ -53,7 +93,7 @@ def catalogue_and_file(tmp_path: Path) -> tuple[Catalogue, Path]:
 
 
 def test_the_offline_job_publishes_an_edited_file_then_publish_alone_after_a_failed_gate_refuses(
-    catalogue_and_file: tuple[Catalogue, Path], tmp_path: Path
+    catalogue_and_file: tuple[Catalogue, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cat, headlines = catalogue_and_file
     paths = Paths(tmp_path / "data")
@@ -69,8 +109,8 @@ def test_the_offline_job_publishes_an_edited_file_then_publish_alone_after_a_fai
     cells[4] = str(int(cells[4]) + 1)  # another value
     cells[12] = "A second document citing the same figure"
     headlines.write_text("".join(lines) + ",".join(cells), encoding="utf-8")
-    second_id = "00000000-0000-4000-8000-000000000002"
-    second = run(cat, paths, second_id)
+    second = launch(cat, paths, tmp_path / "dagster", monkeypatch)
+    second_id = second.run_id
     failed = [
         e.asset_check_evaluation_data.asset_key.to_user_string()
         for e in second.all_events
@@ -81,6 +121,14 @@ def test_the_offline_job_publishes_an_edited_file_then_publish_alone_after_a_fai
     assert failed == [IND09]
     assert paths.published_warehouse.read_bytes() == published
     assert paths.build_warehouse(second_id).exists()
+    report = last_run_report(paths)
+    assert report and report["run_id"] == second_id, report
+    assert report["mode"] == "dagster build_offline" and report["ok"] is False, report
+    assert report["published"] is False and report["failed_steps"] == [], report
+    (gate,) = report["failed_checks"]
+    assert (gate["asset"], gate["check"]) == (IND09, "gate"), gate
+    assert "one value per series key and period" in gate["description"], gate
+    assert report["skipped_publish_reason"] == "a blocking gate failed", report
 
     third = run(cat, paths, second_id, only_publish=True)
 
@@ -88,6 +136,6 @@ def test_the_offline_job_publishes_an_edited_file_then_publish_alone_after_a_fai
     errors = " ".join(
         str(e.event_specific_data.error) for e in third.all_events if e.is_step_failure
     )
-    assert "build 00000000-0000-4000-8000-000000000002 not published" in errors
+    assert f"build {second_id} not published" in errors
     assert "indicators.ind09_morbidity_mortality: gate failed" in errors
     assert paths.published_warehouse.read_bytes() == published
