@@ -18,9 +18,8 @@ The published warehouse stays byte-identical to run 1's.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import os
+from pathlib import Path
 
 import pytest
 from curated_edit import EDITED, edited_catalogue, published_values
