@@ -477,10 +477,11 @@ def test_suite(table: dict[str, Any]) -> None:
     if os.environ.get("BENCH_TESTS", "1") == "0":
         table["make_test"] = {"skipped": "BENCH_TESTS=0"}
         return
+    workers = os.environ.get("PYTEST_WORKERS", "2")  # `make bench` passes make test's count
     t0 = time.perf_counter()
     proc = subprocess.run(
         # as `make test` runs it
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"]
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", workers]
         + ["--dist", "loadfile", "--no-loadscope-reorder"],
         cwd=ROOT,
         env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
@@ -490,6 +491,7 @@ def test_suite(table: dict[str, Any]) -> None:
     )
     lines = proc.stdout.strip().splitlines()
     table["make_test"] = {
+        "workers": int(workers),
         "wall_s": time.perf_counter() - t0,
         "outcome": lines[-1] if lines else "",
         # pytest's short summary: which test failed, and its message (a flaky test is named)
@@ -515,7 +517,7 @@ def render(t: dict[str, Any]) -> list[tuple[str, str, str]]:
         mt = t["make_test"]
         rows.append(
             (
-                "test suite (pytest -q)",
+                f"test suite (pytest -q, {mt.get('workers', 2)} workers)",
                 f"{mt['wall_s']:.0f} s, {mt['outcome']}"
                 + "".join(f"; {f[:150]}" for f in mt.get("failed", []))
                 if "wall_s" in mt
