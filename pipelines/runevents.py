@@ -33,8 +33,8 @@ def complete_and_save(
     `read_release`): saved."""
     listed = list(events)
     taken, rejected = inbox_of(listed)
-    report.inbox_taken += [name for name in taken if name not in report.inbox_taken]
-    report.inbox_rejected += [name for name in rejected if name not in report.inbox_rejected]
+    report.inbox_taken += taken
+    report.inbox_rejected += rejected
     _nothing_changed(report, listed)
     read_release(report, paths, build_id=build_id)
     _collect(report, listed)
