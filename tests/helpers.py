@@ -10,6 +10,8 @@
   with validators: strong ETag, Last-Modified, 304 on a matching conditional request, 404
   for a missing file. It records every request it answers, so a test can assert which
   requests were made (e.g. "only conditional requests on the second run").
+- `launch_in_process` runs a job as Dagster launches one: through the code location's own
+  executor (which saves a publishing run's report), not `execute_in_process`.
 """
 
 from __future__ import annotations
@@ -246,3 +248,21 @@ def assert_parquet_stages_as_the_table(
     assert con.execute(f"DESCRIBE {table}").fetchall() == types
     assert con.execute(f"SELECT * FROM {table}").fetchall() == in_table  # in the file's order
     assert rows == len(in_table)
+
+
+def launch_in_process(job: Any, home: Path, assets: list[Any] | None = None) -> Any:
+    """A run of the reconstructable `job` (its `assets`, or all) as Dagster launches one: the
+    job's own executor, in process, on a real instance under `home` whose event log is kept
+    in memory (the executor reads the run's events back from it all the same)."""
+    from dagster import execute_job, instance_for_test
+
+    home.mkdir(parents=True, exist_ok=True)
+    in_memory = {"module": "dagster._core.storage.event_log", "class": "InMemoryEventLogStorage"}
+    with instance_for_test(temp_dir=str(home), overrides={"event_log_storage": in_memory}) as inst:
+        return execute_job(
+            job,
+            instance=inst,
+            asset_selection=assets,
+            run_config={"execution": {"config": {"in_process": {}}}},
+            raise_on_error=False,
+        )

@@ -23,14 +23,8 @@ from pathlib import Path
 
 import pytest
 from curated_edit import EDITED, edited_catalogue, published_values
-from dagster import (
-    AssetKey,
-    DagsterInstance,
-    JobDefinition,
-    execute_job,
-    instance_for_test,
-    reconstructable,
-)
+from dagster import AssetKey, DagsterInstance, JobDefinition, reconstructable
+from helpers import launch_in_process
 
 from pipelines.catalogue import Catalogue
 from pipelines.definitions import build_definitions
@@ -52,22 +46,10 @@ def offline_job() -> JobDefinition:
 
 
 def launch(cat: Catalogue, paths: Paths, home: Path, monkeypatch: pytest.MonkeyPatch):
-    """A run of `build_offline` as Dagster launches one: the job's own executor (the code
-    location's, in process) on a real instance, so the executor saves the run's report."""
+    """A run of `build_offline` as Dagster launches one, so the executor saves its report."""
     monkeypatch.setenv(CATALOGUE_ENV, str(cat.root))
     monkeypatch.setenv("EUDAP_DATA_DIR", str(paths.data_dir))
-    home.mkdir()
-    # the event log in memory: the executor reads the run's events back from it all the same
-    in_memory = {"module": "dagster._core.storage.event_log", "class": "InMemoryEventLogStorage"}
-    with instance_for_test(
-        temp_dir=str(home), overrides={"event_log_storage": in_memory}
-    ) as instance:
-        return execute_job(
-            reconstructable(offline_job),
-            instance=instance,
-            run_config={"execution": {"config": {"in_process": {}}}},
-            raise_on_error=False,
-        )
+    return launch_in_process(reconstructable(offline_job), home)
 
 
 def run(cat: Catalogue, paths: Paths, run_id: str, only_publish: bool = False):

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dagster import AssetKey, AssetsDefinition, execute_job, instance_for_test
+from dagster import AssetKey, AssetsDefinition
 from dagster._core.definitions.reconstruct import ReconstructableRepository
+from helpers import launch_in_process
 
 from pipelines.definitions import defs
 from pipelines.executor import ONE_BUILD_WRITER, WRITES_BUILD, effective_config
@@ -59,22 +60,12 @@ def test_every_step_that_writes_the_build_file_carries_the_tag() -> None:
 
 
 def launch(tmp_path: Path, *assets: AssetKey) -> tuple[Paths, Any]:
-    """A run of the nightly job's `assets` as Dagster launches one (the code location's
-    executor, in process), on an empty data folder; (its paths, its result)."""
-    paths = Paths(tmp_path / "data")
+    """A run of the nightly job's `assets` as Dagster launches one, on an empty data
+    folder; (its paths, its result)."""
     job = ReconstructableRepository.for_module(
         "pipelines.definitions", "defs", working_directory=str(PROJECT_ROOT)
     ).get_reconstructable_job("nightly")
-    (tmp_path / "dagster").mkdir()
-    with instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
-        result = execute_job(
-            job,
-            instance=instance,
-            asset_selection=list(assets),
-            run_config={"execution": {"config": {"in_process": {}}}},
-            raise_on_error=False,
-        )
-    return paths, result
+    return Paths(tmp_path / "data"), launch_in_process(job, tmp_path / "dagster", list(assets))
 
 
 @pytest.fixture(autouse=True)
