@@ -33,8 +33,9 @@ def complete_and_save(
     `read_release`): saved."""
     listed = list(events)
     taken, rejected = inbox_of(listed)
-    report.inbox_taken += taken
-    report.inbox_rejected += rejected
+    # new lists: the ones the report holds may be its caller's (the CLI's own intake)
+    report.inbox_taken = [*report.inbox_taken, *taken]
+    report.inbox_rejected = [*report.inbox_rejected, *rejected]
     _nothing_changed(report, listed)
     read_release(report, paths, build_id=build_id)
     _collect(report, listed)
